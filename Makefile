@@ -1,0 +1,42 @@
+# transfix: `make demo` and `make test` do all set-up on a fresh Debian 12 machine.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CACHE ?= $(HOME)/.cache/transfix
+export TRANSFIX_CACHE := $(CACHE)
+
+.PHONY: all deps build test test-asan demo bench fixtures clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD) -j $(JOBS) | grep -v "^\[" || true
+	@test -x $(BUILD)/transfix
+
+# Unit tests, ONNX conformance, CLI and bad-input tests, fixture checks (fixtures are generated
+# into $(CACHE) on first use).
+test: build
+	@scripts/test.sh $(BUILD)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRANSFIX_SANITIZE=ON >/dev/null
+	@ninja -C $(ASAN_BUILD) -j $(JOBS) | grep -v "^\[" || true
+	@TRANSFIX_SKIP_SLOW=1 scripts/test.sh $(ASAN_BUILD)
+
+fixtures: deps
+	@scripts/fixtures.sh
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build fixtures
+	@scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what transfix needs on Debian 12, only what is missing. Idempotent.
+# Usage: scripts/deps.sh [--no-python]   (--no-python skips torch/torchvision used by fixture scripts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  build-essential cmake ninja-build pkg-config
+  protobuf-compiler libprotobuf-dev libonnx-dev libonnx-testdata
+  libeigen3-dev libopenblas-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libpng-dev libjpeg-dev zlib1g-dev
+  nodejs npm
+)
+PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)
+[[ "${1:-}" == "--no-python" ]] || DEBS+=("${PY_DEBS[@]}")
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node-side reference runtimes (ONNX Runtime). The prebuilt native binary ships inside
+# the npm package itself; ONNXRUNTIME_NODE_INSTALL=skip stops its install script from downloading extras.
+if [[ ! -d tools/node/node_modules/onnxruntime-node ]]; then
+  echo "deps: npm install in tools/node" >&2
+  (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent >/dev/null)
+fi
+echo "deps: ok" >&2

@@ -1,0 +1,140 @@
+#include "runtime/interpreter.h"
+
+#include <unordered_map>
+
+namespace transfix {
+
+namespace {
+bool is_low_precision(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+}  // namespace
+
+std::map<std::string, int> Interpreter::unsupported_ops(const Model& model) {
+  std::map<std::string, int> missing;
+  for (const auto& n : model.graph.nodes)
+    if (!find_kernel(n.op_type, n.domain)) ++missing[n.domain.empty() ? n.op_type : n.domain + ":" + n.op_type];
+  return missing;
+}
+
+Interpreter::Interpreter(const Model& model, InterpreterOptions options) : model_(model), options_(options) {
+  const Graph& g = model.graph;
+  for (const auto& n : g.nodes) {
+    const KernelInfo* k = find_kernel(n.op_type, n.domain);
+    if (!k) {
+      std::string op = n.domain.empty() ? n.op_type : n.domain + ":" + n.op_type;
+      throw UnsupportedError("unsupported op " + op + " (node '" + n.name + "')", op);
+    }
+    kernels_.push_back(k);
+  }
+  order_ = g.topological_order();
+  for (const auto& [name, t] : g.initializers) constants_[name] = to_working(t);
+  for (const auto& n : g.nodes)
+    for (const auto& in : n.inputs)
+      if (!in.empty()) ++use_counts_[in];
+  for (const auto& out : g.outputs) ++use_counts_[out.name];
+}
+
+Tensor Interpreter::to_working(const Tensor& t) const {
+  if (options_.precision == Precision::kF64 && is_float(t.dtype()) && t.dtype() != DType::kF64) {
+    Tensor c = t.cast(DType::kF64);
+    c.set_quant(t.quant());
+    return c;
+  }
+  return t;
+}
+
+void Interpreter::check_input(const ValueInfo& info, const Tensor& t) const {
+  if (info.dtype != DType::kUndefined && info.dtype != t.dtype())
+    throw InputError("input '" + info.name + "' expects " + dtype_name(info.dtype) + " but got " + dtype_name(t.dtype()));
+  if (!info.has_shape) return;
+  bool ok = info.shape.size() == t.shape().size();
+  for (size_t i = 0; ok && i < info.shape.size(); ++i) ok = info.shape[i] < 0 || info.shape[i] == t.shape()[i];
+  if (!ok)
+    throw InputError("input '" + info.name + "' expects shape " + shape_str(info.shape) + " but got " + shape_str(t.shape()));
+}
+
+std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& inputs, Observer* observer) const {
+  const Graph& g = model_.graph;
+  std::unordered_map<std::string, Tensor> values;
+  std::unordered_map<std::string, int> remaining(use_counts_.begin(), use_counts_.end());
+
+  for (const auto& info : g.inputs) {
+    auto it = inputs.find(info.name);
+    if (it == inputs.end()) {
+      if (constants_.count(info.name)) continue;  // input with a default initializer
+      throw InputError("missing model input '" + info.name + "'");
+    }
+    check_input(info, it->second);
+    values[info.name] = to_working(it->second);
+    if (observer) observer->on_value(info.name, values[info.name], nullptr);
+  }
+  for (const auto& [name, t] : inputs)
+    if (!values.count(name)) {
+      bool known = false;
+      for (const auto& info : g.inputs) known |= info.name == name;
+      if (!known) throw InputError("the model has no input named '" + name + "'");
+    }
+
+  auto lookup = [&](const std::string& name) -> const Tensor* {
+    auto it = values.find(name);
+    if (it != values.end()) return &it->second;
+    auto c = constants_.find(name);
+    return c != constants_.end() ? &c->second : nullptr;
+  };
+
+  for (size_t idx : order_) {
+    const Node& node = g.nodes[idx];
+    const KernelInfo& kernel = *kernels_[idx];
+    std::vector<const Tensor*> ins;
+    std::vector<Tensor> widened;  // float16 inputs run as float32 for kernels that want it
+    widened.reserve(node.inputs.size());
+    DType low = DType::kUndefined;
+    for (const auto& name : node.inputs) {
+      const Tensor* t = name.empty() ? nullptr : lookup(name);
+      if (!name.empty() && !t) throw InputError("node '" + node.name + "' (" + node.op_type + "): value '" + name + "' is not available");
+      if (t && !kernel.handles_low_precision && is_low_precision(t->dtype())) {
+        low = t->dtype();
+        widened.push_back(t->cast(DType::kF32));
+        t = &widened.back();
+      }
+      ins.push_back(t);
+    }
+    KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins));
+    try {
+      kernel.fn(ctx);
+    } catch (const InputError& e) {
+      std::string msg = e.what();
+      if (msg.rfind("node '", 0) == 0) throw;
+      throw InputError("node '" + node.name + "' (" + node.op_type + "): " + msg);
+    } catch (const std::bad_alloc&) {
+      throw InputError("node '" + node.name + "' (" + node.op_type + "): out of memory");
+    }
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const std::string& name = node.outputs[o];
+      if (name.empty()) continue;
+      Tensor& out = ctx.outputs()[o];
+      if (!out.defined()) {
+        if (!remaining.count(name)) continue;  // optional output nobody reads
+        throw InputError("node '" + node.name + "' (" + node.op_type + "): output #" + std::to_string(o) + " was not produced");
+      }
+      if (low != DType::kUndefined && out.dtype() == DType::kF32) out = out.cast(low);
+      if (observer) observer->on_value(name, out, &node);
+      values[name] = std::move(out);
+    }
+    // Free inputs nobody needs any more (keeps peak memory near the largest live set).
+    for (const auto& name : node.inputs) {
+      if (name.empty()) continue;
+      auto r = remaining.find(name);
+      if (r != remaining.end() && --r->second == 0) values.erase(name);
+    }
+  }
+
+  std::map<std::string, Tensor> outputs;
+  for (const auto& info : g.outputs) {
+    const Tensor* t = lookup(info.name);
+    if (!t) throw InputError("graph output '" + info.name + "' was not produced");
+    outputs[info.name] = *t;
+  }
+  return outputs;
+}
+
+}  // namespace transfix

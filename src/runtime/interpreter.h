@@ -1,0 +1,56 @@
+// Reference interpreter: executes a Model's graph in topological order, one kernel per node, in
+// fp32 (as the model says) or fp64 (every float computation in double: the oracle that separates
+// rounding noise from real faults). An Observer sees every tensor as it is produced, which is
+// what layer-wise comparison is built on.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "runtime/kernel.h"
+
+namespace transfix {
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // Called for each graph input (producer == nullptr) and each node output as soon as it exists.
+  // The tensor shares its buffer with the interpreter: copy it (cheap, shared) to keep it.
+  virtual void on_value(const std::string& name, const Tensor& value, const Node* producer) = 0;
+};
+
+struct InterpreterOptions {
+  Precision precision = Precision::kF32;
+};
+
+class Interpreter {
+ public:
+  // Checks that every op has a kernel (UnsupportedError naming the op otherwise) and orders the graph.
+  explicit Interpreter(const Model& model, InterpreterOptions options = {});
+
+  // Runs the graph. Inputs are matched by name; every graph input without an initializer must be
+  // given, with a compatible dtype and shape (InputError otherwise). In fp64 mode float inputs are
+  // converted to float64 and float outputs come back as float64.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, Observer* observer = nullptr) const;
+
+  const Model& model() const { return model_; }
+  Precision precision() const { return options_.precision; }
+
+  // Ops of the model that have no kernel, with counts.
+  static std::map<std::string, int> unsupported_ops(const Model& model);
+
+ private:
+  Tensor to_working(const Tensor& t) const;
+  void check_input(const ValueInfo& info, const Tensor& t) const;
+
+  const Model& model_;
+  InterpreterOptions options_;
+  std::vector<size_t> order_;
+  std::vector<const KernelInfo*> kernels_;     // per node index
+  std::map<std::string, Tensor> constants_;    // initializers in working precision
+  std::map<std::string, int> use_counts_;      // consumers per value (graph outputs count once more)
+};
+
+}  // namespace transfix

@@ -1,0 +1,79 @@
+// The contract between the interpreter and op kernels. One op family per file in kernels/, each
+// registering its ops with TRANSFIX_KERNEL. A kernel reads ctx.input(i) and attributes from
+// ctx.node, and sets every output with ctx.set_output(i, tensor). Kernels never modify inputs.
+//
+// Precision: in fp64 mode the interpreter hands kernels float64 tensors wherever the model has
+// float32/float16/bfloat16 ones, so a kernel templated on the element type computes the oracle.
+// Ops that create float tensors from nothing (Cast, Constant, DequantizeLinear, ...) ask
+// ctx.float_out(requested) for the dtype to produce, and ctx.promote(t) for constants.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/graph.h"
+#include "core/tensor.h"
+
+namespace transfix {
+
+enum class Precision { kF32, kF64 };
+const char* precision_name(Precision p);
+
+class KernelContext {
+ public:
+  KernelContext(const Node& node, int64_t opset, Precision precision, std::vector<const Tensor*> inputs)
+      : node(node), opset(opset), precision(precision), inputs_(std::move(inputs)), outputs_(node.outputs.size()) {}
+
+  const Node& node;
+  const int64_t opset;        // default-domain opset of the model
+  const Precision precision;
+
+  size_t num_inputs() const { return inputs_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  // Required input; throws InputError naming the node when absent.
+  const Tensor& input(size_t i) const;
+  // Optional input: nullptr when omitted.
+  const Tensor* optional_input(size_t i) const { return has_input(i) ? inputs_[i] : nullptr; }
+  void set_output(size_t i, Tensor t);
+  // Whether output i is consumed by anyone (graph output or another node); kernels may skip unused ones.
+  bool wants_output(size_t i) const { return i < node.outputs.size() && !node.outputs[i].empty(); }
+
+  // The float dtype to produce when the model asks for `requested` (f64 in fp64 mode).
+  DType float_out(DType requested) const;
+  // Converts a float constant to the working precision (identity in fp32 mode).
+  Tensor promote(const Tensor& t) const;
+  // Throws InputError "node 'name' (Op): message".
+  [[noreturn]] void fail(const std::string& message) const;
+
+  std::vector<Tensor>& outputs() { return outputs_; }
+
+ private:
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor> outputs_;
+};
+
+using KernelFn = std::function<void(KernelContext&)>;
+
+struct KernelInfo {
+  KernelFn fn;
+  // When false (default), the interpreter runs float16/bfloat16 inputs through the kernel as
+  // float32 and rounds float outputs back to the input's low-precision type.
+  bool handles_low_precision = false;
+};
+
+// Registers a kernel for (domain, op_type). Domain "" is the default ONNX domain.
+bool register_kernel(const std::string& op_type, KernelInfo info, const std::string& domain = "");
+const KernelInfo* find_kernel(const std::string& op_type, const std::string& domain = "");
+std::vector<std::string> registered_ops();  // "Conv", "com.microsoft:Foo", sorted
+
+#define TRANSFIX_CONCAT_INNER(a, b) a##b
+#define TRANSFIX_CONCAT(a, b) TRANSFIX_CONCAT_INNER(a, b)
+// TRANSFIX_KERNEL("Relu", relu_kernel);  or TRANSFIX_KERNEL_INFO("Cast", KernelInfo{cast, true});
+#define TRANSFIX_KERNEL(op, fn) \
+  static const bool TRANSFIX_CONCAT(kRegistered_, __LINE__) = ::transfix::register_kernel(op, ::transfix::KernelInfo{fn, false})
+#define TRANSFIX_KERNEL_INFO(op, info) \
+  static const bool TRANSFIX_CONCAT(kRegistered_, __LINE__) = ::transfix::register_kernel(op, info)
+
+}  // namespace transfix

@@ -1,0 +1,17 @@
+// A small fixed thread pool for data-parallel kernels. parallel_for splits [0, n) into contiguous
+// chunks, one per thread; the calling thread takes part. Nested calls run serially.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace transfix {
+
+// Number of threads kernels use (default: hardware concurrency). Also sets OpenBLAS's thread count.
+void set_num_threads(int n);
+int num_threads();
+
+// Calls fn(begin, end) on disjoint chunks covering [0, n). Runs inline when n < 2 * min_chunk
+// or when called from inside another parallel_for.
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t min_chunk = 1);
+
+}  // namespace transfix
