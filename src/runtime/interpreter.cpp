@@ -101,6 +101,10 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins));
     try {
       kernel.fn(ctx);
+    } catch (const UnsupportedError& e) {
+      std::string msg = e.what();
+      if (msg.rfind("node '", 0) == 0) throw;
+      throw UnsupportedError("node '" + node.name + "' (" + node.op_type + "): " + msg, e.op().empty() ? node.op_type : e.op());
     } catch (const InputError& e) {
       std::string msg = e.what();
       if (msg.rfind("node '", 0) == 0) throw;

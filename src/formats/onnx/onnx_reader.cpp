@@ -158,6 +158,10 @@ ValueInfo value_info_from_onnx(const onnx::ValueInfoProto& v) {
   info.name = v.name();
   info.doc = v.doc_string();
   info.prov = {"onnx", "", v.name(), -1};
+  if (v.type().has_sequence_type() || v.type().has_optional_type() || v.type().has_map_type() ||
+      v.type().has_sparse_tensor_type())
+    throw UnsupportedError("value '" + v.name() + "' has a sequence, optional, map or sparse type; only tensors are supported",
+                           "non-tensor type");
   if (!v.type().has_tensor_type()) return info;
   const auto& tt = v.type().tensor_type();
   info.dtype = dtype_from_onnx(tt.elem_type());
