@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The newcomer's first look: what transfix sees in a model, running it in fp32 and in the fp64
+# oracle, and how close it is to PyTorch's own output for the same input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+TF="$BUILD/transfix"
+EX=examples
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. What is in the model?   transfix inspect $EX/tiny_cnn.onnx"
+"$TF" inspect "$EX/tiny_cnn.onnx"
+
+say "2. Run it (fp32, as the model says)   transfix run ... --output DIR"
+"$TF" run "$EX/tiny_cnn.onnx" --input "$EX/tiny_cnn_input.npy" --output "$OUT/fp32"
+
+say "3. Run it again with every float op in double: the oracle   --precision fp64"
+"$TF" run "$EX/tiny_cnn.onnx" --input "$EX/tiny_cnn_input.npy" --output "$OUT/fp64" --precision fp64 --dump-all "$OUT/dump"
+
+say "4. How far apart are they?"
+/usr/bin/python3 - "$OUT" "$EX/tiny_cnn_expected.npy" <<'PY'
+import glob, os, sys
+import numpy as np
+out, expected_path = sys.argv[1], sys.argv[2]
+fp32 = np.load(glob.glob(os.path.join(out, "fp32", "*.npy"))[0]).astype(np.float64)
+fp64 = np.load(glob.glob(os.path.join(out, "fp64", "*.npy"))[0])
+torch_out = np.load(expected_path).astype(np.float64)
+scale = np.abs(fp64).max()
+print(f"  transfix fp32 vs fp64 oracle : max abs diff {np.abs(fp32 - fp64).max():.3e}  (rounding noise of this model)")
+print(f"  PyTorch fp32 vs fp64 oracle  : max abs diff {np.abs(torch_out - fp64).max():.3e}")
+print(f"  transfix fp32 vs PyTorch     : max abs diff {np.abs(fp32 - torch_out).max():.3e}  (output scale {scale:.3f})")
+print(f"  top-1 class: transfix {int(fp32.argmax())}, PyTorch {int(torch_out.argmax())}")
+n = len(glob.glob(os.path.join(out, "dump", "*.npy")))
+print(f"  --dump-all wrote {n} intermediate tensors (index.json maps them to nodes)")
+PY
+printf '\nNext: transfix --help lists every command.\n'
