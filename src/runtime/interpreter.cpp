@@ -45,7 +45,7 @@ Tensor Interpreter::to_working(const Tensor& t) const {
 void Interpreter::check_input(const ValueInfo& info, const Tensor& t) const {
   if (info.dtype != DType::kUndefined && info.dtype != t.dtype())
     throw InputError("input '" + info.name + "' expects " + dtype_name(info.dtype) + " but got " + dtype_name(t.dtype()));
-  if (!info.has_shape) return;
+  if (!info.has_shape || !options_.check_input_shapes) return;
   bool ok = info.shape.size() == t.shape().size();
   for (size_t i = 0; ok && i < info.shape.size(); ++i) ok = info.shape[i] < 0 || info.shape[i] == t.shape()[i];
   if (!ok)

@@ -23,6 +23,8 @@ class Observer {
 
 struct InterpreterOptions {
   Precision precision = Precision::kF32;
+  // Reject inputs whose shape differs from the model's declared input shape.
+  bool check_input_shapes = true;
 };
 
 class Interpreter {
