@@ -1,0 +1,191 @@
+// Conv (opsets 1-11+): Y[n, m] = B[m] + sum_{c in group(m), k} W[m, c, k] * X[n, c, o * s + k * d - p]
+// for 1-D, 2-D and 3-D inputs, with group, dilations, strides, pads and auto_pad.
+//
+// Three paths, all computing the same sum:
+//  - pointwise (1x1 kernel, stride 1, no pad): per group, Y = W * X is a plain matrix product;
+//  - one input channel per group (depthwise, MobileNet's 3x3 layers): a direct loop per output
+//    channel, since im2col would turn it into many skinny products;
+//  - otherwise im2col: unfold the input windows into a [C/group * K, out] matrix (zeros where the
+//    window hangs into the padding) and multiply W [M/group, C/group * K] by it. Large outputs are
+//    unfolded in column tiles to bound the scratch memory.
+#include <Eigen/Core>
+#include <algorithm>
+#include <memory>
+
+#include "runtime/gemm.h"
+#include "runtime/kernel.h"
+#include "runtime/kernel_util.h"
+#include "runtime/kernels/window.h"
+#include "runtime/thread_pool.h"
+
+namespace transfix {
+namespace {
+
+// Unfolded input budget; bigger outputs are processed in column tiles.
+constexpr int64_t kIm2colBytes = int64_t{32} << 20;
+
+// y[i] += w * x[i * stride], i in [0, n). Eigen vectorizes the unit-stride case.
+template <typename T>
+void axpy(int64_t n, T w, const T* x, int64_t stride, T* y) {
+  using Vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+  if (n <= 0) return;
+  Eigen::Map<Vec> out(y, n);
+  if (stride == 1) out += w * Eigen::Map<const Vec>(x, n);
+  else out += w * Eigen::Map<const Vec, 0, Eigen::InnerStride<>>(x, n, Eigen::InnerStride<>(stride));
+}
+
+// Columns [j0, j1) of the unfolded matrix of `channels` channels of x: row r = (c, kd, kh, kw),
+// column j = output position (od, oh, ow) in row-major order. Rows in parallel.
+template <typename T>
+void im2col(const T* x, int64_t channels, const Window3D& w, int64_t j0, int64_t j1, T* col) {
+  const int64_t kernel = w.kernel_size(), in_plane = w.in_size(), ncols = j1 - j0;
+  parallel_for(channels * kernel, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / kernel, kk = r % kernel;
+      const int64_t kw = kk % w.k[2], kh = (kk / w.k[2]) % w.k[1], kd = kk / (w.k[2] * w.k[1]);
+      const T* xc = x + c * in_plane;
+      T* dst = col + r * ncols - j0;  // dst[j] for j in [j0, j1)
+      const int64_t iw_offset = kw * w.d[2] - w.p[2];
+      for (int64_t line = j0 / w.out[2]; line * w.out[2] < j1; ++line) {
+        const int64_t od = line / w.out[1], oh = line % w.out[1];
+        const int64_t ow_begin = std::max<int64_t>(0, j0 - line * w.out[2]);
+        const int64_t ow_end = std::min<int64_t>(w.out[2], j1 - line * w.out[2]);
+        T* out = dst + line * w.out[2];
+        const int64_t id = od * w.s[0] + kd * w.d[0] - w.p[0], ih = oh * w.s[1] + kh * w.d[1] - w.p[1];
+        if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1]) {
+          std::fill(out + ow_begin, out + ow_end, T(0));
+          continue;
+        }
+        const T* row = xc + (id * w.in[1] + ih) * w.in[2];
+        int64_t lo, hi;
+        valid_range(w.out[2], w.in[2], w.s[2], iw_offset, lo, hi);
+        lo = std::clamp(lo, ow_begin, ow_end);
+        hi = std::clamp(hi, lo, ow_end);
+        std::fill(out + ow_begin, out + lo, T(0));
+        if (w.s[2] == 1) std::copy(row + lo + iw_offset, row + hi + iw_offset, out + lo);
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow] = row[ow * w.s[2] + iw_offset];
+        std::fill(out + hi, out + ow_end, T(0));
+      }
+    }
+  }, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, ncols)));
+}
+
+// One input channel per group: output channel m reads input channel m / multiplier only.
+// y must hold the bias (or zeros) on entry. Output channels in parallel.
+template <typename T>
+void conv_depthwise(const T* x, const T* weights, int64_t batch, int64_t out_channels, int64_t multiplier,
+                    const Window3D& w, T* y) {
+  const int64_t in_channels = out_channels / multiplier, kernel = w.kernel_size();
+  parallel_for(batch * out_channels, [&](int64_t b, int64_t e) {
+    for (int64_t nm = b; nm < e; ++nm) {
+      const int64_t n = nm / out_channels, m = nm % out_channels;
+      const T* xc = x + (n * in_channels + m / multiplier) * w.in_size();
+      const T* wm = weights + m * kernel;
+      T* ym = y + nm * w.out_size();
+      for (int64_t od = 0; od < w.out[0]; ++od)
+        for (int64_t oh = 0; oh < w.out[1]; ++oh) {
+          T* yrow = ym + (od * w.out[1] + oh) * w.out[2];
+          for (int64_t kd = 0; kd < w.k[0]; ++kd) {
+            const int64_t id = od * w.s[0] + kd * w.d[0] - w.p[0];
+            if (id < 0 || id >= w.in[0]) continue;
+            for (int64_t kh = 0; kh < w.k[1]; ++kh) {
+              const int64_t ih = oh * w.s[1] + kh * w.d[1] - w.p[1];
+              if (ih < 0 || ih >= w.in[1]) continue;
+              const T* xrow = xc + (id * w.in[1] + ih) * w.in[2];
+              for (int64_t kw = 0; kw < w.k[2]; ++kw) {
+                const int64_t offset = kw * w.d[2] - w.p[2];
+                int64_t lo, hi;
+                valid_range(w.out[2], w.in[2], w.s[2], offset, lo, hi);
+                axpy(hi - lo, wm[(kd * w.k[1] + kh) * w.k[2] + kw], xrow + lo * w.s[2] + offset, w.s[2], yrow + lo);
+              }
+            }
+          }
+        }
+    }
+  }, 1);
+}
+
+template <typename T>
+void conv_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& weights = ctx.input(1);
+  const Tensor* bias = ctx.optional_input(2);
+  if (x.rank() < 3) ctx.fail("input must be [N, C, D1, ...], got " + shape_str(x.shape()));
+  if (weights.rank() != x.rank())
+    ctx.fail("weight shape " + shape_str(weights.shape()) + " does not match input rank " + std::to_string(x.rank()));
+  if (weights.dtype() != x.dtype() || (bias && bias->dtype() != x.dtype())) ctx.fail("inputs must share one dtype");
+  const int64_t batch = x.dim(0), channels = x.dim(1), out_channels = weights.dim(0);
+  const int64_t group = ctx.node.attr_int("group", 1);
+  if (group < 1 || channels % group != 0 || out_channels % group != 0)
+    ctx.fail("group " + std::to_string(group) + " must divide input channels " + std::to_string(channels) +
+             " and output channels " + std::to_string(out_channels));
+  const int64_t group_in = channels / group, group_out = out_channels / group;
+  if (weights.dim(1) != group_in)
+    ctx.fail("weight shape " + shape_str(weights.shape()) + " expects " + std::to_string(weights.dim(1) * group) +
+             " input channels, input has " + std::to_string(channels));
+  if (bias && (bias->rank() != 1 || bias->dim(0) != out_channels))
+    ctx.fail("bias shape " + shape_str(bias->shape()) + " must be [" + std::to_string(out_channels) + "]");
+
+  std::vector<int64_t> kernel(weights.shape().begin() + 2, weights.shape().end());
+  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != kernel)
+    ctx.fail("kernel_shape attribute does not match weight shape " + shape_str(weights.shape()));
+  const WindowGeometry geo =
+      window_geometry(ctx, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()), kernel, false);
+  const Window3D w = to_3d(geo, "Conv");
+
+  Shape out_shape{batch, out_channels};
+  out_shape.insert(out_shape.end(), geo.out.begin(), geo.out.end());
+  Tensor y(x.dtype(), out_shape);
+  if (y.numel() == 0) return ctx.set_output(0, y);
+  const T* xd = x.data<T>();
+  const T* wd = weights.data<T>();
+  T* yd = y.mutable_data<T>();
+  const int64_t in_plane = w.in_size(), out_plane = w.out_size(), unfolded_rows = group_in * w.kernel_size();
+
+  // Start from the bias so the products can accumulate onto it.
+  if (bias) {
+    const T* bd = bias->data<T>();
+    for (int64_t nm = 0; nm < batch * out_channels; ++nm)
+      std::fill_n(yd + nm * out_plane, out_plane, bd[nm % out_channels]);
+  }
+  const T beta = bias ? T(1) : T(0);
+
+  if (group_in == 1) {
+    conv_depthwise(xd, wd, batch, out_channels, group_out, w, yd);
+    return ctx.set_output(0, y);
+  }
+
+  const bool pointwise = w.kernel_size() == 1 && w.s == std::array<int64_t, 3>{1, 1, 1} &&
+                         w.p == std::array<int64_t, 3>{0, 0, 0} && in_plane == out_plane;
+  const int64_t tile = pointwise ? out_plane
+                                 : std::clamp<int64_t>(kIm2colBytes / static_cast<int64_t>(sizeof(T)) / unfolded_rows,
+                                                       std::min<int64_t>(out_plane, 64), out_plane);
+  std::unique_ptr<T[]> col(pointwise ? nullptr : new T[static_cast<size_t>(unfolded_rows * tile)]);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t g = 0; g < group; ++g) {
+      const T* xg = xd + (n * channels + g * group_in) * in_plane;
+      const T* wg = wd + g * group_out * unfolded_rows;
+      T* yg = yd + (n * out_channels + g * group_out) * out_plane;
+      if (pointwise) {
+        gemm(false, false, group_out, out_plane, group_in, T(1), wg, group_in, xg, in_plane, beta, yg, out_plane);
+        continue;
+      }
+      for (int64_t j0 = 0; j0 < out_plane; j0 += tile) {
+        const int64_t j1 = std::min(out_plane, j0 + tile);
+        im2col(xg, group_in, w, j0, j1, col.get());
+        gemm(false, false, group_out, j1 - j0, unfolded_rows, T(1), wg, unfolded_rows, col.get(), j1 - j0, beta,
+             yg + j0, out_plane);
+      }
+    }
+  ctx.set_output(0, y);
+}
+
+void conv(KernelContext& ctx) {
+  dispatch_float(ctx.input(0).dtype(), "Conv", [&](auto t) { conv_typed<decltype(t)>(ctx); });
+}
+
+TRANSFIX_KERNEL("Conv", conv);
+
+}  // namespace
+}  // namespace transfix

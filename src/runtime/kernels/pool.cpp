@@ -1,0 +1,238 @@
+// Pooling over the spatial dims of [N, C, D1, ..., Dr] (r = 1..3):
+//   MaxPool:     Y = max of the window (padding never wins); optional Indices = flat index of the max
+//                in X (row-major, or column-major over the spatial dims when storage_order = 1)
+//   AveragePool: Y = sum of the window / count, count = taps inside X, or with count_include_pad
+//                the taps inside the padded extent [-pad_begin, in + pad_end)
+//   LpPool:      Y = (sum |x|^p)^(1/p) over the window (padding counts as 0)
+//   Global{Average,Max,Lp}Pool: the same over the whole spatial extent, Y is [N, C, 1, ..., 1].
+// Window geometry (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode) is in window.h.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "runtime/kernel.h"
+#include "runtime/kernel_util.h"
+#include "runtime/kernels/window.h"
+#include "runtime/thread_pool.h"
+
+namespace transfix {
+namespace {
+
+// The taps of one output window: along dim i, kernel taps [lo, hi) are inside X at start + t * d.
+struct Window {
+  std::array<int64_t, 3> start, lo, hi;
+};
+
+// Calls fn(plane, out_index, window) for every output position of every [N * C] plane, planes in
+// parallel. The per-dim tap ranges depend only on the output coordinate, so they are tabulated once.
+template <typename F>
+void for_each_window(int64_t planes, const Window3D& w, F&& fn) {
+  struct Span { int64_t start, lo, hi; };
+  std::array<std::vector<Span>, 3> spans;
+  for (int i = 0; i < 3; ++i)
+    for (int64_t o = 0; o < w.out[i]; ++o) {
+      Span sp{o * w.s[i] - w.p[i], 0, 0};
+      valid_range(w.k[i], w.in[i], w.d[i], sp.start, sp.lo, sp.hi);
+      spans[i].push_back(sp);
+    }
+  parallel_for(planes, [&](int64_t p0, int64_t p1) {
+    Window win;
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t o = 0;
+      for (const Span& a : spans[0])
+        for (const Span& b : spans[1])
+          for (const Span& c : spans[2]) {
+            win.start = {a.start, b.start, c.start};
+            win.lo = {a.lo, b.lo, c.lo};
+            win.hi = {a.hi, b.hi, c.hi};
+            fn(p, o++, win);
+          }
+    }
+  }, std::max<int64_t>(1, 2048 / std::max<int64_t>(1, w.out_size() * w.kernel_size())));
+}
+
+struct PoolSetup {
+  WindowGeometry geo;
+  Window3D w;
+  Shape out_shape;
+  int64_t planes = 0;
+};
+
+PoolSetup pool_setup(const KernelContext& ctx, const Tensor& x, const char* op) {
+  if (x.rank() < 3) ctx.fail("input must be [N, C, D1, ...], got " + shape_str(x.shape()));
+  if (!ctx.node.has_attr("kernel_shape")) ctx.fail("kernel_shape is required");
+  PoolSetup s;
+  const size_t rank = static_cast<size_t>(x.rank() - 2);
+  s.geo = window_geometry(ctx, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()),
+                          spatial_attr(ctx, "kernel_shape", rank, 1), ctx.node.attr_int("ceil_mode", 0) != 0);
+  s.w = to_3d(s.geo, op);
+  s.out_shape = {x.dim(0), x.dim(1)};
+  s.out_shape.insert(s.out_shape.end(), s.geo.out.begin(), s.geo.out.end());
+  s.planes = x.dim(0) * x.dim(1);
+  return s;
+}
+
+template <typename T>
+void max_pool_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const PoolSetup s = pool_setup(ctx, x, "MaxPool");
+  const Window3D& w = s.w;
+  const int64_t storage_order = ctx.node.attr_int("storage_order", 0);
+  if (storage_order != 0 && storage_order != 1) ctx.fail("storage_order must be 0 or 1");
+  // Spatial strides of the flat index reported in Indices.
+  const std::array<int64_t, 3> index_stride = storage_order == 0 ? std::array<int64_t, 3>{w.in[1] * w.in[2], w.in[2], 1}
+                                                                 : std::array<int64_t, 3>{1, w.in[0], w.in[0] * w.in[1]};
+  Tensor y(x.dtype(), s.out_shape);
+  const bool want_indices = ctx.wants_output(1);
+  Tensor indices = want_indices ? Tensor(DType::kI64, s.out_shape) : Tensor();
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  int64_t* id = want_indices ? indices.mutable_data<int64_t>() : nullptr;
+  const int64_t in_plane = w.in_size(), out_plane = w.out_size();
+  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
+    const T* xp = xd + p * in_plane;
+    T best = std::numeric_limits<T>::lowest();
+    int64_t best_at = -1;
+    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
+          const int64_t i0 = win.start[0] + a * w.d[0], i1 = win.start[1] + b * w.d[1], i2 = win.start[2] + c * w.d[2];
+          const T v = xp[(i0 * w.in[1] + i1) * w.in[2] + i2];
+          // NaN propagates (as in numpy): once best is NaN, nothing compares greater.
+          if (v > best || best_at < 0 || v != v) {
+            best = v;
+            best_at = i0 * index_stride[0] + i1 * index_stride[1] + i2 * index_stride[2];
+          }
+        }
+    yd[p * out_plane + o] = best;
+    if (id) id[p * out_plane + o] = best_at < 0 ? -1 : p * in_plane + best_at;
+  });
+  ctx.set_output(0, y);
+  if (want_indices) ctx.set_output(1, indices);
+}
+
+template <typename T>
+void average_pool_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const PoolSetup s = pool_setup(ctx, x, "AveragePool");
+  const Window3D& w = s.w;
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  // Padded extent along each canonical dim: [-pad_begin, in + pad_end).
+  std::array<int64_t, 3> padded_end{w.in[0], w.in[1], w.in[2]};
+  for (size_t i = 0; i < s.geo.rank(); ++i) padded_end[3 - s.geo.rank() + i] += s.geo.pad_end[i];
+  Tensor y(x.dtype(), s.out_shape);
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  const int64_t in_plane = w.in_size(), out_plane = w.out_size();
+  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
+    const T* xp = xd + p * in_plane;
+    double sum = 0;
+    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b) {
+        const T* row = xp + ((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] + win.start[2];
+        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) sum += row[c * w.d[2]];
+      }
+    int64_t count = 1;
+    for (int i = 0; i < 3; ++i) {
+      if (!include_pad) { count *= win.hi[i] - win.lo[i]; continue; }
+      int64_t lo, hi;  // taps inside the padded extent
+      valid_range(w.k[i], padded_end[i] + w.p[i], w.d[i], win.start[i] + w.p[i], lo, hi);
+      count *= hi - lo;
+    }
+    yd[p * out_plane + o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
+  });
+  ctx.set_output(0, y);
+}
+
+template <typename T>
+void lp_pool_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const PoolSetup s = pool_setup(ctx, x, "LpPool");
+  const Window3D& w = s.w;
+  const double p_norm = ctx.node.attr_float("p", 2.0);
+  if (!(p_norm > 0)) ctx.fail("p must be positive");
+  Tensor y(x.dtype(), s.out_shape);
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  const int64_t in_plane = w.in_size(), out_plane = w.out_size();
+  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
+    const T* xp = xd + p * in_plane;
+    double sum = 0;
+    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c)
+          sum += std::pow(std::fabs(static_cast<double>(
+                              xp[((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] +
+                                 win.start[2] + c * w.d[2]])),
+                          p_norm);
+    yd[p * out_plane + o] = static_cast<T>(std::pow(sum, 1.0 / p_norm));
+  });
+  ctx.set_output(0, y);
+}
+
+enum class Global { kAverage, kMax, kLp };
+
+template <typename T>
+void global_pool_typed(KernelContext& ctx, Global kind) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() < 3) ctx.fail("input must be [N, C, D1, ...], got " + shape_str(x.shape()));
+  Shape out_shape(static_cast<size_t>(x.rank()), 1);
+  out_shape[0] = x.dim(0);
+  out_shape[1] = x.dim(1);
+  const int64_t planes = x.dim(0) * x.dim(1), plane = planes == 0 ? 0 : x.numel() / planes;
+  if (plane == 0 && kind == Global::kMax) ctx.fail("global max over an empty spatial extent");
+  const double p_norm = kind == Global::kLp ? ctx.node.attr_float("p", 2.0) : 1.0;
+  if (!(p_norm > 0)) ctx.fail("p must be positive");
+  Tensor y(x.dtype(), out_shape);
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  parallel_for(planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = xd + p * plane;
+      if (kind == Global::kMax) {
+        T best = xp[0];
+        for (int64_t i = 1; i < plane; ++i)
+          if (xp[i] > best || xp[i] != xp[i]) best = xp[i];
+        yd[p] = best;
+      } else if (kind == Global::kAverage) {
+        double sum = 0;
+        for (int64_t i = 0; i < plane; ++i) sum += xp[i];
+        yd[p] = static_cast<T>(sum / static_cast<double>(plane));
+      } else {
+        double sum = 0;
+        for (int64_t i = 0; i < plane; ++i) sum += std::pow(std::fabs(static_cast<double>(xp[i])), p_norm);
+        yd[p] = static_cast<T>(std::pow(sum, 1.0 / p_norm));
+      }
+    }
+  }, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plane)));
+  ctx.set_output(0, y);
+}
+
+void max_pool(KernelContext& ctx) {
+  dispatch_numeric(ctx.input(0).dtype(), "MaxPool", [&](auto t) { max_pool_typed<decltype(t)>(ctx); });
+}
+void average_pool(KernelContext& ctx) {
+  dispatch_float(ctx.input(0).dtype(), "AveragePool", [&](auto t) { average_pool_typed<decltype(t)>(ctx); });
+}
+void lp_pool(KernelContext& ctx) {
+  dispatch_float(ctx.input(0).dtype(), "LpPool", [&](auto t) { lp_pool_typed<decltype(t)>(ctx); });
+}
+void global_average_pool(KernelContext& ctx) {
+  dispatch_float(ctx.input(0).dtype(), "GlobalAveragePool", [&](auto t) { global_pool_typed<decltype(t)>(ctx, Global::kAverage); });
+}
+void global_max_pool(KernelContext& ctx) {
+  dispatch_numeric(ctx.input(0).dtype(), "GlobalMaxPool", [&](auto t) { global_pool_typed<decltype(t)>(ctx, Global::kMax); });
+}
+void global_lp_pool(KernelContext& ctx) {
+  dispatch_float(ctx.input(0).dtype(), "GlobalLpPool", [&](auto t) { global_pool_typed<decltype(t)>(ctx, Global::kLp); });
+}
+
+TRANSFIX_KERNEL("MaxPool", max_pool);
+TRANSFIX_KERNEL("AveragePool", average_pool);
+TRANSFIX_KERNEL("LpPool", lp_pool);
+TRANSFIX_KERNEL("GlobalAveragePool", global_average_pool);
+TRANSFIX_KERNEL("GlobalMaxPool", global_max_pool);
+TRANSFIX_KERNEL("GlobalLpPool", global_lp_pool);
+
+}  // namespace
+}  // namespace transfix
