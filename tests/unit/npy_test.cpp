@@ -9,17 +9,24 @@
 using namespace transfix;
 
 namespace {
-// A file numpy itself wrote: np.save(f, np.array([[1, 2, 3], [4, 5, 6]], dtype='<i2'))
-std::string numpy_int16_2x3() {
-  std::string header = "{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }";
-  header.append(64 - 10 - header.size() - 1, ' ');
+// Builds a version-1 .npy file the way numpy lays it out: header padded with spaces to a
+// 64-byte boundary and ended by '\n'.
+std::string make_npy(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
   header += '\n';
   std::string s("\x93NUMPY\x01\x00", 8);
-  s.push_back(static_cast<char>(header.size()));
-  s.push_back(0);
-  s += header;
-  for (int16_t v : {1, 2, 3, 4, 5, 6}) s.append(reinterpret_cast<const char*>(&v), 2);
-  return s;
+  s.push_back(static_cast<char>(header.size() & 0xff));
+  s.push_back(static_cast<char>(header.size() >> 8));
+  return s + header + data;
+}
+
+// What np.save writes for np.array([[1, 2, 3], [4, 5, 6]], dtype='<i2').
+std::string numpy_int16_2x3() {
+  std::string data;
+  for (int16_t v : {1, 2, 3, 4, 5, 6}) data.append(reinterpret_cast<const char*>(&v), 2);
+  return make_npy("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }", data);
 }
 }  // namespace
 
@@ -32,15 +39,12 @@ TEST(Npy, ParsesNumpyHeader) {
 
 TEST(Npy, FortranOrderAndBigEndian) {
   // fortran (2,3) of big-endian int32 holding column-major [[1,2,3],[4,5,6]] -> data 1,4,2,5,3,6
-  std::string header = "{'descr': '>i4', 'fortran_order': True, 'shape': (2, 3), }\n";
-  std::string s("\x93NUMPY\x01\x00", 8);
-  s.push_back(static_cast<char>(header.size()));
-  s.push_back(0);
-  s += header;
+  std::string data;
   for (int v : {1, 4, 2, 5, 3, 6}) {
     unsigned char b[4] = {0, 0, 0, static_cast<unsigned char>(v)};
-    s.append(reinterpret_cast<const char*>(b), 4);
+    data.append(reinterpret_cast<const char*>(b), 4);
   }
+  std::string s = make_npy("{'descr': '>i4', 'fortran_order': True, 'shape': (2, 3), }", data);
   Tensor t = parse_npy(s, "f.npy");
   std::vector<int64_t> want = {1, 2, 3, 4, 5, 6};
   EXPECT_EQ(t.to_i64_vector(), want);
@@ -73,7 +77,7 @@ TEST(Npy, RejectsMalformed) {
   bad_dtype.replace(bad_dtype.find("<i2"), 3, "<c8");
   EXPECT_THROW(parse_npy(bad_dtype, "c.npy"), InputError);
   std::string long_header = good;
-  long_header[8] = '\xff';  // header length beyond the file
+  long_header[9] = '\x7f';  // header length beyond the file
   EXPECT_THROW(parse_npy(long_header, "h.npy"), InputError);
 }
 
