@@ -13,6 +13,7 @@ Per model, into fixtures/<model>/:
   model_opset{9,11,13,17}.onnx  torch.onnx.export (constant folding on, input "input", output "output")
   input.npy / output.npy    one preprocessed photo (float32 NCHW, batch 1) and the PyTorch fp32 logits
   input_2.npy / output_2.npy  a second photo
+  output*_fp64.npy          the same logits computed by PyTorch in double (the fp64 reference)
   manifest.json             every file with its sha256, the export failures with their reason, timings
 
 Idempotent: a model whose manifest lists only files that exist is skipped (--force regenerates).
@@ -21,6 +22,7 @@ A model is always regenerated whole, into a temporary folder renamed at the end,
 always come from one run. Run with Debian's /usr/bin/python3 (python3-torch, -torchvision, -onnx).
 """
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -36,7 +38,7 @@ import torchvision
 from PIL import Image
 
 # Bumped when what is generated changes, so existing caches regenerate.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEED = 20240601
 OPSETS = (9, 11, 13, 17)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -235,10 +237,14 @@ def generate(name, out_dir, image_dir):
         x = images[names.index(image_name)].unsqueeze(0).contiguous()
         with torch.no_grad():
             y = model(x)
+            # The same model and image computed in double: an fp64 reference independent of transfix,
+            # which measures the model's fp32 noise floor and checks transfix's fp64 mode.
+            y64 = copy.deepcopy(model).double()(x.double())
         np.save(tmp / f"input{suffix}.npy", x.numpy())
         np.save(tmp / f"output{suffix}.npy", y.numpy())
+        np.save(tmp / f"output{suffix}_fp64.npy", y64.numpy())
         refs.append({"input": f"input{suffix}.npy", "output": f"output{suffix}.npy",
-                     "image": image_name, "top1": int(y.argmax())})
+                     "output_fp64": f"output{suffix}_fp64.npy", "image": image_name, "top1": int(y.argmax())})
     example = torch.from_numpy(np.load(tmp / "input.npy"))
 
     t = time.perf_counter()
@@ -358,13 +364,20 @@ def main():
         sys.exit(f"fixtures: unknown model(s) {unknown}; known: {list(MODELS)}")
 
     start = time.perf_counter()
+    failed_models = []
     for name in wanted:
         out_dir = cache / "fixtures" / name
         if not args.force and is_complete(out_dir):
             log(f"fixtures: {name}: up to date")
             continue
         t, cpu = time.perf_counter(), time.process_time()
-        manifest = generate(name, out_dir, image_dir)
+        try:
+            manifest = generate(name, out_dir, image_dir)
+        except Exception as e:  # one broken model should not stop the others
+            shutil.rmtree(out_dir.with_name(name + ".tmp"), ignore_errors=True)
+            log(f"fixtures: {name}: FAILED: {type(e).__name__}: {e}")
+            failed_models.append(name)
+            continue
         failed = ",".join(manifest["export_failures"]) or "none"
         cal = manifest["calibration"]
         log(f"fixtures: {name}: {time.perf_counter() - t:.1f}s wall, {time.process_time() - cpu:.1f}s CPU,"
@@ -372,6 +385,8 @@ def main():
             f" (failed: {failed}), top-1 {cal['top1_distinct']} distinct over {cal['images']} images")
     log(f"fixtures: done in {time.perf_counter() - start:.1f}s wall, {time.process_time():.1f}s CPU"
         f" -> {cache / 'fixtures'}")
+    if failed_models:
+        sys.exit(f"fixtures: generation failed for {failed_models}")
     if args.verify:
         failures = [f for name in wanted for f in verify(name, cache / "fixtures" / name)]
         if failures:
