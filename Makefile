@@ -25,7 +25,7 @@ test: build
 	@scripts/test.sh $(BUILD)
 
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRANSFIX_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRANSFIX_SANITIZE=ON >/dev/null
 	@ninja -C $(ASAN_BUILD) -j $(JOBS) | grep -v "^\[" || true
 	@TRANSFIX_SKIP_SLOW=1 scripts/test.sh $(ASAN_BUILD)
 
