@@ -9,7 +9,8 @@ EX=examples
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then B=$'\033[1m' N=$'\033[0m'; else B="" N=""; fi
+say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 
 say "1. What is in the model?   transfix inspect $EX/tiny_cnn.onnx"
 "$TF" inspect "$EX/tiny_cnn.onnx"

@@ -9,6 +9,7 @@
 #include "data/npy.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
+#include "runtime/thread_pool.h"
 
 namespace fs = std::filesystem;
 
@@ -53,6 +54,7 @@ struct RunArgs {
   std::string dump_dir;
   bool random = false;
   uint64_t seed = 0;
+  int threads = 0;
 };
 
 void ensure_dir(const std::string& dir, const char* flag) {
@@ -62,6 +64,7 @@ void ensure_dir(const std::string& dir, const char* flag) {
 }
 
 int run(const RunArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
   Model model = load_model(a.model);
   Precision precision = parse_precision(a.precision);
   auto inputs = load_inputs(model, a.inputs, a.random, a.seed);
@@ -100,6 +103,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--dump-all", a->dump_dir, "Directory to write every intermediate tensor to (.npy + index.json)");
   cmd->add_flag("--random", a->random, "Fill inputs not given with seeded uniform [0,1) data");
   cmd->add_option("--seed", a->seed, "Seed for --random (default 0)");
+  cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = run(*a); });
 }
 
