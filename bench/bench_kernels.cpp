@@ -80,6 +80,8 @@ void BM_Conv1x1_256to64_56(benchmark::State& s) { conv_bench<float>(s, 256, 64, 
 void BM_Conv1x1_16to96_112(benchmark::State& s) { conv_bench<float>(s, 16, 96, 112, 1, 1, 1); }
 void BM_Conv7x7s2_3to64_224(benchmark::State& s) { conv_bench<float>(s, 3, 64, 224, 7, 1, 2); }
 void BM_Conv3x3_256to256_14(benchmark::State& s) { conv_bench<float>(s, 256, 256, 14, 3, 1, 1); }
+void BM_Conv3x3_32to32_147(benchmark::State& s) { conv_bench<float>(s, 32, 32, 147, 3, 1, 1); }
+void BM_Conv3x3_384to384_8(benchmark::State& s) { conv_bench<float>(s, 384, 384, 8, 3, 1, 1); }
 void BM_Depthwise3x3_144_56(benchmark::State& s) { conv_bench<float>(s, 144, 144, 56, 3, 144, 1); }
 void BM_Depthwise3x3s2_96_112(benchmark::State& s) { conv_bench<float>(s, 96, 96, 112, 3, 96, 2); }
 void BM_Conv3x3_64to64_56_fp64(benchmark::State& s) { conv_bench<double>(s, 64, 64, 56, 3, 1, 1); }
@@ -89,6 +91,8 @@ BENCHMARK(BM_Conv1x1_256to64_56)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv1x1_16to96_112)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv7x7s2_3to64_224)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv3x3_256to256_14)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv3x3_32to32_147)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv3x3_384to384_8)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Depthwise3x3_144_56)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Depthwise3x3s2_96_112)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv3x3_64to64_56_fp64)->Unit(benchmark::kMillisecond)->UseRealTime();

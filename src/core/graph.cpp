@@ -55,6 +55,16 @@ std::vector<double> Node::attr_floats(const std::string& key, const std::vector<
 
 const Tensor* Node::attr_tensor(const std::string& key) const { return get_attr<Tensor>(*this, key, "TENSOR"); }
 
+const ValueInfo* Graph::find_value_info(const std::string& name) const {
+  auto it = value_info.find(name);
+  if (it != value_info.end()) return &it->second;
+  for (const auto& v : outputs)
+    if (v.name == name) return &v;
+  for (const auto& v : inputs)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
 std::vector<size_t> Graph::topological_order() const {
   std::unordered_map<std::string, size_t> producer;
   for (size_t i = 0; i < nodes.size(); ++i)

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -43,6 +44,8 @@ struct ValueInfo {
   bool has_shape = false;
   std::string doc;
   Provenance prov;
+  // Quantization of the value (TFLite activations and weights); kernels producing it read this.
+  std::optional<QuantParams> quant;
 };
 
 struct Node {
@@ -74,6 +77,9 @@ struct Graph {
   std::vector<ValueInfo> outputs;
   std::unordered_map<std::string, ValueInfo> value_info;  // types of intermediates, when known
   std::map<std::string, Provenance> value_prov;  // provenance of values whose origin differs from their name
+
+  // Static type of a value: graph input/output or value_info entry; nullptr when unknown.
+  const ValueInfo* find_value_info(const std::string& name) const;
 
   // Indices of nodes in an order where each node follows its producers. Throws InputError on a
   // cycle or on an input that nothing produces (naming the value).

@@ -4,9 +4,10 @@
 // [m x k] (or [k x m] when trans_a), B is stored [k x n] (or [n x k] when trans_b).
 // When beta == 0, C is written without being read (it may hold garbage).
 //
-// float goes to OpenBLAS (cblas_sgemm, threaded by OpenBLAS itself: call it from the main thread,
-// not from inside parallel_for). double goes to Eigen, split over rows with parallel_for. Other
-// numeric types use a plain triple loop (integer MatMul/Gemm are rare and small).
+// float goes to OpenBLAS (cblas_sgemm) and double to Eigen; both are split over the longer side of C
+// with parallel_for (so a call from inside a parallel_for runs single-threaded on that thread).
+// OpenBLAS itself is kept at one thread: its spinning workers would compete with the pool's.
+// Other numeric types use a plain triple loop (integer MatMul/Gemm are rare and small).
 #pragma once
 #include <cstdint>
 #include <type_traits>

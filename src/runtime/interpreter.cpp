@@ -24,6 +24,9 @@ Interpreter::Interpreter(const Model& model, InterpreterOptions options) : model
       throw UnsupportedError("unsupported op " + op + " (node '" + n.name + "')", op);
     }
     kernels_.push_back(k);
+    std::vector<const ValueInfo*> infos;
+    for (const auto& out : n.outputs) infos.push_back(out.empty() ? nullptr : g.find_value_info(out));
+    output_infos_.push_back(std::move(infos));
   }
   order_ = g.topological_order();
   for (const auto& [name, t] : g.initializers) constants_[name] = to_working(t);
@@ -98,7 +101,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       }
       ins.push_back(t);
     }
-    KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins));
+    KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins), output_infos_[idx]);
     try {
       kernel.fn(ctx);
     } catch (const UnsupportedError& e) {
@@ -121,6 +124,9 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
         throw InputError("node '" + node.name + "' (" + node.op_type + "): output #" + std::to_string(o) + " was not produced");
       }
       if (low != DType::kUndefined && out.dtype() == DType::kF32) out = out.cast(low);
+      // Quantized values carry their declared scale/zero point so consumers can read them.
+      const ValueInfo* info = output_infos_[idx][o];
+      if (info && info->quant && !out.quant() && !is_float(out.dtype())) out.set_quant(info->quant);
       if (observer) observer->on_value(name, out, &node);
       values[name] = std::move(out);
     }

@@ -51,6 +51,7 @@ class Interpreter {
   InterpreterOptions options_;
   std::vector<size_t> order_;
   std::vector<const KernelInfo*> kernels_;     // per node index
+  std::vector<std::vector<const ValueInfo*>> output_infos_;  // per node index, per output
   std::map<std::string, Tensor> constants_;    // initializers in working precision
   std::map<std::string, int> use_counts_;      // consumers per value (graph outputs count once more)
 };

@@ -22,8 +22,10 @@ const char* precision_name(Precision p);
 
 class KernelContext {
  public:
-  KernelContext(const Node& node, int64_t opset, Precision precision, std::vector<const Tensor*> inputs)
-      : node(node), opset(opset), precision(precision), inputs_(std::move(inputs)), outputs_(node.outputs.size()) {}
+  KernelContext(const Node& node, int64_t opset, Precision precision, std::vector<const Tensor*> inputs,
+                std::vector<const ValueInfo*> output_infos = {})
+      : node(node), opset(opset), precision(precision), inputs_(std::move(inputs)), outputs_(node.outputs.size()),
+        output_infos_(std::move(output_infos)) {}
 
   const Node& node;
   const int64_t opset;        // default-domain opset of the model
@@ -40,6 +42,14 @@ class KernelContext {
   // Whether output i is consumed by anyone (graph output or another node); kernels may skip unused ones.
   bool wants_output(size_t i) const { return i < node.outputs.size() && !node.outputs[i].empty(); }
 
+  // Declared type of output i (dtype, shape, quantization) when the model states it; nullptr otherwise.
+  const ValueInfo* output_info(size_t i) const { return i < output_infos_.size() ? output_infos_[i] : nullptr; }
+  // Declared quantization of output i (quantized kernels need the output scale/zero point up front).
+  const QuantParams* output_quant(size_t i) const {
+    const ValueInfo* v = output_info(i);
+    return v && v->quant ? &*v->quant : nullptr;
+  }
+
   // The float dtype to produce when the model asks for `requested` (f64 in fp64 mode).
   DType float_out(DType requested) const;
   // Converts a float constant to the working precision (identity in fp32 mode).
@@ -52,6 +62,7 @@ class KernelContext {
  private:
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor> outputs_;
+  std::vector<const ValueInfo*> output_infos_;
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

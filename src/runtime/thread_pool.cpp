@@ -111,7 +111,9 @@ Pool& pool() {
 void set_num_threads(int n) {
   n = std::max(1, n);
   pool().resize(n);
-  openblas_set_num_threads(n);
+  // GEMM splits work across this pool and calls OpenBLAS single-threaded: OpenBLAS's own idle
+  // workers spin and would fight our threads for the cores.
+  openblas_set_num_threads(1);
 }
 
 int num_threads() { return pool().size(); }

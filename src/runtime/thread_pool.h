@@ -6,7 +6,7 @@
 
 namespace transfix {
 
-// Number of threads kernels use (default: hardware concurrency). Also sets OpenBLAS's thread count.
+// Number of threads kernels use (default: hardware concurrency). OpenBLAS itself stays single-threaded.
 void set_num_threads(int n);
 int num_threads();
 

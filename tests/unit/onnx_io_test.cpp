@@ -164,8 +164,8 @@ TEST(OnnxWriter, OutputPassesOnnxChecker) {
 TEST(OnnxWriter, ModelBuiltInCodeGetsValidMeta) {
   // No ir_version, no opsets, no graph name: the writer fills in what ONNX requires.
   Model m;
-  m.graph.inputs.push_back({"x", DType::kF32, {2}, {""}, true, "", {}});
-  m.graph.outputs.push_back({"y", DType::kF32, {2}, {""}, true, "", {}});
+  m.graph.inputs.push_back(float_info("x", {2}));
+  m.graph.outputs.push_back(float_info("y", {2}));
   Node n;
   n.op_type = "Relu";
   n.name = "relu";
@@ -181,8 +181,8 @@ TEST(OnnxWriter, ModelBuiltInCodeGetsValidMeta) {
 
 TEST(OnnxWriter, NodesAreWrittenInTopologicalOrder) {
   Model m;
-  m.graph.inputs.push_back({"x", DType::kF32, {1}, {""}, true, "", {}});
-  m.graph.outputs.push_back({"z", DType::kF32, {1}, {""}, true, "", {}});
+  m.graph.inputs.push_back(float_info("x", {1}));
+  m.graph.outputs.push_back(float_info("z", {1}));
   Node second{"Relu", "", "second", {"y"}, {"z"}, {}, {}};
   Node first{"Relu", "", "first", {"x"}, {"y"}, {}, {}};
   m.graph.nodes = {second, first};  // consumer before producer
@@ -371,7 +371,7 @@ TEST(OnnxWriter, FailedWriteLeavesTheOldFileAndNoTemporaries) {
   ScratchDir dir;
   write_bytes(dir.file("target.onnx"), "old contents");
   Model bad;
-  bad.graph.outputs.push_back({"y", DType::kF32, {1}, {""}, true, "", {}});
+  bad.graph.outputs.push_back(float_info("y", {1}));
   bad.graph.nodes.push_back(Node{"Relu", "", "r", {"missing"}, {"y"}, {}, {}});
   EXPECT_NE(input_error_of([&] { write_onnx(bad, dir.file("target.onnx")); }).find("missing"), std::string::npos);
   EXPECT_EQ(read_bytes(dir.file("target.onnx")), "old contents");

@@ -113,6 +113,17 @@ inline onnx::ModelProto identity_model() {
   return m;
 }
 
+// A float32 value of static shape `shape`.
+inline ValueInfo float_info(const std::string& name, const Shape& shape) {
+  ValueInfo v;
+  v.name = name;
+  v.dtype = DType::kF32;
+  v.shape = shape;
+  v.dim_params.assign(shape.size(), "");
+  v.has_shape = true;
+  return v;
+}
+
 // --- comparing Models -----------------------------------------------------------------------
 
 inline bool tensors_identical(const Tensor& a, const Tensor& b) {

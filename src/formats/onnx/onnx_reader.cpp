@@ -146,8 +146,10 @@ ExternalRef check_external(const onnx::TensorProto& p, const std::string& dir, i
   if (!has_location) throw InputError("tensor '" + p.name() + "': external data without a location");
   ref.file = resolve_external(dir, ref.location, p.name());
   std::error_code ec;
-  if (!fs::is_regular_file(ref.file, ec))
+  if (!fs::exists(ref.file, ec))
     throw InputError("tensor '" + p.name() + "': external data file '" + ref.location + "' not found");
+  if (!fs::is_regular_file(ref.file, ec))  // a FIFO or device would block or never end
+    throw InputError("tensor '" + p.name() + "': external data '" + ref.location + "' is not a regular file");
   auto fsize_u = fs::file_size(ref.file, ec);
   if (ec) throw InputError("tensor '" + p.name() + "': cannot stat external data file '" + ref.location + "'");
   int64_t fsize = static_cast<int64_t>(fsize_u);

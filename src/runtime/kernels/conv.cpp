@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "runtime/gemm.h"
 #include "runtime/kernel.h"
@@ -21,8 +22,9 @@
 namespace transfix {
 namespace {
 
-// Unfolded input budget; bigger outputs are processed in column tiles.
-constexpr int64_t kIm2colBytes = int64_t{32} << 20;
+// Unfolded input per tile: small enough to stay in cache between unfolding and multiplying.
+constexpr int64_t kTileBytes = int64_t{1} << 20;
+constexpr int64_t kMinTileColumns = 128;
 
 // y[i] += w * x[i * stride], i in [0, n). Eigen vectorizes the unit-stride case.
 template <typename T>
@@ -77,6 +79,12 @@ template <typename T>
 void conv_depthwise(const T* x, const T* weights, int64_t batch, int64_t out_channels, int64_t multiplier,
                     const Window3D& w, T* y) {
   const int64_t in_channels = out_channels / multiplier, kernel = w.kernel_size();
+  // Along the innermost dim, tap kw reads x[ow * s + offset[kw]]; valid for ow in [lo[kw], hi[kw]).
+  std::vector<int64_t> offset(static_cast<size_t>(w.k[2])), lo(offset.size()), hi(offset.size());
+  for (size_t kw = 0; kw < offset.size(); ++kw) {
+    offset[kw] = static_cast<int64_t>(kw) * w.d[2] - w.p[2];
+    valid_range(w.out[2], w.in[2], w.s[2], offset[kw], lo[kw], hi[kw]);
+  }
   parallel_for(batch * out_channels, [&](int64_t b, int64_t e) {
     for (int64_t nm = b; nm < e; ++nm) {
       const int64_t n = nm / out_channels, m = nm % out_channels;
@@ -93,17 +101,43 @@ void conv_depthwise(const T* x, const T* weights, int64_t batch, int64_t out_cha
               const int64_t ih = oh * w.s[1] + kh * w.d[1] - w.p[1];
               if (ih < 0 || ih >= w.in[1]) continue;
               const T* xrow = xc + (id * w.in[1] + ih) * w.in[2];
-              for (int64_t kw = 0; kw < w.k[2]; ++kw) {
-                const int64_t offset = kw * w.d[2] - w.p[2];
-                int64_t lo, hi;
-                valid_range(w.out[2], w.in[2], w.s[2], offset, lo, hi);
-                axpy(hi - lo, wm[(kd * w.k[1] + kh) * w.k[2] + kw], xrow + lo * w.s[2] + offset, w.s[2], yrow + lo);
-              }
+              const T* wk = wm + (kd * w.k[1] + kh) * w.k[2];
+              for (size_t kw = 0; kw < offset.size(); ++kw)
+                axpy(hi[kw] - lo[kw], wk[kw], xrow + lo[kw] * w.s[2] + offset[kw], w.s[2], yrow + lo[kw]);
             }
           }
         }
     }
   }, 1);
+}
+
+// One group of one image: Y [group_out, out] (+)= W [group_out, rows] * unfolded X [rows, out].
+// The output columns are cut into cache-sized tiles. With enough tiles each thread unfolds and
+// multiplies its own tiles (nested parallel_for calls run inline), so the unfolded tile is still
+// in cache when the product reads it; small outputs instead unfold once and let gemm() split.
+template <typename T>
+void conv_im2col(const T* x, const T* weights, int64_t group_in, int64_t group_out, const Window3D& w, T beta, T* y) {
+  const int64_t rows = group_in * w.kernel_size(), out_plane = w.out_size();
+  const int64_t threads = num_threads();
+  int64_t tile = std::clamp<int64_t>(kTileBytes / static_cast<int64_t>(sizeof(T)) / rows, kMinTileColumns, out_plane);
+  int64_t tiles = (out_plane + tile - 1) / tile;
+  if (tiles >= threads || out_plane >= threads * kMinTileColumns) {
+    tiles = (tiles + threads - 1) / threads * threads;  // whole rounds, so no thread idles at the end
+    tile = (out_plane + tiles - 1) / tiles;
+    tiles = (out_plane + tile - 1) / tile;
+    parallel_for(tiles, [&](int64_t t0, int64_t t1) {
+      std::unique_ptr<T[]> col(new T[static_cast<size_t>(rows * tile)]);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t j0 = t * tile, j1 = std::min(out_plane, j0 + tile);
+        im2col(x, group_in, w, j0, j1, col.get());
+        gemm(false, false, group_out, j1 - j0, rows, T(1), weights, rows, col.get(), j1 - j0, beta, y + j0, out_plane);
+      }
+    }, 1);
+    return;
+  }
+  std::unique_ptr<T[]> col(new T[static_cast<size_t>(rows * out_plane)]);
+  im2col(x, group_in, w, 0, out_plane, col.get());
+  gemm(false, false, group_out, out_plane, rows, T(1), weights, rows, col.get(), out_plane, beta, y, out_plane);
 }
 
 template <typename T>
@@ -158,25 +192,15 @@ void conv_typed(KernelContext& ctx) {
 
   const bool pointwise = w.kernel_size() == 1 && w.s == std::array<int64_t, 3>{1, 1, 1} &&
                          w.p == std::array<int64_t, 3>{0, 0, 0} && in_plane == out_plane;
-  const int64_t tile = pointwise ? out_plane
-                                 : std::clamp<int64_t>(kIm2colBytes / static_cast<int64_t>(sizeof(T)) / unfolded_rows,
-                                                       std::min<int64_t>(out_plane, 64), out_plane);
-  std::unique_ptr<T[]> col(pointwise ? nullptr : new T[static_cast<size_t>(unfolded_rows * tile)]);
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t g = 0; g < group; ++g) {
       const T* xg = xd + (n * channels + g * group_in) * in_plane;
       const T* wg = wd + g * group_out * unfolded_rows;
       T* yg = yd + (n * out_channels + g * group_out) * out_plane;
-      if (pointwise) {
+      if (pointwise)
         gemm(false, false, group_out, out_plane, group_in, T(1), wg, group_in, xg, in_plane, beta, yg, out_plane);
-        continue;
-      }
-      for (int64_t j0 = 0; j0 < out_plane; j0 += tile) {
-        const int64_t j1 = std::min(out_plane, j0 + tile);
-        im2col(xg, group_in, w, j0, j1, col.get());
-        gemm(false, false, group_out, j1 - j0, unfolded_rows, T(1), wg, unfolded_rows, col.get(), j1 - j0, beta,
-             yg + j0, out_plane);
-      }
+      else
+        conv_im2col(xg, wg, group_in, group_out, w, beta, yg);
     }
   ctx.set_output(0, y);
 }

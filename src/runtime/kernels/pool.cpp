@@ -18,21 +18,26 @@
 namespace transfix {
 namespace {
 
-// The taps of one output window: along dim i, kernel taps [lo, hi) are inside X at start + t * d.
+// The taps of one output window: along dim i, kernel taps [lo, hi) are inside X at start + t * d;
+// padded_taps[i] of them lie inside the padded extent [-pad_begin, in + pad_end) (AveragePool's
+// count_include_pad divisor).
 struct Window {
-  std::array<int64_t, 3> start, lo, hi;
+  std::array<int64_t, 3> start, lo, hi, padded_taps;
 };
 
 // Calls fn(plane, out_index, window) for every output position of every [N * C] plane, planes in
 // parallel. The per-dim tap ranges depend only on the output coordinate, so they are tabulated once.
 template <typename F>
-void for_each_window(int64_t planes, const Window3D& w, F&& fn) {
-  struct Span { int64_t start, lo, hi; };
+void for_each_window(int64_t planes, const Window3D& w, const std::array<int64_t, 3>& pad_end, F&& fn) {
+  struct Span { int64_t start, lo, hi, padded_taps; };
   std::array<std::vector<Span>, 3> spans;
   for (int i = 0; i < 3; ++i)
     for (int64_t o = 0; o < w.out[i]; ++o) {
-      Span sp{o * w.s[i] - w.p[i], 0, 0};
+      Span sp{o * w.s[i] - w.p[i], 0, 0, 0};
       valid_range(w.k[i], w.in[i], w.d[i], sp.start, sp.lo, sp.hi);
+      int64_t lo, hi;
+      valid_range(w.k[i], w.p[i] + w.in[i] + pad_end[i], w.d[i], sp.start + w.p[i], lo, hi);
+      sp.padded_taps = hi - lo;
       spans[i].push_back(sp);
     }
   parallel_for(planes, [&](int64_t p0, int64_t p1) {
@@ -45,6 +50,7 @@ void for_each_window(int64_t planes, const Window3D& w, F&& fn) {
             win.start = {a.start, b.start, c.start};
             win.lo = {a.lo, b.lo, c.lo};
             win.hi = {a.hi, b.hi, c.hi};
+            win.padded_taps = {a.padded_taps, b.padded_taps, c.padded_taps};
             fn(p, o++, win);
           }
     }
@@ -54,6 +60,7 @@ void for_each_window(int64_t planes, const Window3D& w, F&& fn) {
 struct PoolSetup {
   WindowGeometry geo;
   Window3D w;
+  std::array<int64_t, 3> pad_end{0, 0, 0};  // canonical 3-D, like w.p
   Shape out_shape;
   int64_t planes = 0;
 };
@@ -66,10 +73,42 @@ PoolSetup pool_setup(const KernelContext& ctx, const Tensor& x, const char* op) 
   s.geo = window_geometry(ctx, std::vector<int64_t>(x.shape().begin() + 2, x.shape().end()),
                           spatial_attr(ctx, "kernel_shape", rank, 1), ctx.node.attr_int("ceil_mode", 0) != 0);
   s.w = to_3d(s.geo, op);
+  for (size_t i = 0; i < rank; ++i) s.pad_end[3 - rank + i] = s.geo.pad_end[i];
   s.out_shape = {x.dim(0), x.dim(1)};
   s.out_shape.insert(s.out_shape.end(), s.geo.out.begin(), s.geo.out.end());
   s.planes = x.dim(0) * x.dim(1);
   return s;
+}
+
+// Max of one window; with kIndices also where it is (spatial offset in `index_stride` order).
+// NaN propagates (as in numpy): once best is NaN nothing compares greater, and a NaN replaces any best.
+template <typename T, bool kIndices>
+T window_max(const T* plane, const Window3D& w, const Window& win, const std::array<int64_t, 3>& index_stride,
+             int64_t& best_at) {
+  T best = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  best_at = -1;
+  bool saw_nan = false;
+  for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+    for (int64_t b = win.lo[1]; b < win.hi[1]; ++b) {
+      const int64_t i0 = win.start[0] + a * w.d[0], i1 = win.start[1] + b * w.d[1];
+      const T* row = plane + (i0 * w.in[1] + i1) * w.in[2] + win.start[2];
+      for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
+        const T v = row[c * w.d[2]];
+        if constexpr (kIndices) {
+          if (v > best || best_at < 0 || v != v) {
+            best = v;
+            best_at = i0 * index_stride[0] + i1 * index_stride[1] + (win.start[2] + c * w.d[2]) * index_stride[2];
+          }
+        } else {
+          // Branch-free (random data makes a compare-and-branch mispredict half the time).
+          best = std::max(best, v);
+          saw_nan |= v != v;
+        }
+      }
+    }
+  if constexpr (!kIndices)
+    if (saw_nan) return std::numeric_limits<T>::quiet_NaN();
+  return best;
 }
 
 template <typename T>
@@ -79,7 +118,7 @@ void max_pool_typed(KernelContext& ctx) {
   const Window3D& w = s.w;
   const int64_t storage_order = ctx.node.attr_int("storage_order", 0);
   if (storage_order != 0 && storage_order != 1) ctx.fail("storage_order must be 0 or 1");
-  // Spatial strides of the flat index reported in Indices.
+  // Spatial strides of the flat index reported in Indices: row-major, or column-major for storage_order 1.
   const std::array<int64_t, 3> index_stride = storage_order == 0 ? std::array<int64_t, 3>{w.in[1] * w.in[2], w.in[2], 1}
                                                                  : std::array<int64_t, 3>{1, w.in[0], w.in[0] * w.in[1]};
   Tensor y(x.dtype(), s.out_shape);
@@ -89,26 +128,21 @@ void max_pool_typed(KernelContext& ctx) {
   T* yd = y.mutable_data<T>();
   int64_t* id = want_indices ? indices.mutable_data<int64_t>() : nullptr;
   const int64_t in_plane = w.in_size(), out_plane = w.out_size();
-  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
-    const T* xp = xd + p * in_plane;
-    T best = std::numeric_limits<T>::lowest();
-    int64_t best_at = -1;
-    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
-      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
-        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
-          const int64_t i0 = win.start[0] + a * w.d[0], i1 = win.start[1] + b * w.d[1], i2 = win.start[2] + c * w.d[2];
-          const T v = xp[(i0 * w.in[1] + i1) * w.in[2] + i2];
-          // NaN propagates (as in numpy): once best is NaN, nothing compares greater.
-          if (v > best || best_at < 0 || v != v) {
-            best = v;
-            best_at = i0 * index_stride[0] + i1 * index_stride[1] + i2 * index_stride[2];
-          }
-        }
-    yd[p * out_plane + o] = best;
-    if (id) id[p * out_plane + o] = best_at < 0 ? -1 : p * in_plane + best_at;
-  });
-  ctx.set_output(0, y);
-  if (want_indices) ctx.set_output(1, indices);
+  if (want_indices) {
+    for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
+      int64_t at;
+      yd[p * out_plane + o] = window_max<T, true>(xd + p * in_plane, w, win, index_stride, at);
+      id[p * out_plane + o] = at < 0 ? -1 : p * in_plane + at;  // -1: a window entirely in padding
+    });
+    ctx.set_output(0, y);
+    ctx.set_output(1, indices);
+  } else {
+    for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
+      int64_t at;
+      yd[p * out_plane + o] = window_max<T, false>(xd + p * in_plane, w, win, index_stride, at);
+    });
+    ctx.set_output(0, y);
+  }
 }
 
 template <typename T>
@@ -117,14 +151,11 @@ void average_pool_typed(KernelContext& ctx) {
   const PoolSetup s = pool_setup(ctx, x, "AveragePool");
   const Window3D& w = s.w;
   const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
-  // Padded extent along each canonical dim: [-pad_begin, in + pad_end).
-  std::array<int64_t, 3> padded_end{w.in[0], w.in[1], w.in[2]};
-  for (size_t i = 0; i < s.geo.rank(); ++i) padded_end[3 - s.geo.rank() + i] += s.geo.pad_end[i];
   Tensor y(x.dtype(), s.out_shape);
   const T* xd = x.data<T>();
   T* yd = y.mutable_data<T>();
   const int64_t in_plane = w.in_size(), out_plane = w.out_size();
-  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
+  for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
     const T* xp = xd + p * in_plane;
     double sum = 0;
     for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
@@ -132,13 +163,8 @@ void average_pool_typed(KernelContext& ctx) {
         const T* row = xp + ((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] + win.start[2];
         for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) sum += row[c * w.d[2]];
       }
-    int64_t count = 1;
-    for (int i = 0; i < 3; ++i) {
-      if (!include_pad) { count *= win.hi[i] - win.lo[i]; continue; }
-      int64_t lo, hi;  // taps inside the padded extent
-      valid_range(w.k[i], padded_end[i] + w.p[i], w.d[i], win.start[i] + w.p[i], lo, hi);
-      count *= hi - lo;
-    }
+    const int64_t count = include_pad ? win.padded_taps[0] * win.padded_taps[1] * win.padded_taps[2]
+                                      : (win.hi[0] - win.lo[0]) * (win.hi[1] - win.lo[1]) * (win.hi[2] - win.lo[2]);
     yd[p * out_plane + o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
   });
   ctx.set_output(0, y);
@@ -155,7 +181,7 @@ void lp_pool_typed(KernelContext& ctx) {
   const T* xd = x.data<T>();
   T* yd = y.mutable_data<T>();
   const int64_t in_plane = w.in_size(), out_plane = w.out_size();
-  for_each_window(s.planes, w, [&](int64_t p, int64_t o, const Window& win) {
+  for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
     const T* xp = xd + p * in_plane;
     double sum = 0;
     for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
