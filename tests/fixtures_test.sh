@@ -55,5 +55,16 @@ for dir in "$FX"/*/; do
     done
   done
 done
+# The fp64 oracle itself: squeezenet1_1 has no BatchNorm, so its ONNX export carries PyTorch's exact
+# weights and transfix's fp64 run must reproduce PyTorch's double run to ~1e-14. (The other exports fold
+# BatchNorm into conv weights in float32, which moves them 1e-5..1e-4 away from PyTorch's double run:
+# a weight-precision change made by the converter, not noise.)
+sq=$FX/squeezenet1_1
+if [[ -f $sq/output_fp64.npy ]]; then
+  for o in "$sq"/model_opset*.onnx; do
+    "$TF" run "$o" --input "$sq/input.npy" --precision fp64 -o "$T/sq64" >/dev/null
+    expect_close "squeezenet1_1/$(basename "$o" .onnx) transfix fp64 vs PyTorch fp64" "$T/sq64/output.npy" "$sq/output_fp64.npy" 1e-10
+  done
+fi
 echo "fixtures: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]
