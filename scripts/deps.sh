@@ -10,7 +10,8 @@ DEBS=(
   libeigen3-dev libopenblas-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libjpeg-dev zlib1g-dev
-  nodejs npm
+  flatbuffers-compiler libflatbuffers-dev
+  nodejs npm bc
 )
 PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)
 [[ "${1:-}" == "--no-python" ]] || DEBS+=("${PY_DEBS[@]}")
@@ -26,9 +27,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node-side reference runtimes (ONNX Runtime). The prebuilt native binary ships inside
+# Node-side reference runtimes (ONNX Runtime, the TFLite interpreter in WebAssembly). The prebuilt native binary ships inside
 # the npm package itself; ONNXRUNTIME_NODE_INSTALL=skip stops its install script from downloading extras.
-if [[ ! -d tools/node/node_modules/onnxruntime-node ]]; then
+if [[ ! -d tools/node/node_modules/onnxruntime-node || ! -d tools/node/node_modules/@tensorflow/tfjs-tflite ]]; then
   echo "deps: npm install in tools/node" >&2
   (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent >/dev/null)
 fi

@@ -17,12 +17,19 @@ namespace transfix::cli {
 
 namespace {
 
-// A tensor name as a safe file name: anything but [A-Za-z0-9._-] becomes '_'.
+// A tensor name as a safe file name: anything but [A-Za-z0-9._-] becomes '_'; names too long for a
+// file name (TFLite names can exceed 255 bytes) are cut and made unique with a hash of the full name.
 std::string file_stem_for(const std::string& name) {
+  constexpr size_t kMaxStem = 120;
   std::string s = name.empty() ? "unnamed" : name;
   for (char& c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
   if (s[0] == '.') s[0] = '_';
+  if (s.size() > kMaxStem) {
+    char hash[20];
+    std::snprintf(hash, sizeof hash, "_%016zx", std::hash<std::string>{}(name));
+    s = s.substr(0, kMaxStem) + hash;
+  }
   return s;
 }
 

@@ -22,6 +22,7 @@ void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_compare(CLI::App& app);
 
 // Shared input handling for run/bench: "--input NAME=file.npy" or "--input file.npy" (by position);
 // graph inputs left unspecified are filled with seeded uniform [0,1) data when `random` is set.

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_run(app);
   add_convert(app);
   add_bench(app);
+  add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

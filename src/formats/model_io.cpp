@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_writer.h"
+#include "formats/tflite/tflite_reader.h"
 
 namespace fs = std::filesystem;
 
@@ -95,6 +96,7 @@ Model load_model(const std::string& path) {
   ModelFormat f = detect_model_format(path);
   switch (f) {
     case ModelFormat::kOnnx: return read_onnx(path);
+    case ModelFormat::kTflite: return read_tflite(path);
     case ModelFormat::kUnknown:
       throw InputError(path + ": unrecognized model format (supported: .onnx)");
     default:

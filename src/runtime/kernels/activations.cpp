@@ -168,7 +168,7 @@ void thresholded_relu(KernelContext& ctx) {
   const double alpha = ctx.node.attr_float("alpha", 1.0);
   float_activation(ctx, "ThresholdedRelu", [alpha](auto tag) {
     using T = decltype(tag);
-    return [a = T(alpha)](T v) { return v > a ? v : (v <= a ? T(0) : v); };
+    return [a = T(alpha)](T v) { return v <= a ? T(0) : v; };  // NaN fails "<=" and passes through
   });
 }
 

@@ -205,7 +205,157 @@ void conv_typed(KernelContext& ctx) {
   ctx.set_output(0, y);
 }
 
+// ---------------------------------------------------------------------------------------------
+// layout = "NHWC" (TFLite): X [N, H, W, C], Y [N, OH, OW, O], and the weights
+//   weight_layout "OHWI" [O, KH, KW, C / group]:  Y[n, oh, ow, o] = B[o] + sum_{kh, kw, i} W[o, kh, kw, i] *
+//                                                 X[n, oh * sh + kh * dh - ph, ow * sw + kw * dw - pw, g(o) * C/group + i]
+//   weight_layout "1HWO" [1, KH, KW, C * M] (depthwise, group = C): Y[..., o] = B[o] + sum_{kh, kw} W[0, kh, kw, o] *
+//                                                 X[..., o / M]
+// An NHWC patch (kh, kw, i) is laid out exactly like an OHWI weight row, so im2col gives
+// patches [N * OH * OW, KH * KW * C/group] and per group Y = patches x W^T, with no transposes.
+
+struct NhwcConv {
+  int64_t batch, in_h, in_w, channels, out_channels, kh, kw, group;
+  Window3D w;  // spatial geometry in the canonical 3-D form (leading unit dim)
+  int64_t out_h() const { return w.out[1]; }
+  int64_t out_w() const { return w.out[2]; }
+};
+
+NhwcConv nhwc_setup(KernelContext& ctx, const Tensor& x, const Tensor& weights, const Tensor* bias, bool depthwise) {
+  if (x.rank() != 4) ctx.fail("NHWC input must be [N, H, W, C], got " + shape_str(x.shape()));
+  if (weights.rank() != 4) ctx.fail("weights must have rank 4, got " + shape_str(weights.shape()));
+  if (weights.dtype() != x.dtype() || (bias && bias->dtype() != x.dtype())) ctx.fail("inputs must share one dtype");
+  NhwcConv c{};
+  c.batch = x.dim(0), c.in_h = x.dim(1), c.in_w = x.dim(2), c.channels = x.dim(3);
+  c.kh = weights.dim(1), c.kw = weights.dim(2), c.out_channels = weights.dim(depthwise ? 3 : 0);
+  c.group = ctx.node.attr_int("group", 1);
+  if (depthwise) {
+    if (weights.dim(0) != 1 || c.group != c.channels || c.channels < 1 || c.out_channels % c.channels != 0)
+      ctx.fail("1HWO weights " + shape_str(weights.shape()) + " need group = input channels (" +
+               std::to_string(c.channels) + ") and a multiple of them as output channels");
+  } else {
+    if (c.group < 1 || c.channels % c.group != 0 || c.out_channels % c.group != 0 || weights.dim(3) != c.channels / c.group)
+      ctx.fail("OHWI weights " + shape_str(weights.shape()) + " do not fit input " + shape_str(x.shape()) + " with group " +
+               std::to_string(c.group));
+  }
+  if (bias && (bias->rank() != 1 || bias->dim(0) != c.out_channels))
+    ctx.fail("bias shape " + shape_str(bias->shape()) + " must be [" + std::to_string(c.out_channels) + "]");
+  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != std::vector<int64_t>{c.kh, c.kw})
+    ctx.fail("kernel_shape attribute does not match weight shape " + shape_str(weights.shape()));
+  const WindowGeometry geo = window_geometry(ctx, {c.in_h, c.in_w}, {c.kh, c.kw}, false);
+  c.w = to_3d(geo, "Conv");
+  return c;
+}
+
+// Rows [r0, r1) of the NHWC patch matrix for channels [c0, c0 + cg): row = (n, oh, ow), column = (kh, kw, i).
+template <typename T>
+void im2col_nhwc(const T* x, const NhwcConv& c, int64_t c0, int64_t cg, int64_t r0, int64_t r1, T* col) {
+  const Window3D& w = c.w;
+  const int64_t cols = c.kh * c.kw * cg;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t ow = r % c.out_w(), oh = (r / c.out_w()) % c.out_h(), n = r / (c.out_w() * c.out_h());
+    T* dst = col + (r - r0) * cols;
+    for (int64_t kh = 0; kh < c.kh; ++kh) {
+      const int64_t ih = oh * w.s[1] + kh * w.d[1] - w.p[1];
+      for (int64_t kw = 0; kw < c.kw; ++kw, dst += cg) {
+        const int64_t iw = ow * w.s[2] + kw * w.d[2] - w.p[2];
+        if (ih < 0 || ih >= c.in_h || iw < 0 || iw >= c.in_w) {
+          std::fill(dst, dst + cg, T(0));
+          continue;
+        }
+        const T* src = x + ((n * c.in_h + ih) * c.in_w + iw) * c.channels + c0;
+        std::copy(src, src + cg, dst);
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv_nhwc_ohwi(const T* x, const T* weights, const NhwcConv& c, T beta, T* y) {
+  const int64_t rows = c.batch * c.out_h() * c.out_w();
+  const int64_t group_in = c.channels / c.group, group_out = c.out_channels / c.group;
+  const int64_t cols = c.kh * c.kw * group_in;
+  const bool pointwise = c.kh == 1 && c.kw == 1 && c.w.s == std::array<int64_t, 3>{1, 1, 1} &&
+                         c.w.p == std::array<int64_t, 3>{0, 0, 0} && c.in_h == c.out_h() && c.in_w == c.out_w();
+  for (int64_t g = 0; g < c.group; ++g) {
+    const T* wg = weights + g * group_out * cols;
+    T* yg = y + g * group_out;
+    if (pointwise) {  // X itself is the patch matrix (row stride C)
+      gemm(false, true, rows, group_out, group_in, T(1), x + g * group_in, c.channels, wg, cols, beta, yg, c.out_channels);
+      continue;
+    }
+    // Row tiles of the patch matrix, each unfolded and multiplied by one thread while in cache.
+    const int64_t tile = std::clamp<int64_t>(kTileBytes / static_cast<int64_t>(sizeof(T)) / std::max<int64_t>(1, cols),
+                                             kMinTileColumns, std::max<int64_t>(rows, 1));
+    const int64_t tiles = (rows + tile - 1) / tile;
+    parallel_for(tiles, [&](int64_t t0, int64_t t1) {
+      std::unique_ptr<T[]> col(new T[static_cast<size_t>(tile * cols)]);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r0 = t * tile, r1 = std::min(rows, r0 + tile);
+        im2col_nhwc(x, c, g * group_in, group_in, r0, r1, col.get());
+        gemm(false, true, r1 - r0, group_out, cols, T(1), col.get(), cols, wg, cols, beta, yg + r0 * c.out_channels,
+             c.out_channels);
+      }
+    }, 1);
+  }
+}
+
+// Depthwise 1HWO: a direct loop with channels innermost (contiguous in X, W and Y). y holds the bias.
+template <typename T>
+void conv_nhwc_depthwise(const T* x, const T* weights, const NhwcConv& c, T* y) {
+  const Window3D& w = c.w;
+  const int64_t multiplier = c.out_channels / c.channels, oc = c.out_channels;
+  parallel_for(c.batch * c.out_h(), [&](int64_t b, int64_t e) {
+    for (int64_t nh = b; nh < e; ++nh) {
+      const int64_t n = nh / c.out_h(), oh = nh % c.out_h();
+      for (int64_t ow = 0; ow < c.out_w(); ++ow) {
+        T* yp = y + (nh * c.out_w() + ow) * oc;
+        for (int64_t kh = 0; kh < c.kh; ++kh) {
+          const int64_t ih = oh * w.s[1] + kh * w.d[1] - w.p[1];
+          if (ih < 0 || ih >= c.in_h) continue;
+          for (int64_t kw = 0; kw < c.kw; ++kw) {
+            const int64_t iw = ow * w.s[2] + kw * w.d[2] - w.p[2];
+            if (iw < 0 || iw >= c.in_w) continue;
+            const T* xp = x + ((n * c.in_h + ih) * c.in_w + iw) * c.channels;
+            const T* wp = weights + (kh * c.kw + kw) * oc;
+            if (multiplier == 1)
+              for (int64_t o = 0; o < oc; ++o) yp[o] += xp[o] * wp[o];
+            else
+              for (int64_t o = 0; o < oc; ++o) yp[o] += xp[o / multiplier] * wp[o];
+          }
+        }
+      }
+    }
+  }, 1);
+}
+
+template <typename T>
+void conv_nhwc_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& weights = ctx.input(1);
+  const Tensor* bias = ctx.optional_input(2);
+  const std::string weight_layout = ctx.node.attr_string("weight_layout", "OHWI");
+  if (weight_layout != "OHWI" && weight_layout != "1HWO")
+    throw UnsupportedError("Conv: weight_layout '" + weight_layout + "' is not supported (OHWI, 1HWO)", "Conv");
+  const bool depthwise = weight_layout == "1HWO";
+  const NhwcConv c = nhwc_setup(ctx, x, weights, bias, depthwise);
+  Tensor y(x.dtype(), {c.batch, c.out_h(), c.out_w(), c.out_channels});
+  if (y.numel() == 0) return ctx.set_output(0, y);
+  T* yd = y.mutable_data<T>();
+  const int64_t positions = c.batch * c.out_h() * c.out_w();
+  if (bias)
+    for (int64_t p = 0; p < positions; ++p) std::copy_n(bias->data<T>(), c.out_channels, yd + p * c.out_channels);
+  if (depthwise) conv_nhwc_depthwise(x.data<T>(), weights.data<T>(), c, yd);
+  else conv_nhwc_ohwi(x.data<T>(), weights.data<T>(), c, bias ? T(1) : T(0), yd);
+  ctx.set_output(0, y);
+}
+
 void conv(KernelContext& ctx) {
+  const std::string layout = ctx.node.attr_string("layout", "NCHW");
+  if (layout == "NHWC")
+    return dispatch_float(ctx.input(0).dtype(), "Conv", [&](auto t) { conv_nhwc_typed<decltype(t)>(ctx); });
+  if (layout != "NCHW") ctx.fail("unknown layout '" + layout + "'");
+  if (ctx.node.has_attr("weight_layout")) ctx.fail("weight_layout needs layout = \"NHWC\"");
   dispatch_float(ctx.input(0).dtype(), "Conv", [&](auto t) { conv_typed<decltype(t)>(ctx); });
 }
 

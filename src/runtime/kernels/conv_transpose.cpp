@@ -161,7 +161,69 @@ void conv_transpose_typed(KernelContext& ctx) {
   ctx.set_output(0, y);
 }
 
+// layout = "NHWC", weight_layout = "OHWI" (TFLite TRANSPOSE_CONV): X [N, H, W, I], W [O, KH, KW, I],
+// Y [N, OH, OW, O]:  Y[n, ih * sh + kh * dh - ph, iw * sw + kw * dw - pw, o] += sum_i W[o, kh, kw, i] * X[n, ih, iw, i]
+// (no kernel flip), then Y += B[o]. Same output-size and padding rules as above; group 1 only.
+// A direct scatter; output channels are split over threads so no two threads add into one value.
+template <typename T>
+void conv_transpose_nhwc_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const Tensor& weights = ctx.input(1);
+  const Tensor* bias = ctx.optional_input(2);
+  const std::string weight_layout = ctx.node.attr_string("weight_layout", "OHWI");
+  if (weight_layout != "OHWI")
+    throw UnsupportedError("ConvTranspose: weight_layout '" + weight_layout + "' is not supported (OHWI)", "ConvTranspose");
+  if (x.rank() != 4) ctx.fail("NHWC input must be [N, H, W, C], got " + shape_str(x.shape()));
+  if (weights.rank() != 4 || weights.dim(3) != x.dim(3))
+    ctx.fail("OHWI weights " + shape_str(weights.shape()) + " do not fit input " + shape_str(x.shape()));
+  if (weights.dtype() != x.dtype() || (bias && bias->dtype() != x.dtype())) ctx.fail("inputs must share one dtype");
+  if (ctx.node.attr_int("group", 1) != 1) throw UnsupportedError("ConvTranspose: group > 1 with layout NHWC", "ConvTranspose");
+  const int64_t batch = x.dim(0), in_h = x.dim(1), in_w = x.dim(2), in_c = x.dim(3), out_c = weights.dim(0);
+  const int64_t kh_n = weights.dim(1), kw_n = weights.dim(2);
+  if (bias && (bias->rank() != 1 || bias->dim(0) != out_c))
+    ctx.fail("bias shape " + shape_str(bias->shape()) + " must be [" + std::to_string(out_c) + "]");
+  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != std::vector<int64_t>{kh_n, kw_n})
+    ctx.fail("kernel_shape attribute does not match weight shape " + shape_str(weights.shape()));
+  const WindowGeometry g = transpose_geometry(ctx, {in_h, in_w}, {kh_n, kw_n});
+  const int64_t out_h = g.out[0], out_w = g.out[1];
+  Tensor y(x.dtype(), {batch, out_h, out_w, out_c});
+  if (y.numel() == 0) return ctx.set_output(0, y);
+  const T* xd = x.data<T>();
+  const T* wd = weights.data<T>();
+  T* yd = y.mutable_data<T>();
+  if (bias)
+    for (int64_t p = 0; p < batch * out_h * out_w; ++p) std::copy_n(bias->data<T>(), out_c, yd + p * out_c);
+  parallel_for(out_c, [&](int64_t o0, int64_t o1) {
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t ih = 0; ih < in_h; ++ih)
+        for (int64_t iw = 0; iw < in_w; ++iw) {
+          const T* xp = xd + ((n * in_h + ih) * in_w + iw) * in_c;
+          for (int64_t kh = 0; kh < kh_n; ++kh) {
+            const int64_t oh = ih * g.strides[0] + kh * g.dilations[0] - g.pad_begin[0];
+            if (oh < 0 || oh >= out_h) continue;
+            for (int64_t kw = 0; kw < kw_n; ++kw) {
+              const int64_t ow = iw * g.strides[1] + kw * g.dilations[1] - g.pad_begin[1];
+              if (ow < 0 || ow >= out_w) continue;
+              T* yp = yd + ((n * out_h + oh) * out_w + ow) * out_c;
+              for (int64_t o = o0; o < o1; ++o) {
+                const T* wp = wd + ((o * kh_n + kh) * kw_n + kw) * in_c;
+                T sum = T(0);
+                for (int64_t i = 0; i < in_c; ++i) sum += wp[i] * xp[i];
+                yp[o] += sum;
+              }
+            }
+          }
+        }
+  }, 1);
+  ctx.set_output(0, y);
+}
+
 void conv_transpose(KernelContext& ctx) {
+  const std::string layout = ctx.node.attr_string("layout", "NCHW");
+  if (layout == "NHWC")
+    return dispatch_float(ctx.input(0).dtype(), "ConvTranspose",
+                          [&](auto t) { conv_transpose_nhwc_typed<decltype(t)>(ctx); });
+  if (layout != "NCHW") ctx.fail("unknown layout '" + layout + "'");
   dispatch_float(ctx.input(0).dtype(), "ConvTranspose", [&](auto t) { conv_transpose_typed<decltype(t)>(ctx); });
 }
 

@@ -6,6 +6,7 @@
 //   LpPool:      Y = (sum |x|^p)^(1/p) over the window (padding counts as 0)
 //   Global{Average,Max,Lp}Pool: the same over the whole spatial extent, Y is [N, C, 1, ..., 1].
 // Window geometry (kernel_shape, strides, dilations, pads, auto_pad, ceil_mode) is in window.h.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -234,10 +235,76 @@ void global_pool_typed(KernelContext& ctx, Global kind) {
   ctx.set_output(0, y);
 }
 
+// layout = "NHWC" (TFLite): X [N, H, W, C] -> Y [N, OH, OW, C], 2-D windows only, channels innermost.
+// Same window rules as above (padding never wins a max; the average divides by the taps inside X,
+// or by the taps inside the padded extent with count_include_pad).
+template <typename T, bool kMax>
+void pool_nhwc_typed(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.rank() != 4) ctx.fail("NHWC input must be [N, H, W, C], got " + shape_str(x.shape()));
+  if (!ctx.node.has_attr("kernel_shape")) ctx.fail("kernel_shape is required");
+  if (kMax && ctx.wants_output(1)) throw UnsupportedError("MaxPool: Indices output with layout NHWC is not supported", "MaxPool");
+  const int64_t batch = x.dim(0), in_h = x.dim(1), in_w = x.dim(2), channels = x.dim(3);
+  const WindowGeometry geo = window_geometry(ctx, {in_h, in_w}, spatial_attr(ctx, "kernel_shape", 2, 1),
+                                             ctx.node.attr_int("ceil_mode", 0) != 0);
+  const Window3D w = to_3d(geo, kMax ? "MaxPool" : "AveragePool");
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  const int64_t out_h = w.out[1], out_w = w.out[2];
+  Tensor y(x.dtype(), {batch, out_h, out_w, channels});
+  if (y.numel() == 0) return ctx.set_output(0, y);
+  const T* xd = x.data<T>();
+  T* yd = y.mutable_data<T>();
+  parallel_for(batch * out_h, [&](int64_t b, int64_t e) {
+    std::vector<T> acc(static_cast<size_t>(channels));
+    for (int64_t nh = b; nh < e; ++nh) {
+      const int64_t n = nh / out_h, oh = nh % out_h;
+      int64_t h_lo, h_hi, ph_lo, ph_hi;
+      valid_range(w.k[1], in_h, w.d[1], oh * w.s[1] - w.p[1], h_lo, h_hi);
+      valid_range(w.k[1], in_h + w.p[1] + geo.pad_end[0], w.d[1], oh * w.s[1], ph_lo, ph_hi);
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        int64_t w_lo, w_hi, pw_lo, pw_hi;
+        valid_range(w.k[2], in_w, w.d[2], ow * w.s[2] - w.p[2], w_lo, w_hi);
+        valid_range(w.k[2], in_w + w.p[2] + geo.pad_end[1], w.d[2], ow * w.s[2], pw_lo, pw_hi);
+        std::fill(acc.begin(), acc.end(), kMax ? std::numeric_limits<T>::lowest() : T(0));
+        for (int64_t kh = h_lo; kh < h_hi; ++kh) {
+          const int64_t ih = oh * w.s[1] - w.p[1] + kh * w.d[1];
+          for (int64_t kw = w_lo; kw < w_hi; ++kw) {
+            const int64_t iw = ow * w.s[2] - w.p[2] + kw * w.d[2];
+            const T* xp = xd + ((n * in_h + ih) * in_w + iw) * channels;
+            for (int64_t c = 0; c < channels; ++c) {
+              if constexpr (kMax) acc[static_cast<size_t>(c)] = std::max(acc[static_cast<size_t>(c)], xp[c]);
+              else acc[static_cast<size_t>(c)] += xp[c];
+            }
+          }
+        }
+        T* yp = yd + (nh * out_w + ow) * channels;
+        if constexpr (kMax) {
+          std::copy(acc.begin(), acc.end(), yp);
+        } else {
+          const int64_t count = include_pad ? (ph_hi - ph_lo) * (pw_hi - pw_lo) : (h_hi - h_lo) * (w_hi - w_lo);
+          for (int64_t c = 0; c < channels; ++c)
+            yp[c] = count > 0 ? acc[static_cast<size_t>(c)] / static_cast<T>(count) : T(0);
+        }
+      }
+    }
+  }, 1);
+  ctx.set_output(0, y);
+}
+
+bool nhwc_layout(const KernelContext& ctx) {
+  const std::string layout = ctx.node.attr_string("layout", "NCHW");
+  if (layout != "NCHW" && layout != "NHWC") ctx.fail("unknown layout '" + layout + "'");
+  return layout == "NHWC";
+}
+
 void max_pool(KernelContext& ctx) {
+  if (nhwc_layout(ctx))
+    return dispatch_float(ctx.input(0).dtype(), "MaxPool", [&](auto t) { pool_nhwc_typed<decltype(t), true>(ctx); });
   dispatch_numeric(ctx.input(0).dtype(), "MaxPool", [&](auto t) { max_pool_typed<decltype(t)>(ctx); });
 }
 void average_pool(KernelContext& ctx) {
+  if (nhwc_layout(ctx))
+    return dispatch_float(ctx.input(0).dtype(), "AveragePool", [&](auto t) { pool_nhwc_typed<decltype(t), false>(ctx); });
   dispatch_float(ctx.input(0).dtype(), "AveragePool", [&](auto t) { average_pool_typed<decltype(t)>(ctx); });
 }
 void lp_pool(KernelContext& ctx) {

@@ -1,0 +1,663 @@
+#include "analysis/compare.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "analysis/contract.h"
+#include "core/errors.h"
+#include "formats/model_io.h"
+#include "runtime/interpreter.h"
+
+namespace transfix {
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kEquivalent: return "EQUIVALENT";
+    case Verdict::kDegraded: return "DEGRADED";
+    case Verdict::kDivergent: return "DIVERGENT";
+    case Verdict::kCrash: return "CRASH";
+  }
+  return "?";
+}
+
+double OutputResult::flip_rate() const {
+  if (kind == "classification") return instances ? static_cast<double>(flips) / static_cast<double>(instances) : 0;
+  if (kind == "dense") return positions ? static_cast<double>(position_flips) / static_cast<double>(positions) : 0;
+  return 0;
+}
+
+double OutputResult::noise_units(double err) const {
+  if (noise.max_abs > 0) return err / noise.max_abs;
+  return err > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxCrashesPerStage = 5;
+
+bool user_mode(const CompareOptions& o) { return o.atol.has_value() || o.rtol.has_value(); }
+
+// Score gap a flip must exceed to count: the tolerance in effect at the source's winning score.
+double flip_threshold(const OutputResult& o, const CompareOptions& opt, double source_score) {
+  if (user_mode(opt)) return opt.atol.value_or(0.0) + opt.rtol.value_or(0.0) * std::fabs(source_score);
+  return o.tolerance;
+}
+
+void record_flip_margin(OutputResult& o, const CompareOptions& opt, double margin, double source_score) {
+  if (!o.tolerance_ready) {
+    o.pending_margins.push_back(margin);  // decided once calibration has set the tolerance
+    return;
+  }
+  bool near_tie = !(margin > flip_threshold(o, opt, source_score));
+  if (o.kind == "dense") ++(near_tie ? o.position_near_tie_flips : o.position_flips);
+  else ++(near_tie ? o.near_tie_flips : o.flips);
+}
+
+// Calibrated tolerance: noise_multiple x the noise floor, at least abs_floor x the output scale.
+void resolve_tolerance(OutputResult& o, const CompareOptions& opt) {
+  if (o.tolerance_ready) return;
+  double scale = o.calibration_samples ? o.noise.max_ref_abs : o.error.max_ref_abs;
+  double floor = opt.abs_floor * scale;
+  double from_noise = opt.noise_multiple * o.noise.max_abs;
+  o.tolerance = std::max(floor, from_noise);
+  char buf[160];
+  if (user_mode(opt)) {
+    std::snprintf(buf, sizeof buf, "user: |t - s| <= %g + %g |s|", opt.atol.value_or(0.0), opt.rtol.value_or(0.0));
+  } else if (o.calibration_samples == 0) {
+    std::snprintf(buf, sizeof buf, "%g x output scale (no fp64 calibration)", opt.abs_floor);
+  } else if (from_noise >= floor) {
+    std::snprintf(buf, sizeof buf, "%g x noise floor", opt.noise_multiple);
+  } else {
+    std::snprintf(buf, sizeof buf, "floor %g x output scale %.3g (noise floor below it)", opt.abs_floor, scale);
+  }
+  o.tolerance_basis = buf;
+  o.tolerance_ready = true;
+  // Pending margins had no source score attached: in user mode judge them against atol + rtol x scale.
+  for (double m : o.pending_margins) {
+    double threshold = user_mode(opt) ? opt.atol.value_or(0.0) + opt.rtol.value_or(0.0) * scale : o.tolerance;
+    bool near_tie = !(m > threshold);
+    if (o.kind == "dense") ++(near_tie ? o.position_near_tie_flips : o.position_flips);
+    else ++(near_tie ? o.near_tie_flips : o.flips);
+  }
+  o.pending_margins.clear();
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+struct Side {
+  ModelSummary* summary = nullptr;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Interpreter> fp32, fp64;
+  std::vector<ValueInfo> inputs;
+  std::optional<Preprocess> preprocess;  // resolved, image datasets
+  bool ok = false;
+};
+
+class Recorder {
+ public:
+  explicit Recorder(CompareResult& r) : r_(r) {}
+  void crash(const std::string& side, const std::string& stage, const std::string& message, const std::string& sample = {}) {
+    if (count_[side + "/" + stage]++ < kMaxCrashesPerStage) r_.crashes.push_back({side, stage, message, sample});
+  }
+  void note(const std::string& n) {
+    if (seen_.insert(n).second) r_.input_notes.push_back(n);
+  }
+
+ private:
+  CompareResult& r_;
+  std::map<std::string, size_t> count_;
+  std::set<std::string> seen_;
+};
+
+void load_side(const std::string& path, const char* name, bool with_fp64, Side& s, Recorder& rec) {
+  ModelSummary& m = *s.summary;
+  m.path = path;
+  try {
+    s.model = std::make_unique<Model>(load_model(path));
+  } catch (const std::exception& e) {
+    rec.crash(name, "load", e.what());
+    return;
+  }
+  m.loaded = true;
+  m.format = s.model->meta.format;
+  m.producer = s.model->meta.producer_name + (s.model->meta.producer_version.empty() ? "" : " " + s.model->meta.producer_version);
+  m.opset = s.model->opset();
+  m.outputs = s.model->graph.outputs;
+  for (const auto& in : s.model->graph.inputs)
+    if (!s.model->graph.initializers.count(in.name)) s.inputs.push_back(in);
+  m.inputs = s.inputs;
+  try {
+    s.fp32 = std::make_unique<Interpreter>(*s.model, InterpreterOptions{Precision::kF32});
+    if (with_fp64) s.fp64 = std::make_unique<Interpreter>(*s.model, InterpreterOptions{Precision::kF64});
+  } catch (const std::exception& e) {
+    rec.crash(name, "prepare", e.what());
+    return;
+  }
+  s.ok = true;
+}
+
+// The kind of an output and, for dense ones, the channel axis (NCHW sources: 1; NHWC formats: last).
+void classify_output(OutputResult& o, const Shape& shape, const std::string& source_format) {
+  o.shape = shape;
+  if (shape.size() > 2) {
+    o.kind = "dense";
+    bool nhwc = source_format == "tflite" || source_format == "keras";
+    o.channel_axis = nhwc ? static_cast<int64_t>(shape.size()) - 1 : 1;
+  } else if (!shape.empty() && shape.back() > 1) {
+    o.kind = "classification";
+  } else {
+    o.kind = "numeric";
+  }
+}
+
+nlohmann::json num(double v) {
+  if (std::isnan(v)) return nullptr;
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+
+// One output of one sample: accumulate every metric.
+void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s32, const Tensor* s64,
+                    const Tensor& t32_raw, const std::optional<QuantParams>& src_quant,
+                    const std::optional<QuantParams>& tgt_quant, const Sample& smp, const std::string& source_format,
+                    nlohmann::json* detail) {
+  Tensor s = to_real(s32, src_quant);
+  Tensor t;
+  std::vector<std::string> notes;
+  try {
+    t = align_output(t32_raw, tgt_quant, s.shape(), &notes);
+  } catch (const InputError& e) {
+    if (o.mismatch.empty()) o.mismatch = e.what();
+    if (detail) (*detail)["mismatch"] = e.what();
+    return;
+  }
+  for (const auto& n : notes)
+    if (std::find(o.notes.begin(), o.notes.end(), n) == o.notes.end()) o.notes.push_back(n);
+  if (o.samples++ == 0) classify_output(o, s.shape(), source_format);
+  const double* sv = s.data<double>();
+  const double* tv = t.data<double>();
+  const int64_t n = s.numel();
+  double scale = max_abs_value(sv, n);
+  ErrorStats e;
+  e.add(sv, tv, n, 1e-3 * scale);
+  o.error.merge(e);
+  if (user_mode(opt)) {
+    double atol = opt.atol.value_or(0.0), rtol = opt.rtol.value_or(0.0);
+    for (int64_t i = 0; i < n; ++i)
+      if (std::isfinite(sv[i]) && std::isfinite(tv[i]) && std::fabs(tv[i] - sv[i]) > atol + rtol * std::fabs(sv[i]))
+        ++o.user_violations;
+  }
+  Tensor d;
+  if (s64) {
+    d = to_real(*s64, src_quant);
+    ErrorStats ne;
+    ne.add(d.data<double>(), sv, n, 1e-3 * max_abs_value(d.data<double>(), n));
+    o.noise.merge(ne);
+    ++o.calibration_samples;
+  }
+  if (detail) {
+    (*detail)["max_abs"] = num(e.max_abs);
+    (*detail)["mean_abs"] = num(e.mean_abs());
+    (*detail)["cosine"] = num(e.cosine());
+    (*detail)["snr_db"] = num(e.snr_db());
+    if (s64) (*detail)["noise_max_abs"] = num(o.noise.max_abs);
+  }
+  if (o.kind == "classification") {
+    const int64_t classes = s.shape().back(), rows = n / classes;
+    nlohmann::json top1 = nlohmann::json::array();
+    for (int64_t r = 0; r < rows; ++r) {
+      const double* sr = sv + r * classes;
+      const double* tr = tv + r * classes;
+      int64_t a_s = argmax(sr, classes), a_t = argmax(tr, classes);
+      ++o.instances;
+      if (a_s != a_t) {
+        ++o.flip_pairs[{a_s, a_t}];
+        record_flip_margin(o, opt, sr[a_s] - sr[a_t], sr[a_s]);
+      }
+      double overlap = top_k_overlap(top_k(sr, classes, opt.top_k), top_k(tr, classes, opt.top_k));
+      double tau = top_k_kendall_tau(sr, tr, classes, opt.top_k);
+      o.top_k_overlap_sum += overlap, o.kendall_tau_sum += tau;
+      o.top_k_overlap_min = std::min(o.top_k_overlap_min, overlap);
+      o.kendall_tau_min = std::min(o.kendall_tau_min, tau);
+      if (s64 && argmax(d.data<double>() + r * classes, classes) != a_s) ++o.noise_flips;
+      if (smp.label && rows == 1) {
+        ++o.labeled;
+        o.source_correct += a_s == *smp.label;
+        o.target_correct += a_t == *smp.label;
+      }
+      if (detail) {
+        top1.push_back({a_s, a_t});
+        (*detail)["top_k_overlap"] = overlap;
+        (*detail)["kendall_tau"] = tau;
+      }
+    }
+    if (detail) (*detail)["top1"] = rows == 1 ? top1[0] : top1;
+  } else if (o.kind == "dense") {
+    const Shape& sh = s.shape();
+    const int64_t axis = o.channel_axis, channels = sh[axis];
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < axis; ++i) outer *= sh[i];
+    for (int64_t i = axis + 1; i < static_cast<int64_t>(sh.size()); ++i) inner *= sh[i];
+    int64_t disagree = 0;
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t b = 0; b < inner; ++b) {
+        const double* sp = sv + a * channels * inner + b;
+        const double* tp = tv + a * channels * inner + b;
+        int64_t a_s = argmax(sp, channels, inner), a_t = argmax(tp, channels, inner);
+        ++o.positions;
+        if (channels > 1 && a_s != a_t) {
+          ++disagree;
+          record_flip_margin(o, opt, sp[a_s * inner] - sp[a_t * inner], sp[a_s * inner]);
+        }
+      }
+    if (detail && outer * inner > 0)
+      (*detail)["argmax_agreement"] = 1.0 - static_cast<double>(disagree) / static_cast<double>(outer * inner);
+  }
+}
+
+// Inputs for one side from a sample. Image samples go through the side's own preprocessing.
+std::map<std::string, Tensor> make_source_inputs(const Side& src, const Sample& smp, std::vector<std::string>& notes) {
+  std::map<std::string, Tensor> in;
+  if (smp.image) {
+    const ValueInfo& info = src.inputs[0];
+    in[info.name] = fit_input(preprocess_image(*smp.image, *src.preprocess), std::nullopt, info, &notes);
+    return in;
+  }
+  for (const auto& info : src.inputs) {
+    auto it = smp.tensors.find(info.name);
+    check_input(it != smp.tensors.end(), "no data for source input '" + info.name + "'");
+    in[info.name] = fit_input(it->second, info.quant, info, &notes);
+  }
+  return in;
+}
+
+std::map<std::string, Tensor> make_target_inputs(const Side& src, const Side& tgt, const ValuePairing& pairing,
+                                                 const Sample& smp, const std::map<std::string, Tensor>& src_in,
+                                                 std::vector<std::string>& notes) {
+  std::map<std::string, Tensor> in;
+  if (smp.image) {
+    const ValueInfo& info = tgt.inputs[0];
+    in[info.name] = fit_input(preprocess_image(*smp.image, *tgt.preprocess), std::nullopt, info, &notes);
+    return in;
+  }
+  for (auto [si, ti] : pairing.pairs) {
+    const ValueInfo& s = src.inputs[si];
+    in[tgt.inputs[ti].name] = fit_input(src_in.at(s.name), s.quant, tgt.inputs[ti], &notes);
+  }
+  return in;
+}
+
+std::optional<QuantParams> output_quant(const Model& m, const ValueInfo& v) {
+  if (v.quant) return v.quant;
+  const ValueInfo* info = m.graph.find_value_info(v.name);
+  return info ? info->quant : std::nullopt;
+}
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+void decide_verdict(OutputResult& o, const CompareOptions& opt, bool target_crashed) {
+  o.reasons.clear();
+  resolve_tolerance(o, opt);
+  if (target_crashed) {
+    o.verdict = Verdict::kCrash;
+    o.reasons.push_back("the target crashed (see crashes)");
+  } else if (!o.mismatch.empty()) {
+    o.verdict = Verdict::kDivergent;
+    o.reasons.push_back(o.mismatch);
+  } else {
+    bool flips_ok = o.flip_rate() <= opt.max_flip_rate;
+    bool numeric_ok = o.error.nonfinite_mismatch == 0 &&
+                      (user_mode(opt) ? o.user_violations == 0 : o.error.max_abs <= o.tolerance);
+    if (!flips_ok) {
+      o.verdict = Verdict::kDivergent;
+      if (o.kind == "classification")
+        o.reasons.push_back(std::to_string(o.flips) + " of " + std::to_string(o.instances) +
+                            " top-1 labels flip beyond noise (flip rate " + fmt("%.3g", o.flip_rate()) + " > " +
+                            fmt("%g", opt.max_flip_rate) + ")");
+      else
+        o.reasons.push_back(std::to_string(o.position_flips) + " of " + std::to_string(o.positions) +
+                            " positions change their argmax beyond noise (rate " + fmt("%.3g", o.flip_rate()) + ")");
+    } else if (!numeric_ok) {
+      o.verdict = Verdict::kDegraded;
+    } else {
+      o.verdict = Verdict::kEquivalent;
+    }
+    if (!numeric_ok) {
+      if (o.error.nonfinite_mismatch)
+        o.reasons.push_back(std::to_string(o.error.nonfinite_mismatch) + " elements are NaN/Inf on one side only");
+      if (user_mode(opt) && o.user_violations)
+        o.reasons.push_back(std::to_string(o.user_violations) + " elements outside " + o.tolerance_basis.substr(6));
+      if (!user_mode(opt) && o.error.max_abs > o.tolerance)
+        o.reasons.push_back("max abs error " + fmt("%.3g", o.error.max_abs) + " > tolerance " + fmt("%.3g", o.tolerance) +
+                            " (" + o.tolerance_basis + ")");
+    }
+  }
+  o.within_tolerance = o.verdict == Verdict::kEquivalent;
+}
+
+CompareResult compare_models(const std::string& source_path, const std::string& target_path,
+                             const DatasetFactory& open_dataset, const CompareOptions& opt) {
+  check_input(opt.calibration_samples >= 0, "--calibration-samples must be >= 0");
+  check_input(opt.noise_multiple > 0 && opt.abs_floor >= 0, "tolerance multiples must be positive");
+  check_input(opt.max_flip_rate >= 0 && opt.max_flip_rate <= 1, "--max-flip-rate must be in [0, 1]");
+  check_input(!opt.atol || *opt.atol >= 0, "--atol must be >= 0");
+  check_input(!opt.rtol || *opt.rtol >= 0, "--rtol must be >= 0");
+  check_input(opt.top_k >= 1, "top-k must be >= 1");
+  auto t_start = Clock::now();
+  CompareResult r;
+  r.limit = opt.limit;
+  Recorder rec(r);
+  Side src, tgt;
+  src.summary = &r.source, tgt.summary = &r.target;
+
+  load_side(source_path, "source", /*with_fp64=*/opt.calibration_samples > 0, src, rec);
+  if (!src.ok) {
+    r.verdict = Verdict::kCrash;
+    r.exit_code = 2;
+    r.error = "the source model could not be " + std::string(src.model ? "prepared" : "loaded") + ": nothing was tested";
+    return r;
+  }
+  load_side(target_path, "target", false, tgt, rec);
+  std::unique_ptr<Dataset> data = open_dataset(*src.model);
+  r.data_kind = data->kind();
+  r.data_description = data->description();
+  r.candidates = static_cast<int64_t>(data->candidates());
+
+  // Outputs: by name, then position.
+  ValuePairing out_pairs = pair_values(src.model->graph.outputs, tgt.ok ? tgt.model->graph.outputs : std::vector<ValueInfo>{},
+                                       "output");
+  std::vector<std::pair<size_t, size_t>> compared;  // (source output, target output)
+  for (size_t i = 0; i < src.model->graph.outputs.size(); ++i) {
+    OutputResult o;
+    o.source_name = src.model->graph.outputs[i].name;
+    for (auto [si, ti] : out_pairs.pairs)
+      if (si == i) o.target_name = tgt.model->graph.outputs[ti].name;
+    if (tgt.ok && o.target_name.empty()) o.mismatch = "output '" + o.source_name + "' has no counterpart in the target";
+    r.outputs.push_back(o);
+  }
+  if (tgt.ok) {
+    for (const auto& n : out_pairs.notes) rec.note(n);
+    for (size_t ti : out_pairs.unpaired_target)
+      rec.note("target output '" + tgt.model->graph.outputs[ti].name + "' has no source counterpart (not compared)");
+  }
+
+  // Input contract.
+  bool images = data->kind() == "images";
+  bool target_contract_ok = tgt.ok;
+  ValuePairing in_pairs;
+  if (images) {
+    check_input(src.inputs.size() == 1, "image data feeds models with one input; the source has " +
+                                            std::to_string(src.inputs.size()) + " (use --npy or --random)");
+    src.preprocess = resolve_preprocess(opt.source_preprocess, src.inputs[0]);
+    r.source_preprocess = preprocess_json(*src.preprocess);
+    if (tgt.ok) {
+      try {
+        check_input(tgt.inputs.size() == 1, "image data feeds models with one input; the target has " +
+                                                std::to_string(tgt.inputs.size()));
+        tgt.preprocess = resolve_preprocess(opt.target_preprocess, tgt.inputs[0]);
+        r.target_preprocess = preprocess_json(*tgt.preprocess);
+      } catch (const InputError& e) {
+        rec.crash("target", "input", e.what());
+        target_contract_ok = false;
+      }
+    }
+  } else if (tgt.ok) {
+    in_pairs = pair_values(src.inputs, tgt.inputs, "input");
+    for (const auto& n : in_pairs.notes) rec.note(n);
+    for (size_t si : in_pairs.unpaired_source) rec.note("source input '" + src.inputs[si].name + "' is not used by the target");
+    if (!in_pairs.unpaired_target.empty()) {
+      rec.crash("target", "input", "target input '" + tgt.inputs[in_pairs.unpaired_target[0]].name +
+                                       "' has no source counterpart to feed it");
+      target_contract_ok = false;
+    }
+  }
+  r.labels = false;
+
+  // Stream the samples.
+  Sample smp;
+  bool calibration_done = opt.calibration_samples == 0;
+  while ((opt.limit < 0 || r.samples < opt.limit) && data->next(smp)) {
+    std::vector<std::string> src_notes, tgt_notes;
+    std::map<std::string, Tensor> src_in;
+    try {
+      src_in = make_source_inputs(src, smp, src_notes);
+    } catch (const InputError& e) {
+      r.skipped.push_back({smp.id, e.what()});
+      continue;
+    }
+    for (const auto& n : src_notes) rec.note("source " + n);
+    r.labels |= smp.label.has_value();
+    nlohmann::json detail = {{"index", r.samples}, {"id", smp.id}};
+    if (smp.label) detail["label"] = *smp.label;
+
+    std::map<std::string, Tensor> s32, s64, t32;
+    auto t0 = Clock::now();
+    try {
+      s32 = src.fp32->run(src_in);
+      r.source.run_ms += ms_since(t0), ++r.source.runs;
+    } catch (const std::exception& e) {
+      ++r.source_failures;
+      rec.crash("source", "run", e.what(), smp.id);
+      continue;
+    }
+    ++r.samples;
+    bool calibrating = !calibration_done && src.fp64;
+    if (calibrating) {
+      try {
+        s64 = src.fp64->run(src_in);
+        ++r.calibration_samples;
+      } catch (const std::exception& e) {
+        ++r.calibration_failures;
+        rec.crash("source", "run-fp64", e.what(), smp.id);
+        calibrating = false;
+      }
+    }
+    detail["calibration"] = calibrating;
+    bool target_ran = false;
+    if (target_contract_ok) {
+      const char* stage = "input";
+      try {
+        auto tgt_in = make_target_inputs(src, tgt, in_pairs, smp, src_in, tgt_notes);
+        for (const auto& n : tgt_notes) rec.note("target " + n);
+        stage = "run";
+        t0 = Clock::now();
+        t32 = tgt.fp32->run(tgt_in);
+        r.target.run_ms += ms_since(t0), ++r.target.runs;
+        target_ran = true;
+      } catch (const std::exception& e) {
+        ++r.target_failures;
+        rec.crash("target", stage, e.what(), smp.id);
+        detail["crash"] = {{"stage", stage}, {"message", e.what()}};
+      }
+    }
+    if (target_ran) {
+      nlohmann::json outs = nlohmann::json::object();
+      for (size_t i = 0; i < r.outputs.size(); ++i) {
+        OutputResult& o = r.outputs[i];
+        if (o.target_name.empty()) continue;
+        const ValueInfo& sv = src.model->graph.outputs[i];
+        const ValueInfo* tv = nullptr;
+        for (const auto& v : tgt.model->graph.outputs)
+          if (v.name == o.target_name) tv = &v;
+        nlohmann::json od = nlohmann::json::object();
+        compare_output(o, opt, s32.at(sv.name), calibrating ? &s64.at(sv.name) : nullptr, t32.at(o.target_name),
+                       output_quant(*src.model, sv), output_quant(*tgt.model, *tv), smp, r.source.format,
+                       opt.per_sample ? &od : nullptr);
+        outs[o.source_name] = od;
+      }
+      detail["outputs"] = outs;
+    }
+    if (!calibration_done && r.calibration_samples >= opt.calibration_samples) {
+      calibration_done = true;
+      for (auto& o : r.outputs) resolve_tolerance(o, opt);
+    }
+    if (opt.per_sample) r.per_sample.push_back(std::move(detail));
+    if (opt.progress) opt.progress(static_cast<size_t>(r.samples));
+  }
+  r.skipped.insert(r.skipped.begin(), data->skipped().begin(), data->skipped().end());
+  r.ignored_files = data->ignored_files();
+
+  // Verdicts.
+  bool target_crashed = !tgt.ok || !target_contract_ok || r.target_failures > 0;
+  r.verdict = Verdict::kEquivalent;
+  for (auto& o : r.outputs) {
+    decide_verdict(o, opt, target_crashed);
+    r.verdict = std::max(r.verdict, o.verdict);
+  }
+  r.exit_code = r.verdict == Verdict::kEquivalent ? 0 : 1;
+  if (r.samples == 0) {
+    r.verdict = Verdict::kCrash;
+    r.exit_code = 2;
+    r.error = r.source_failures ? "the source model failed on every sample: nothing was tested"
+                                : "no usable samples (" + std::to_string(r.skipped.size()) + " skipped)";
+  }
+  r.wall_seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  return r;
+}
+
+// ---------------------------------------------------------------- JSON report
+
+namespace {
+
+nlohmann::json value_json(const ValueInfo& v) {
+  nlohmann::json shape = nullptr;
+  if (v.has_shape) {
+    shape = nlohmann::json::array();
+    for (auto d : v.shape) shape.push_back(d >= 0 ? nlohmann::json(d) : nlohmann::json(nullptr));
+  }
+  nlohmann::json j = {{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", shape}};
+  if (v.quant && !v.quant->scale.empty())
+    j["quant"] = {{"scale", v.quant->scale}, {"zero_point", v.quant->zero_point}, {"axis", v.quant->axis}};
+  return j;
+}
+
+nlohmann::json model_json(const ModelSummary& m) {
+  nlohmann::json j = {{"path", m.path}, {"loaded", m.loaded}};
+  if (!m.loaded) return j;
+  j["format"] = m.format;
+  j["producer"] = m.producer;
+  j["opset"] = m.opset;
+  j["inputs"] = nlohmann::json::array();
+  for (const auto& v : m.inputs) j["inputs"].push_back(value_json(v));
+  j["outputs"] = nlohmann::json::array();
+  for (const auto& v : m.outputs) j["outputs"].push_back(value_json(v));
+  j["runs"] = m.runs;
+  j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json stats_json(const ErrorStats& s) {
+  return {{"max_abs", num(s.max_abs)},   {"mean_abs", num(s.mean_abs())}, {"max_rel", num(s.max_rel)},
+          {"cosine", num(s.cosine())},   {"snr_db", num(s.snr_db())},     {"output_scale", num(s.max_ref_abs)},
+          {"elements", s.count},
+          {"nan", {{"source", s.ref_nan}, {"target", s.test_nan}}},
+          {"inf", {{"source", s.ref_inf}, {"target", s.test_inf}}},
+          {"nonfinite_mismatch", s.nonfinite_mismatch}};
+}
+
+}  // namespace
+
+nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions& opt) {
+  nlohmann::json j;
+  j["schema"] = "transfix.compare/1";
+  j["verdict"] = verdict_name(r.verdict);
+  j["exit_code"] = r.exit_code;
+  if (!r.error.empty()) j["error"] = r.error;
+  j["source"] = model_json(r.source);
+  j["target"] = model_json(r.target);
+  if (r.source_preprocess) j["source"]["preprocess"] = *r.source_preprocess;
+  if (r.target_preprocess) j["target"]["preprocess"] = *r.target_preprocess;
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& s : r.skipped) skipped.push_back({{"id", s.id}, {"reason", s.reason}});
+  j["data"] = {{"kind", r.data_kind},   {"description", r.data_description}, {"candidates", r.candidates},
+               {"samples", r.samples},  {"limit", r.limit >= 0 ? nlohmann::json(r.limit) : nlohmann::json(nullptr)},
+               {"labels", r.labels},    {"skipped", skipped},                {"ignored_files", r.ignored_files}};
+  j["calibration"] = {{"samples", r.calibration_samples},
+                      {"requested", opt.calibration_samples},
+                      {"which", "the first " + std::to_string(opt.calibration_samples) + " samples"},
+                      {"failures", r.calibration_failures}};
+  nlohmann::json tol = {{"mode", user_mode(opt) ? "user" : "calibrated"},
+                        {"noise_multiple", opt.noise_multiple},
+                        {"abs_floor", opt.abs_floor},
+                        {"max_flip_rate", opt.max_flip_rate},
+                        {"top_k", opt.top_k}};
+  if (opt.atol) tol["atol"] = *opt.atol;
+  if (opt.rtol) tol["rtol"] = *opt.rtol;
+  j["tolerance"] = tol;
+  j["contract"] = r.input_notes;
+  j["outputs"] = nlohmann::json::array();
+  for (const auto& o : r.outputs) {
+    nlohmann::json oj = {{"source_name", o.source_name},
+                         {"target_name", o.target_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.target_name)},
+                         {"kind", o.kind},
+                         {"shape", o.shape},
+                         {"verdict", verdict_name(o.verdict)},
+                         {"within_tolerance", o.within_tolerance},
+                         {"reasons", o.reasons},
+                         {"adaptations", o.notes},
+                         {"samples", o.samples},
+                         {"error", stats_json(o.error)},
+                         {"noise_floor", {{"max_abs", num(o.noise.max_abs)}, {"mean_abs", num(o.noise.mean_abs())},
+                                          {"max_rel", num(o.noise.max_rel)}, {"samples", o.calibration_samples}}},
+                         {"tolerance", {{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis}}},
+                         {"error_in_noise_units", {{"max_abs", num(o.noise_units(o.error.max_abs))},
+                                                   {"mean_abs", num(o.noise.mean_abs() > 0 ? o.error.mean_abs() / o.noise.mean_abs()
+                                                                                           : o.noise_units(o.error.mean_abs()))}}}};
+    if (user_mode(opt)) oj["user_violations"] = o.user_violations;
+    if (o.kind == "classification") {
+      nlohmann::json pairs = nlohmann::json::array();
+      std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> sorted;
+      for (const auto& [k, c] : o.flip_pairs) sorted.push_back({c, k});
+      std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });
+      for (const auto& [c, k] : sorted) pairs.push_back({{"source", k.first}, {"target", k.second}, {"count", c}});
+      double inst = std::max<int64_t>(o.instances, 1);
+      oj["top1"] = {{"instances", o.instances},
+                    {"agreement", num(1.0 - static_cast<double>(o.flips + o.near_tie_flips) / inst)},
+                    {"flips", o.flips + o.near_tie_flips},
+                    {"flips_beyond_noise", o.flips},
+                    {"flips_near_tie", o.near_tie_flips},
+                    {"flip_rate", num(o.flip_rate())},
+                    {"flipped_labels", pairs},
+                    {"source_fp32_vs_fp64_flips", o.noise_flips}};
+      oj["top_k"] = {{"k", opt.top_k},
+                     {"overlap_mean", num(o.top_k_overlap_sum / inst)},
+                     {"overlap_min", num(o.top_k_overlap_min)},
+                     {"kendall_tau_mean", num(o.kendall_tau_sum / inst)},
+                     {"kendall_tau_min", num(o.kendall_tau_min)}};
+      if (o.labeled)
+        oj["accuracy"] = {{"labeled", o.labeled},
+                          {"source", static_cast<double>(o.source_correct) / static_cast<double>(o.labeled)},
+                          {"target", static_cast<double>(o.target_correct) / static_cast<double>(o.labeled)}};
+    } else if (o.kind == "dense") {
+      double pos = std::max<int64_t>(o.positions, 1);
+      oj["argmax"] = {{"channel_axis", o.channel_axis},
+                      {"positions", o.positions},
+                      {"agreement", num(1.0 - static_cast<double>(o.position_flips + o.position_near_tie_flips) / pos)},
+                      {"flips_beyond_noise", o.position_flips},
+                      {"flips_near_tie", o.position_near_tie_flips},
+                      {"flip_rate", num(o.flip_rate())}};
+    }
+    j["outputs"].push_back(oj);
+  }
+  j["crashes"] = nlohmann::json::array();
+  for (const auto& c : r.crashes) {
+    nlohmann::json cj = {{"side", c.side}, {"stage", c.stage}, {"message", c.message}};
+    if (!c.sample.empty()) cj["sample"] = c.sample;
+    j["crashes"].push_back(cj);
+  }
+  j["failures"] = {{"source_runs", r.source_failures}, {"target_runs", r.target_failures}};
+  j["wall_seconds"] = r.wall_seconds;
+  if (opt.per_sample) j["per_sample"] = r.per_sample;
+  return j;
+}
+
+}  // namespace transfix

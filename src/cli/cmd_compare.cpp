@@ -1,0 +1,219 @@
+// transfix compare SOURCE TARGET: run a model and its conversion on the same real inputs and say
+// whether the conversion is equivalent, judged against the source's own fp32 rounding noise.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "analysis/compare.h"
+#include "cli/commands.h"
+#include "data/atomic_file.h"
+#include "runtime/thread_pool.h"
+
+namespace fs = std::filesystem;
+
+namespace transfix::cli {
+
+namespace {
+
+struct CompareArgs {
+  std::string source, target;
+  std::string images;
+  std::vector<std::string> npy;
+  int64_t random = 0;
+  uint64_t seed = 0;
+  std::string labels;
+  std::string preprocess = "torchvision", source_preprocess, target_preprocess;
+  int64_t limit = -1;
+  int64_t calibration_samples = 8;
+  double noise_multiple = 8.0;
+  std::optional<double> atol, rtol;
+  double max_flip_rate = 0.0;
+  std::string report;
+  bool per_sample = false;
+  int threads = 0;
+};
+
+std::string g(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+std::string fmt7(double v) {  // cosine: 7 digits show 1 - 1e-7
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", v);
+  return buf;
+}
+
+std::string model_line(const ModelSummary& m) {
+  std::string s = m.path;
+  if (!m.loaded) return s + "  (failed to load)";
+  s += "  (" + m.format;
+  if (m.opset) s += " opset " + std::to_string(m.opset);
+  if (!m.producer.empty()) s += ", " + m.producer;
+  s += ")";
+  if (m.runs) s += ", " + g(m.run_ms / static_cast<double>(m.runs)) + " ms/sample";
+  return s;
+}
+
+std::string preprocess_line(const nlohmann::json& p) {
+  std::string s = p["name"].get<std::string>() + ": ";
+  if (p["resize"].is_object()) s += "resize shorter side " + std::to_string(p["resize"]["shorter_side"].get<int>()) + ", ";
+  else if (p["resize"].is_array()) s += "resize " + p["resize"][0].dump() + "x" + p["resize"][1].dump() + ", ";
+  if (p["crop"].is_array()) s += "crop " + p["crop"][0].dump() + "x" + p["crop"][1].dump() + ", ";
+  s += p["channel_order"].get<std::string>() + " " + p["layout"].get<std::string>() + " " + p["dtype"].get<std::string>();
+  return s;
+}
+
+void print_summary(const CompareResult& r, const CompareOptions& opt) {
+  std::cout << "source:  " << model_line(r.source) << "\n";
+  std::cout << "target:  " << model_line(r.target) << "\n";
+  if (!r.data_kind.empty()) {
+    std::cout << "data:    " << r.data_description << ": " << r.samples << " compared";
+    if (r.limit >= 0) std::cout << " (--limit " << r.limit << ")";
+    std::cout << ", " << r.skipped.size() << " skipped" << (r.labels ? ", labelled" : "") << "\n";
+    for (size_t i = 0; i < r.skipped.size() && i < 5; ++i)
+      std::cout << "  skipped " << r.skipped[i].id << ": " << r.skipped[i].reason << "\n";
+    if (r.skipped.size() > 5) std::cout << "  ... and " << r.skipped.size() - 5 << " more (see --report)\n";
+  }
+  if (r.source_preprocess) {
+    std::string s = preprocess_line(*r.source_preprocess);
+    std::string t = r.target_preprocess ? preprocess_line(*r.target_preprocess) : "";
+    if (s == t) std::cout << "preprocess: " << s << " (both)\n";
+    else std::cout << "preprocess: source " << s << "\n            target " << (t.empty() ? "-" : t) << "\n";
+  }
+  for (const auto& n : r.input_notes) std::cout << "contract: " << n << "\n";
+  std::cout << "noise floor: source fp32 vs fp64 on " << r.calibration_samples << " sample"
+            << (r.calibration_samples == 1 ? "" : "s") << " (the first " << opt.calibration_samples
+            << "; --calibration-samples)\n";
+  for (const auto& o : r.outputs) {
+    std::cout << "output '" << o.source_name << "'";
+    if (!o.target_name.empty() && o.target_name != o.source_name) std::cout << " vs '" << o.target_name << "'";
+    if (!o.shape.empty()) std::cout << " " << shape_str(o.shape);
+    std::cout << " " << o.kind << ": " << verdict_name(o.verdict) << "\n";
+    if (o.samples == 0) {
+      for (const auto& why : o.reasons) std::cout << "  - " << why << "\n";
+      continue;
+    }
+    if (o.kind == "classification") {
+      int64_t all = o.flips + o.near_tie_flips;
+      double inst = static_cast<double>(std::max<int64_t>(o.instances, 1));
+      std::cout << "  top-1: " << o.instances - all << "/" << o.instances << " agree, " << o.flips << " flip"
+                << (o.flips == 1 ? "" : "s") << " beyond noise";
+      if (o.near_tie_flips) std::cout << " (+" << o.near_tie_flips << " near-tie)";
+      if (!o.flip_pairs.empty()) {
+        std::cout << "; flipped:";
+        int shown = 0;
+        for (const auto& [k, c] : o.flip_pairs) {
+          if (shown++ == 5) { std::cout << " ..."; break; }
+          std::cout << " " << k.first << "->" << k.second << (c > 1 ? " x" + std::to_string(c) : "");
+        }
+      }
+      std::cout << "\n  top-" << opt.top_k << " overlap " << g(o.top_k_overlap_sum / inst) << " (min "
+                << g(o.top_k_overlap_min) << "), Kendall tau " << g(o.kendall_tau_sum / inst) << " (min "
+                << g(o.kendall_tau_min) << ")\n";
+      if (o.labeled)
+        std::cout << "  accuracy on " << o.labeled << " labelled: source "
+                  << g(static_cast<double>(o.source_correct) / static_cast<double>(o.labeled)) << ", target "
+                  << g(static_cast<double>(o.target_correct) / static_cast<double>(o.labeled)) << "\n";
+    } else if (o.kind == "dense") {
+      std::cout << "  argmax over axis " << o.channel_axis << ": " << o.position_flips << " of " << o.positions
+                << " positions change beyond noise";
+      if (o.position_near_tie_flips) std::cout << " (+" << o.position_near_tie_flips << " near-tie)";
+      std::cout << "\n";
+    }
+    std::cout << "  error: max abs " << g(o.error.max_abs) << " = " << g(o.noise_units(o.error.max_abs))
+              << " x noise floor " << g(o.noise.max_abs) << " (tolerance " << g(o.tolerance) << ": " << o.tolerance_basis
+              << ")\n         mean abs " << g(o.error.mean_abs()) << ", max rel " << g(o.error.max_rel) << ", cosine "
+              << fmt7(o.error.cosine()) << ", SNR "
+              << g(o.error.snr_db()) << " dB";
+    int64_t nonfinite = o.error.ref_nan + o.error.ref_inf + o.error.test_nan + o.error.test_inf;
+    if (nonfinite)
+      std::cout << ", NaN/Inf source " << o.error.ref_nan + o.error.ref_inf << " target "
+                << o.error.test_nan + o.error.test_inf;
+    std::cout << "\n";
+    for (const auto& n : o.notes) std::cout << "  adapted: " << n << "\n";
+    for (const auto& why : o.reasons) std::cout << "  - " << why << "\n";
+  }
+  for (const auto& c : r.crashes)
+    std::cout << "crash: " << c.side << " " << c.stage << (c.sample.empty() ? "" : " on " + c.sample) << ": " << c.message
+              << "\n";
+  if (r.target_failures) std::cout << "target failed on " << r.target_failures << " of " << r.samples << " samples\n";
+  if (!r.error.empty()) std::cout << "error: " << r.error << "\n";
+  std::cout << "verdict: " << verdict_name(r.verdict) << " (exit " << r.exit_code << ")\n";
+}
+
+int compare(const CompareArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  int sources = !a.images.empty() + !a.npy.empty() + (a.random > 0);
+  if (sources != 1) throw InputError("compare: give exactly one of --images DIR, --npy PATH..., --random N");
+  for (const auto* p : {&a.source, &a.target})
+    if (!fs::exists(*p)) throw InputError("compare: '" + *p + "' does not exist");
+  if (!a.labels.empty() && a.images.empty()) throw InputError("--labels needs --images");
+  CompareOptions opt;
+  opt.source_preprocess = parse_preprocess(a.source_preprocess.empty() ? a.preprocess : a.source_preprocess);
+  opt.target_preprocess = parse_preprocess(a.target_preprocess.empty() ? a.preprocess : a.target_preprocess);
+  opt.limit = a.limit;
+  opt.calibration_samples = a.calibration_samples;
+  opt.noise_multiple = a.noise_multiple;
+  opt.atol = a.atol, opt.rtol = a.rtol;
+  opt.max_flip_rate = a.max_flip_rate;
+  opt.per_sample = a.per_sample;
+  if (a.limit == 0 || a.limit < -1) throw InputError("--limit must be positive");
+  bool tty = isatty(STDERR_FILENO);
+  if (tty) opt.progress = [](size_t n) { std::cerr << "\r  compared " << n << " samples" << std::flush; };
+  LabelSource labels = parse_label_source(a.labels);
+  DatasetFactory factory = [&](const Model& source) -> std::unique_ptr<Dataset> {
+    std::vector<ValueInfo> inputs;
+    for (const auto& in : source.graph.inputs)
+      if (!source.graph.initializers.count(in.name)) inputs.push_back(in);
+    if (!a.images.empty()) return open_image_folder(a.images, labels);
+    if (!a.npy.empty()) return open_npy(a.npy, inputs);
+    return open_random(inputs, a.random, a.seed);
+  };
+  CompareResult r = compare_models(a.source, a.target, factory, opt);
+  if (tty && r.samples) std::cerr << "\r" << std::string(40, ' ') << "\r";
+  print_summary(r, opt);
+  if (!a.report.empty()) {
+    write_file_atomic(a.report, compare_report_json(r, opt).dump(2) + "\n");
+    std::cout << "report: " << a.report << "\n";
+  }
+  return r.exit_code;
+}
+
+}  // namespace
+
+void add_compare(CLI::App& app) {
+  auto a = std::make_shared<CompareArgs>();
+  auto* cmd = app.add_subcommand("compare",
+                                 "Run a model and its conversion on the same inputs; verdict calibrated by the source's "
+                                 "fp32-vs-fp64 noise (exit 0 equivalent, 1 not, 2 error)");
+  cmd->add_option("source", a->source, "The original model")->required();
+  cmd->add_option("target", a->target, "Its conversion")->required();
+  cmd->add_option("--images", a->images, "Folder of JPEG/PNG images (recursive, sorted)");
+  cmd->add_option("--npy", a->npy, "Input .npy files or folders (one sample per file; N-row files are split)");
+  cmd->add_option("--random", a->random, "N seeded random samples shaped like the source's inputs");
+  cmd->add_option("--seed", a->seed, "Seed for --random (default 0)");
+  cmd->add_option("--labels", a->labels, "Image labels: 'folders' (class sub-folders) or a CSV file,label");
+  cmd->add_option("--preprocess", a->preprocess,
+                  "Image preprocessing for both models: torchvision (default), inception, keras-caffe, keras-tf, raw01, "
+                  "raw255, or a JSON spec file");
+  cmd->add_option("--source-preprocess", a->source_preprocess, "Preprocessing for the source (default: --preprocess)");
+  cmd->add_option("--target-preprocess", a->target_preprocess, "Preprocessing for the target (default: --preprocess)");
+  cmd->add_option("--limit", a->limit, "Compare at most N samples");
+  cmd->add_option("--calibration-samples", a->calibration_samples,
+                  "Run the source in fp64 on the first N samples to measure its noise floor (default 8)");
+  cmd->add_option("--noise-multiple", a->noise_multiple, "Tolerance in units of the noise floor (default 8)");
+  cmd->add_option("--atol", a->atol, "Absolute tolerance (with --rtol: |t - s| <= atol + rtol |s| replaces the calibrated one)");
+  cmd->add_option("--rtol", a->rtol, "Relative tolerance");
+  cmd->add_option("--max-flip-rate", a->max_flip_rate, "Fraction of top-1 flips beyond noise allowed (default 0)");
+  cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/compare.md)");
+  cmd->add_flag("--per-sample", a->per_sample, "Include per-sample details in the report");
+  cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
+  cmd->callback([a] { exit_code() = compare(*a); });
+}
+
+}  // namespace transfix::cli

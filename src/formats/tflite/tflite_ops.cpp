@@ -1,0 +1,800 @@
+// Lowering of TFLite operators into canonical IR nodes (ONNX semantics at the opset the reader
+// declares, extended by attributes). One function per TFLite operator; the table at the end maps
+// operator names to them. Conventions (docs/tflite.md):
+//  - tensors keep TFLite's NHWC shapes; Conv / ConvTranspose / MaxPool / AveragePool get
+//    layout = "NHWC", convolution weights weight_layout = "OHWI" ([O, KH, KW, I]: CONV_2D and
+//    TRANSPOSE_CONV filters) or "1HWO" ([1, KH, KW, C * M]: DEPTHWISE_CONV_2D, a Conv with group = C);
+//  - padding SAME -> auto_pad SAME_UPPER (TFLite puts the odd pixel at the end), VALID -> VALID;
+//  - a fused activation becomes its own node (Relu, Clip(0, 6), Clip(-1, 1), Tanh) reading
+//    "<output>/pre_activation"; every node of one operator shares its provenance;
+//  - constants the lowering needs (int64 shapes, axes, clip bounds) are named "<output>/<what>".
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "core/errors.h"
+#include "formats/onnx/onnx_reader.h"
+#include "formats/tflite/tflite_reader.h"
+#include "runtime/kernel.h"
+#include "tflite_schema_generated.h"
+
+namespace transfix {
+namespace tflite_lowering {
+namespace {
+
+using tflite::ActivationFunctionType;
+using L = OpLowering;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+void set_attr(Node& n, const std::string& key, AttrValue v) { n.attrs[key] = Attribute{std::move(v)}; }
+
+// Options table of the operator; fails when absent (the op's meaning depends on it).
+template <typename T>
+const T& options(const L& op, const T* opts, const char* table) {
+  if (!opts) op.fail(std::string("missing ") + table);
+  return *opts;
+}
+
+const ValueInfo& info_of_input(const L& op, size_t i) {
+  const ValueInfo* v = op.input_info(i);
+  if (!v) op.fail("input " + std::to_string(i) + " is required");
+  return *v;
+}
+
+void require_inputs(const L& op, size_t min_count) {
+  if (op.num_inputs() < min_count)
+    op.fail("expects at least " + std::to_string(min_count) + " inputs, has " + std::to_string(op.num_inputs()));
+  for (size_t i = 0; i < min_count; ++i) info_of_input(op, i);
+}
+
+void require_rank(const L& op, size_t i, size_t rank, const char* what) {
+  const ValueInfo& v = info_of_input(op, i);
+  if (v.shape.size() != rank)
+    op.fail(std::string(what) + " must have rank " + std::to_string(rank) + ", has shape " + shape_str(v.shape));
+}
+
+// Constant input i as int64 values (shape / axes / paddings inputs are int32 or int64 in TFLite).
+std::vector<int64_t> constant_ints(const L& op, size_t i, const char* what) {
+  const Tensor* t = op.constant_input(i);
+  if (!t) throw UnsupportedError("operator " + std::to_string(op.index()) + " (" + op.op_name() + "): " + what +
+                                 " computed at run time is not supported", op.op_name());
+  if (t->dtype() != DType::kI32 && t->dtype() != DType::kI64) op.fail(std::string(what) + " must be int32 or int64");
+  return t->to_i64_vector();
+}
+
+std::string int64_constant(L& op, const std::string& suffix, const std::vector<int64_t>& values, bool scalar = false) {
+  Shape shape = scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())};
+  return op.add_constant(suffix, Tensor::from_vector<int64_t>(values, shape));
+}
+
+// Float constant in the dtype of the operator's float output (float32 unless the model says float64).
+std::string float_constant(L& op, const std::string& suffix, double value) {
+  const ValueInfo* out = op.output_info(0);
+  if (out && out->dtype == DType::kF64) return op.add_constant(suffix, Tensor::scalar<double>(value));
+  return op.add_constant(suffix, Tensor::scalar<float>(static_cast<float>(value)));
+}
+
+// Drops trailing omitted inputs ("" in the IR means omitted anyway; trailing ones are noise).
+std::vector<std::string> trimmed(std::vector<std::string> v) {
+  while (!v.empty() && v.back().empty()) v.pop_back();
+  return v;
+}
+
+std::string padding_mode(const L& op, tflite::Padding p) {
+  switch (p) {
+    case tflite::Padding::SAME: return "SAME_UPPER";
+    case tflite::Padding::VALID: return "VALID";
+  }
+  op.fail("unknown padding " + std::to_string(static_cast<int>(p)));
+  return {};  // not reached
+}
+
+void check_positive(const L& op, std::initializer_list<int32_t> values, const char* what) {
+  for (int32_t v : values)
+    if (v < 1) op.fail(std::string(what) + " must be >= 1, got " + std::to_string(v));
+}
+
+// Name the main node of an operator writes: the output itself, or "<output>/pre_activation".
+std::string main_output(const L& op, ActivationFunctionType act) {
+  return act == ActivationFunctionType::NONE ? op.output(0) : op.output(0) + "/pre_activation";
+}
+
+// Emits the fused activation node: pre_activation -> output.
+void fused_activation(L& op, ActivationFunctionType act) {
+  const std::string pre = main_output(op, act), out = op.output(0);
+  switch (act) {
+    case ActivationFunctionType::NONE: return;
+    case ActivationFunctionType::RELU: op.emit("Relu", {pre}, {out}); return;
+    case ActivationFunctionType::RELU6:
+      op.emit("Clip", {pre, float_constant(op, "clip_min", 0.0), float_constant(op, "clip_max", 6.0)}, {out});
+      return;
+    case ActivationFunctionType::RELU_N1_TO_1:
+      op.emit("Clip", {pre, float_constant(op, "clip_min", -1.0), float_constant(op, "clip_max", 1.0)}, {out});
+      return;
+    case ActivationFunctionType::TANH: op.emit("Tanh", {pre}, {out}); return;
+    default:
+      throw UnsupportedError("operator " + std::to_string(op.index()) + " (" + op.op_name() + "): fused activation " +
+                             tflite::EnumNameActivationFunctionType(act) + " is not supported", op.op_name());
+  }
+}
+
+void nhwc(Node& n) { set_attr(n, "layout", std::string("NHWC")); }
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions and pooling.
+
+void lower_conv_2d(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_Conv2DOptions(), "Conv2DOptions");
+  require_inputs(op, 2);
+  require_rank(op, 0, 4, "input");
+  require_rank(op, 1, 4, "filter");
+  check_positive(op, {o.stride_h(), o.stride_w(), o.dilation_h_factor(), o.dilation_w_factor()}, "strides and dilations");
+  const Shape& x = op.input_info(0)->shape;
+  const Shape& w = op.input_info(1)->shape;
+  // A filter with fewer input channels than the input is a grouped convolution.
+  if (w[3] < 1 || x[3] % w[3] != 0)
+    op.fail("filter " + shape_str(w) + " does not divide the input channels of " + shape_str(x));
+  const int64_t group = x[3] / w[3];
+  if (w[0] % group != 0) op.fail("filter " + shape_str(w) + ": output channels not divisible by group " + std::to_string(group));
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
+  nhwc(n);
+  set_attr(n, "weight_layout", std::string("OHWI"));
+  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
+  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  set_attr(n, "dilations", std::vector<int64_t>{o.dilation_h_factor(), o.dilation_w_factor()});
+  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
+  set_attr(n, "group", group);
+  fused_activation(op, act);
+}
+
+void lower_depthwise_conv_2d(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_DepthwiseConv2DOptions(), "DepthwiseConv2DOptions");
+  require_inputs(op, 2);
+  require_rank(op, 0, 4, "input");
+  require_rank(op, 1, 4, "filter");
+  check_positive(op, {o.stride_h(), o.stride_w(), o.dilation_h_factor(), o.dilation_w_factor()}, "strides and dilations");
+  const Shape& x = op.input_info(0)->shape;
+  const Shape& w = op.input_info(1)->shape;
+  // Filter [1, KH, KW, C * M]; depth_multiplier is redundant (and 0 in some converters' output).
+  if (w[0] != 1 || x[3] < 1 || w[3] % x[3] != 0)
+    op.fail("filter " + shape_str(w) + " must be [1, KH, KW, C * multiplier] for input " + shape_str(x));
+  if (o.depth_multiplier() > 0 && w[3] != x[3] * o.depth_multiplier())
+    op.fail("depth_multiplier " + std::to_string(o.depth_multiplier()) + " does not match filter " + shape_str(w));
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
+  nhwc(n);
+  set_attr(n, "weight_layout", std::string("1HWO"));
+  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
+  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  set_attr(n, "dilations", std::vector<int64_t>{o.dilation_h_factor(), o.dilation_w_factor()});
+  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
+  set_attr(n, "group", x[3]);
+  fused_activation(op, act);
+}
+
+// Inputs: [output_shape (int32 [4]), filter [O, KH, KW, I], input, bias (optional)]. TFLite pads
+// like the forward convolution whose input is this op's output: total = max(0, (in - 1) * s + k - out),
+// pad_begin = total / 2, so ConvTranspose with output_shape and SAME_UPPER (extra at the end) / VALID.
+void lower_transpose_conv(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_TransposeConvOptions(), "TransposeConvOptions");
+  require_inputs(op, 3);
+  require_rank(op, 1, 4, "filter");
+  require_rank(op, 2, 4, "input");
+  check_positive(op, {o.stride_h(), o.stride_w()}, "strides");
+  const std::vector<int64_t> out_shape = constant_ints(op, 0, "output_shape");
+  const Shape& w = op.input_info(1)->shape;
+  const Shape& x = op.input_info(2)->shape;
+  if (out_shape.size() != 4) op.fail("output_shape must have 4 values");
+  if (out_shape[0] != x[0] || out_shape[3] != w[0] || w[3] != x[3])
+    op.fail("output_shape " + shape_str(out_shape) + ", filter " + shape_str(w) + " and input " + shape_str(x) + " disagree");
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit("ConvTranspose", trimmed({op.input(2), op.input(1), op.input(3)}), {main_output(op, act)});
+  nhwc(n);
+  set_attr(n, "weight_layout", std::string("OHWI"));
+  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
+  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  // VALID with an output no larger than the natural size (in - 1) * s + k: TFLite pads nothing at
+  // the start and drops the tail, i.e. explicit pads [0, natural - out]. Otherwise output_shape
+  // with SAME_UPPER / VALID splits the padding exactly as TFLite does.
+  const int64_t natural_h = (x[1] - 1) * o.stride_h() + w[1], natural_w = (x[2] - 1) * o.stride_w() + w[2];
+  if (o.padding() == tflite::Padding::VALID && natural_h >= out_shape[1] && natural_w >= out_shape[2]) {
+    set_attr(n, "pads", std::vector<int64_t>{0, 0, natural_h - out_shape[1], natural_w - out_shape[2]});
+  } else {
+    set_attr(n, "output_shape", std::vector<int64_t>{out_shape[1], out_shape[2]});
+    set_attr(n, "auto_pad", padding_mode(op, o.padding()));
+  }
+  fused_activation(op, act);
+}
+
+void lower_pool(L& op, const char* onnx_op) {
+  const auto& o = options(op, op.op().builtin_options_as_Pool2DOptions(), "Pool2DOptions");
+  require_inputs(op, 1);
+  require_rank(op, 0, 4, "input");
+  check_positive(op, {o.stride_h(), o.stride_w(), o.filter_height(), o.filter_width()}, "strides and filter size");
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit(onnx_op, {op.input(0)}, {main_output(op, act)});
+  nhwc(n);
+  set_attr(n, "kernel_shape", std::vector<int64_t>{o.filter_height(), o.filter_width()});
+  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
+  if (std::string(onnx_op) == "AveragePool") set_attr(n, "count_include_pad", int64_t{0});  // TFLite divides by taps inside
+  fused_activation(op, act);
+}
+void lower_average_pool_2d(L& op) { lower_pool(op, "AveragePool"); }
+void lower_max_pool_2d(L& op) { lower_pool(op, "MaxPool"); }
+
+// FULLY_CONNECTED: y = x W^T + b with W [O, I]. Gemm(transB = 1) needs a 2-D x, so other ranks are
+// flattened to [numel / I, I] first (a Reshape node); keep_num_dims restores x's leading dims after.
+void lower_fully_connected(L& op) {
+  const auto* o = op.op().builtin_options_as_FullyConnectedOptions();
+  require_inputs(op, 2);
+  require_rank(op, 1, 2, "weights");
+  if (o && o->weights_format() != tflite::FullyConnectedOptionsWeightsFormat::DEFAULT)
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (FULLY_CONNECTED): shuffled weights are not supported",
+                           op.op_name());
+  const auto act = o ? o->fused_activation_function() : ActivationFunctionType::NONE;
+  const bool keep_num_dims = o && o->keep_num_dims();
+  const Shape& x = op.input_info(0)->shape;
+  const Shape& w = op.input_info(1)->shape;
+  if (x.empty() || w[1] < 1) op.fail("input " + shape_str(x) + " cannot feed weights " + shape_str(w));
+  std::string input = op.input(0);
+  if (x.size() != 2 || x[1] != w[1]) {
+    input = op.output(0) + "/flattened";
+    op.emit("Reshape", {op.input(0), int64_constant(op, "flat_shape", {-1, w[1]})}, {input});
+  }
+  const bool restore = keep_num_dims && x.size() != 2;
+  const std::string result = main_output(op, act);
+  const std::string gemm_out = restore ? op.output(0) + "/gemm" : result;
+  Node& n = op.emit("Gemm", trimmed({input, op.input(1), op.input(2)}), {gemm_out});
+  set_attr(n, "transB", int64_t{1});
+  if (restore) {
+    Shape out(x.begin(), x.end() - 1);
+    out.push_back(w[0]);
+    op.emit("Reshape", {gemm_out, int64_constant(op, "out_shape", out)}, {result});
+  }
+  fused_activation(op, act);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise.
+
+template <typename Opts>
+void lower_binary_with_activation(L& op, const char* onnx_op, const Opts* o) {
+  require_inputs(op, 2);
+  const auto act = o ? o->fused_activation_function() : ActivationFunctionType::NONE;
+  op.emit(onnx_op, {op.input(0), op.input(1)}, {main_output(op, act)});
+  fused_activation(op, act);
+}
+void lower_add(L& op) { lower_binary_with_activation(op, "Add", op.op().builtin_options_as_AddOptions()); }
+void lower_sub(L& op) { lower_binary_with_activation(op, "Sub", op.op().builtin_options_as_SubOptions()); }
+void lower_mul(L& op) { lower_binary_with_activation(op, "Mul", op.op().builtin_options_as_MulOptions()); }
+void lower_div(L& op) { lower_binary_with_activation(op, "Div", op.op().builtin_options_as_DivOptions()); }
+
+void lower_binary(L& op, const char* onnx_op) {
+  require_inputs(op, 2);
+  op.emit(onnx_op, {op.input(0), op.input(1)}, {op.output(0)});
+}
+void lower_maximum(L& op) { lower_binary(op, "Max"); }
+void lower_minimum(L& op) { lower_binary(op, "Min"); }
+void lower_pow(L& op) { lower_binary(op, "Pow"); }
+void lower_prelu(L& op) { lower_binary(op, "PRelu"); }  // alpha broadcasts to x in both formats
+void lower_less(L& op) { lower_binary(op, "Less"); }
+void lower_greater(L& op) { lower_binary(op, "Greater"); }
+void lower_less_equal(L& op) { lower_binary(op, "LessOrEqual"); }
+void lower_greater_equal(L& op) { lower_binary(op, "GreaterOrEqual"); }
+void lower_equal(L& op) { lower_binary(op, "Equal"); }
+void lower_logical_and(L& op) { lower_binary(op, "And"); }
+void lower_logical_or(L& op) { lower_binary(op, "Or"); }
+
+void lower_squared_difference(L& op) {
+  require_inputs(op, 2);
+  const std::string diff = op.output(0) + "/difference";
+  op.emit("Sub", {op.input(0), op.input(1)}, {diff});
+  op.emit("Mul", {diff, diff}, {op.output(0)});
+}
+
+void lower_unary(L& op, const char* onnx_op) {
+  require_inputs(op, 1);
+  op.emit(onnx_op, {op.input(0)}, {op.output(0)});
+}
+void lower_relu(L& op) { lower_unary(op, "Relu"); }
+void lower_logistic(L& op) { lower_unary(op, "Sigmoid"); }
+void lower_tanh(L& op) { lower_unary(op, "Tanh"); }
+void lower_hard_swish(L& op) { lower_unary(op, "HardSwish"); }
+void lower_elu(L& op) { lower_unary(op, "Elu"); }
+void lower_exp(L& op) { lower_unary(op, "Exp"); }
+void lower_log(L& op) { lower_unary(op, "Log"); }
+void lower_sqrt(L& op) { lower_unary(op, "Sqrt"); }
+void lower_abs(L& op) { lower_unary(op, "Abs"); }
+void lower_neg(L& op) { lower_unary(op, "Neg"); }
+void lower_floor(L& op) { lower_unary(op, "Floor"); }
+void lower_ceil(L& op) { lower_unary(op, "Ceil"); }
+void lower_round(L& op) { lower_unary(op, "Round"); }  // both round half to even
+void lower_sin(L& op) { lower_unary(op, "Sin"); }
+void lower_cos(L& op) { lower_unary(op, "Cos"); }
+void lower_logical_not(L& op) { lower_unary(op, "Not"); }
+
+void lower_rsqrt(L& op) {
+  require_inputs(op, 1);
+  const std::string root = op.output(0) + "/sqrt";
+  op.emit("Sqrt", {op.input(0)}, {root});
+  op.emit("Reciprocal", {root}, {op.output(0)});
+}
+
+void lower_square(L& op) {
+  require_inputs(op, 1);
+  op.emit("Mul", {op.input(0), op.input(0)}, {op.output(0)});
+}
+
+void lower_clip(L& op, double lo, double hi) {
+  require_inputs(op, 1);
+  op.emit("Clip", {op.input(0), float_constant(op, "clip_min", lo), float_constant(op, "clip_max", hi)}, {op.output(0)});
+}
+void lower_relu6(L& op) { lower_clip(op, 0.0, 6.0); }
+void lower_relu_n1_to_1(L& op) { lower_clip(op, -1.0, 1.0); }
+void lower_relu_0_to_1(L& op) { lower_clip(op, 0.0, 1.0); }
+
+void lower_leaky_relu(L& op) {
+  const auto* o = op.op().builtin_options_as_LeakyReluOptions();
+  require_inputs(op, 1);
+  Node& n = op.emit("LeakyRelu", {op.input(0)}, {op.output(0)});
+  set_attr(n, "alpha", static_cast<double>(o ? o->alpha() : 0.0f));
+}
+
+void lower_select(L& op) {
+  require_inputs(op, 3);
+  op.emit("Where", {op.input(0), op.input(1), op.input(2)}, {op.output(0)});
+}
+
+// Softmax over the last axis of beta * x; beta != 1 becomes a Mul in front.
+void lower_softmax(L& op) {
+  const auto* o = op.op().builtin_options_as_SoftmaxOptions();
+  require_inputs(op, 1);
+  const double beta = o ? o->beta() : 1.0;
+  std::string input = op.input(0);
+  if (beta != 1.0) {
+    input = op.output(0) + "/scaled";
+    op.emit("Mul", {op.input(0), float_constant(op, "beta", beta)}, {input});
+  }
+  Node& n = op.emit("Softmax", {input}, {op.output(0)});
+  set_attr(n, "axis", int64_t{-1});
+}
+
+void lower_log_softmax(L& op) {
+  require_inputs(op, 1);
+  Node& n = op.emit("LogSoftmax", {op.input(0)}, {op.output(0)});
+  set_attr(n, "axis", int64_t{-1});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape and data movement.
+
+// Target shape: the shape input (int32; cast to int64), else the new_shape option, else the output's
+// static shape. TFLite has no "0 copies the dim" rule, hence allowzero = 1.
+void lower_reshape(L& op) {
+  require_inputs(op, 1);
+  std::string shape;
+  if (!op.input(1).empty() && op.constant_input(1)) {
+    shape = int64_constant(op, "shape", constant_ints(op, 1, "shape"));
+  } else if (!op.input(1).empty()) {
+    shape = op.output(0) + "/shape_i64";
+    Node& cast = op.emit("Cast", {op.input(1)}, {shape});
+    set_attr(cast, "to", int64_t{onnx_from_dtype(DType::kI64)});
+  } else if (const auto* o = op.op().builtin_options_as_ReshapeOptions(); o && o->new_shape()) {
+    shape = int64_constant(op, "shape", std::vector<int64_t>(o->new_shape()->begin(), o->new_shape()->end()));
+  } else {
+    const ValueInfo* out = op.output_info(0);
+    shape = int64_constant(op, "shape", out->shape);
+  }
+  Node& n = op.emit("Reshape", {op.input(0), shape}, {op.output(0)});
+  set_attr(n, "allowzero", int64_t{1});
+}
+
+void lower_squeeze(L& op) {
+  require_inputs(op, 1);
+  const auto* o = op.op().builtin_options_as_SqueezeOptions();
+  std::vector<std::string> inputs{op.input(0)};
+  if (o && o->squeeze_dims() && o->squeeze_dims()->size() > 0)
+    inputs.push_back(int64_constant(op, "axes", std::vector<int64_t>(o->squeeze_dims()->begin(), o->squeeze_dims()->end())));
+  op.emit("Squeeze", inputs, {op.output(0)});
+}
+
+void lower_expand_dims(L& op) {
+  require_inputs(op, 2);
+  op.emit("Unsqueeze", {op.input(0), int64_constant(op, "axes", constant_ints(op, 1, "axis"))}, {op.output(0)});
+}
+
+void lower_transpose(L& op) {
+  require_inputs(op, 2);
+  Node& n = op.emit("Transpose", {op.input(0)}, {op.output(0)});
+  set_attr(n, "perm", constant_ints(op, 1, "perm"));
+}
+
+void lower_concatenation(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_ConcatenationOptions(), "ConcatenationOptions");
+  if (op.num_inputs() == 0) op.fail("has no inputs");
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < op.num_inputs(); ++i) inputs.push_back(info_of_input(op, i).name);
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit("Concat", inputs, {main_output(op, act)});
+  set_attr(n, "axis", int64_t{o.axis()});
+  fused_activation(op, act);
+}
+
+void lower_gather(L& op) {
+  const auto* o = op.op().builtin_options_as_GatherOptions();
+  require_inputs(op, 2);
+  if (o && o->batch_dims() != 0)
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (GATHER): batch_dims is not supported", op.op_name());
+  Node& n = op.emit("Gather", {op.input(0), op.input(1)}, {op.output(0)});
+  set_attr(n, "axis", int64_t{o ? o->axis() : 0});
+}
+
+// SLICE(x, begin, size): size -1 means "to the end".
+void lower_slice(L& op) {
+  require_inputs(op, 3);
+  const std::vector<int64_t> begin = constant_ints(op, 1, "begin"), size = constant_ints(op, 2, "size");
+  if (begin.size() != size.size()) op.fail("begin and size differ in length");
+  std::vector<int64_t> end;
+  for (size_t i = 0; i < begin.size(); ++i)
+    end.push_back(size[i] < 0 ? std::numeric_limits<int64_t>::max() : begin[i] + size[i]);
+  op.emit("Slice", {op.input(0), int64_constant(op, "starts", begin), int64_constant(op, "ends", end)}, {op.output(0)});
+}
+
+void lower_tile(L& op) {
+  require_inputs(op, 2);
+  op.emit("Tile", {op.input(0), int64_constant(op, "repeats", constant_ints(op, 1, "multiples"))}, {op.output(0)});
+}
+
+void lower_broadcast_to(L& op) {
+  require_inputs(op, 2);
+  op.emit("Expand", {op.input(0), int64_constant(op, "shape", constant_ints(op, 1, "shape"))}, {op.output(0)});
+}
+
+// PACK: Unsqueeze every input at `axis`, then Concat.
+void lower_pack(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_PackOptions(), "PackOptions");
+  if (op.num_inputs() == 0) op.fail("has no inputs");
+  const std::string axes = int64_constant(op, "axes", {o.axis()});
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < op.num_inputs(); ++i) {
+    parts.push_back(op.output(0) + "/unsqueezed_" + std::to_string(i));
+    op.emit("Unsqueeze", {info_of_input(op, i).name, axes}, {parts.back()});
+  }
+  Node& n = op.emit("Concat", parts, {op.output(0)});
+  set_attr(n, "axis", int64_t{o.axis()});
+}
+
+// SPLIT(axis, x) into num_splits equal parts.
+void lower_split(L& op) {
+  require_inputs(op, 2);
+  const std::vector<int64_t> axis = constant_ints(op, 0, "axis");
+  if (axis.size() != 1) op.fail("axis must be a single value");
+  std::vector<std::string> outs;
+  for (size_t i = 0; i < op.num_outputs(); ++i) outs.push_back(op.output(i));
+  Node& n = op.emit("Split", {op.input(1)}, outs);
+  set_attr(n, "axis", axis[0]);
+}
+
+// SPLIT_V(x, size_splits, axis).
+void lower_split_v(L& op) {
+  require_inputs(op, 3);
+  const std::vector<int64_t> axis = constant_ints(op, 2, "axis");
+  if (axis.size() != 1) op.fail("axis must be a single value");
+  std::vector<std::string> outs;
+  for (size_t i = 0; i < op.num_outputs(); ++i) outs.push_back(op.output(i));
+  std::vector<int64_t> sizes = constant_ints(op, 1, "size_splits");
+  const ValueInfo& x = info_of_input(op, 0);
+  const int64_t a = axis[0] < 0 ? axis[0] + static_cast<int64_t>(x.shape.size()) : axis[0];
+  if (a < 0 || a >= static_cast<int64_t>(x.shape.size())) op.fail("axis out of range");
+  int64_t known = 0, unknown = -1;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == -1) unknown = static_cast<int64_t>(i);
+    else known += sizes[i];
+  }
+  if (unknown >= 0) sizes[static_cast<size_t>(unknown)] = x.shape[static_cast<size_t>(a)] - known;  // one -1 takes the rest
+  Node& n = op.emit("Split", {op.input(0), int64_constant(op, "split", sizes)}, outs);
+  set_attr(n, "axis", a);
+}
+
+// Paddings [rank, 2] (begin, end per dim) -> ONNX pads [begins..., ends...].
+std::string onnx_pads(L& op) {
+  const std::vector<int64_t> p = constant_ints(op, 1, "paddings");
+  const size_t rank = info_of_input(op, 0).shape.size();
+  if (p.size() != 2 * rank) op.fail("paddings must be [" + std::to_string(rank) + ", 2]");
+  std::vector<int64_t> pads(2 * rank);
+  for (size_t d = 0; d < rank; ++d) {
+    pads[d] = p[2 * d];
+    pads[rank + d] = p[2 * d + 1];
+  }
+  return int64_constant(op, "pads", pads);
+}
+
+void lower_pad(L& op) {
+  require_inputs(op, 2);
+  op.emit("Pad", {op.input(0), onnx_pads(op)}, {op.output(0)});
+}
+
+void lower_padv2(L& op) {
+  require_inputs(op, 2);
+  op.emit("Pad", trimmed({op.input(0), onnx_pads(op), op.input(2)}), {op.output(0)});
+}
+
+// REFLECT mirrors without repeating the edge (ONNX "reflect"); SYMMETRIC repeats it (no ONNX mode).
+void lower_mirror_pad(L& op) {
+  const auto* o = op.op().builtin_options_as_MirrorPadOptions();
+  require_inputs(op, 2);
+  if (o && o->mode() == tflite::MirrorPadMode::SYMMETRIC)
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (MIRROR_PAD): SYMMETRIC mode is not supported",
+                           op.op_name());
+  Node& n = op.emit("Pad", {op.input(0), onnx_pads(op)}, {op.output(0)});
+  set_attr(n, "mode", std::string("reflect"));
+}
+
+// Reductions: axes from the constant second input. ReduceSum takes them as an int64 input (opset
+// 13+), the others as an attribute (until opset 18).
+void lower_reduce(L& op, const char* onnx_op) {
+  const auto* o = op.op().builtin_options_as_ReducerOptions();
+  require_inputs(op, 2);
+  const std::vector<int64_t> axes = constant_ints(op, 1, "axes");
+  std::vector<std::string> inputs{op.input(0)};
+  const bool axes_input = std::string(onnx_op) == "ReduceSum";
+  if (axes_input) inputs.push_back(int64_constant(op, "axes", axes));
+  Node& n = op.emit(onnx_op, inputs, {op.output(0)});
+  if (!axes_input) set_attr(n, "axes", axes);
+  set_attr(n, "keepdims", int64_t{o && o->keep_dims() ? 1 : 0});
+  // An empty axes list reduces nothing in TFLite (ONNX would reduce everything).
+  if (axes.empty()) set_attr(n, "noop_with_empty_axes", int64_t{1});
+}
+void lower_mean(L& op) { lower_reduce(op, "ReduceMean"); }
+void lower_sum(L& op) { lower_reduce(op, "ReduceSum"); }
+void lower_reduce_max(L& op) { lower_reduce(op, "ReduceMax"); }
+void lower_reduce_min(L& op) { lower_reduce(op, "ReduceMin"); }
+void lower_reduce_prod(L& op) { lower_reduce(op, "ReduceProd"); }
+
+void lower_arg(L& op, const char* onnx_op) {
+  require_inputs(op, 2);
+  const std::vector<int64_t> axis = constant_ints(op, 1, "axis");
+  if (axis.size() != 1) op.fail("axis must be a single value");
+  const ValueInfo* out = op.output_info(0);
+  const bool cast = out && out->dtype != DType::kI64;
+  const std::string index = cast ? op.output(0) + "/int64" : op.output(0);
+  Node& n = op.emit(onnx_op, {op.input(0)}, {index});
+  set_attr(n, "axis", axis[0]);
+  set_attr(n, "keepdims", int64_t{0});
+  if (cast) {
+    Node& c = op.emit("Cast", {index}, {op.output(0)});
+    set_attr(c, "to", int64_t{onnx_from_dtype(out->dtype)});
+  }
+}
+void lower_arg_max(L& op) { lower_arg(op, "ArgMax"); }
+void lower_arg_min(L& op) { lower_arg(op, "ArgMin"); }
+
+void lower_cast(L& op) {
+  require_inputs(op, 1);
+  Node& n = op.emit("Cast", {op.input(0)}, {op.output(0)});
+  set_attr(n, "to", int64_t{onnx_from_dtype(op.output_info(0)->dtype)});
+}
+
+void lower_shape(L& op) {
+  require_inputs(op, 1);
+  const ValueInfo* out = op.output_info(0);
+  const bool cast = out->dtype != DType::kI64;
+  const std::string shape = cast ? op.output(0) + "/int64" : op.output(0);
+  op.emit("Shape", {op.input(0)}, {shape});
+  if (cast) {
+    Node& c = op.emit("Cast", {shape}, {op.output(0)});
+    set_attr(c, "to", int64_t{onnx_from_dtype(out->dtype)});
+  }
+}
+
+void lower_batch_matmul(L& op) {
+  const auto* o = op.op().builtin_options_as_BatchMatMulOptions();
+  require_inputs(op, 2);
+  if (o && (o->adj_x() || o->adj_y()))
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (BATCH_MATMUL): adj_x / adj_y are not supported",
+                           op.op_name());
+  op.emit("MatMul", {op.input(0), op.input(1)}, {op.output(0)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resize. Sizes [new_h, new_w] -> ONNX sizes [N, new_h, new_w, C]: the NHWC layout needs no
+// attribute since Resize treats every axis alike.
+//
+// Bilinear: TFLite samples at x * scale (scale = in / out), (x + 0.5) * scale - 0.5 with
+// half_pixel_centers, or x * (in - 1) / (out - 1) with align_corners, clamping to the edge: ONNX
+// asymmetric / half_pixel / align_corners.
+// Nearest (TFLite reference GetNearestNeighbor): floor(x * scale) -> asymmetric + floor;
+// half_pixel_centers: floor((x + 0.5) * scale) -> tf_half_pixel_for_nn + floor; align_corners:
+// round-half-away-from-zero(x * (in - 1) / (out - 1)), and coordinates are >= 0 -> align_corners +
+// round_prefer_ceil.
+template <typename Opts>
+void lower_resize(L& op, const Opts* o, bool nearest) {
+  require_inputs(op, 2);
+  require_rank(op, 0, 4, "input");
+  const std::vector<int64_t> size = constant_ints(op, 1, "size");
+  if (size.size() != 2) op.fail("size must have 2 values");
+  const Shape& x = op.input_info(0)->shape;
+  const bool align = o && o->align_corners(), half = o && o->half_pixel_centers();
+  if (align && half)
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (" + op.op_name() +
+                           "): align_corners together with half_pixel_centers is not supported", op.op_name());
+  const std::string sizes = int64_constant(op, "sizes", {x[0], size[0], size[1], x[3]});
+  Node& n = op.emit("Resize", {op.input(0), "", "", sizes}, {op.output(0)});
+  set_attr(n, "mode", std::string(nearest ? "nearest" : "linear"));
+  std::string coord = align ? "align_corners" : half ? (nearest ? "tf_half_pixel_for_nn" : "half_pixel") : "asymmetric";
+  set_attr(n, "coordinate_transformation_mode", coord);
+  if (nearest) set_attr(n, "nearest_mode", std::string(align ? "round_prefer_ceil" : "floor"));
+}
+void lower_resize_bilinear(L& op) { lower_resize(op, op.op().builtin_options_as_ResizeBilinearOptions(), false); }
+void lower_resize_nearest_neighbor(L& op) {
+  lower_resize(op, op.op().builtin_options_as_ResizeNearestNeighborOptions(), true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantization.
+
+// Scale and zero point of a quantized tensor as constants: scalars per tensor, vectors per axis.
+std::pair<std::string, std::string> quant_constants(L& op, const ValueInfo& v, const std::string& what) {
+  if (!v.quant) op.fail("tensor '" + v.name + "' has no quantization parameters");
+  const QuantParams& q = *v.quant;
+  const Shape shape = q.per_axis() ? Shape{static_cast<int64_t>(q.scale.size())} : Shape{};
+  Tensor scale = Tensor::from_vector<float>(q.scale, shape);
+  std::vector<double> zp(q.zero_point.begin(), q.zero_point.end());
+  Tensor zero = Tensor::from_vector<double>(zp, shape).cast(v.dtype);
+  return {op.add_constant(what + "_scale", scale), op.add_constant(what + "_zero_point", zero)};
+}
+
+// DEQUANTIZE: float16 -> float32 is a Cast; int8/uint8/int16 -> DequantizeLinear with the input's
+// parameters.
+void lower_dequantize(L& op) {
+  require_inputs(op, 1);
+  const ValueInfo& x = info_of_input(op, 0);
+  if (is_float(x.dtype)) {
+    Node& n = op.emit("Cast", {op.input(0)}, {op.output(0)});
+    set_attr(n, "to", int64_t{onnx_from_dtype(op.output_info(0)->dtype)});
+    return;
+  }
+  auto [scale, zero] = quant_constants(op, x, "input");
+  Node& n = op.emit("DequantizeLinear", {op.input(0), scale, zero}, {op.output(0)});
+  if (x.quant->per_axis()) set_attr(n, "axis", x.quant->axis);
+}
+
+// QUANTIZE: float -> QuantizeLinear with the output's parameters; integer -> integer (requantize)
+// goes through float: DequantizeLinear then QuantizeLinear.
+void lower_quantize(L& op) {
+  require_inputs(op, 1);
+  const ValueInfo& x = info_of_input(op, 0);
+  const ValueInfo& y = *op.output_info(0);
+  std::string input = op.input(0);
+  if (!is_float(x.dtype)) {
+    auto [scale, zero] = quant_constants(op, x, "input");
+    input = op.output(0) + "/dequantized";
+    Node& d = op.emit("DequantizeLinear", {op.input(0), scale, zero}, {input});
+    if (x.quant->per_axis()) set_attr(d, "axis", x.quant->axis);
+  }
+  auto [scale, zero] = quant_constants(op, y, "output");
+  Node& n = op.emit("QuantizeLinear", {input, scale, zero}, {op.output(0)});
+  if (y.quant->per_axis()) set_attr(n, "axis", y.quant->axis);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+using LowerFn = void (*)(L&);
+
+const std::unordered_map<std::string, LowerFn>& lowering_table() {
+  static const std::unordered_map<std::string, LowerFn> table{
+      {"ADD", lower_add}, {"SUB", lower_sub}, {"MUL", lower_mul}, {"DIV", lower_div},
+      {"MAXIMUM", lower_maximum}, {"MINIMUM", lower_minimum}, {"POW", lower_pow},
+      {"SQUARED_DIFFERENCE", lower_squared_difference}, {"PRELU", lower_prelu},
+      {"LESS", lower_less}, {"GREATER", lower_greater}, {"LESS_EQUAL", lower_less_equal},
+      {"GREATER_EQUAL", lower_greater_equal}, {"EQUAL", lower_equal},
+      {"LOGICAL_AND", lower_logical_and}, {"LOGICAL_OR", lower_logical_or}, {"LOGICAL_NOT", lower_logical_not},
+      {"SELECT", lower_select}, {"SELECT_V2", lower_select},
+      {"RELU", lower_relu}, {"RELU6", lower_relu6}, {"RELU_N1_TO_1", lower_relu_n1_to_1},
+      {"RELU_0_TO_1", lower_relu_0_to_1}, {"LEAKY_RELU", lower_leaky_relu}, {"LOGISTIC", lower_logistic},
+      {"TANH", lower_tanh}, {"HARD_SWISH", lower_hard_swish}, {"ELU", lower_elu},
+      {"EXP", lower_exp}, {"LOG", lower_log}, {"SQRT", lower_sqrt}, {"RSQRT", lower_rsqrt},
+      {"SQUARE", lower_square}, {"ABS", lower_abs}, {"NEG", lower_neg}, {"FLOOR", lower_floor},
+      {"CEIL", lower_ceil}, {"ROUND", lower_round}, {"SIN", lower_sin}, {"COS", lower_cos},
+      {"SOFTMAX", lower_softmax}, {"LOG_SOFTMAX", lower_log_softmax},
+      {"CONV_2D", lower_conv_2d}, {"DEPTHWISE_CONV_2D", lower_depthwise_conv_2d},
+      {"TRANSPOSE_CONV", lower_transpose_conv}, {"AVERAGE_POOL_2D", lower_average_pool_2d},
+      {"MAX_POOL_2D", lower_max_pool_2d}, {"FULLY_CONNECTED", lower_fully_connected},
+      {"BATCH_MATMUL", lower_batch_matmul},
+      {"RESHAPE", lower_reshape}, {"SQUEEZE", lower_squeeze}, {"EXPAND_DIMS", lower_expand_dims},
+      {"TRANSPOSE", lower_transpose}, {"CONCATENATION", lower_concatenation}, {"GATHER", lower_gather},
+      {"SLICE", lower_slice}, {"TILE", lower_tile}, {"BROADCAST_TO", lower_broadcast_to},
+      {"PACK", lower_pack}, {"SPLIT", lower_split}, {"SPLIT_V", lower_split_v},
+      {"PAD", lower_pad}, {"PADV2", lower_padv2}, {"MIRROR_PAD", lower_mirror_pad},
+      {"MEAN", lower_mean}, {"SUM", lower_sum}, {"REDUCE_MAX", lower_reduce_max},
+      {"REDUCE_MIN", lower_reduce_min}, {"REDUCE_PROD", lower_reduce_prod},
+      {"ARG_MAX", lower_arg_max}, {"ARG_MIN", lower_arg_min}, {"CAST", lower_cast}, {"SHAPE", lower_shape},
+      {"RESIZE_BILINEAR", lower_resize_bilinear}, {"RESIZE_NEAREST_NEIGHBOR", lower_resize_nearest_neighbor},
+      {"DEQUANTIZE", lower_dequantize}, {"QUANTIZE", lower_quantize},
+  };
+  return table;
+}
+
+// Operators whose result does not depend on quantization parameters (they move or convert values,
+// and the converter gives input and output the same parameters), plus the (de)quantizers, which
+// lower to kernels that exist. Every other operator touching a quantized integer tensor needs
+// integer kernels.
+const std::set<std::string> kQuantizationAgnostic{
+    "DEQUANTIZE", "QUANTIZE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "GATHER", "SLICE",
+    "PACK", "SPLIT", "SPLIT_V", "TILE", "BROADCAST_TO", "SHAPE", "CAST"};
+
+// Hybrid operators ("dynamic range quantization"): float activations, int8 constant weights. The
+// weights get a DequantizeLinear node and the operator runs in float. (TFLite's hybrid kernels also
+// quantize the activations on the fly, so its results differ from this float reading by about the
+// activations' int8 rounding; docs/tflite.md.) Returns whether any input was dequantized.
+bool dequantize_hybrid_weights(L& op) {
+  bool float_activation = false;
+  for (size_t i = 0; i < op.num_inputs(); ++i) {
+    const ValueInfo* v = op.input_info(i);
+    if (v && !op.constant_input(i) && is_float(v->dtype)) float_activation = true;
+  }
+  if (!float_activation || kQuantizationAgnostic.count(op.op_name())) return false;
+  bool any = false;
+  for (size_t i = 0; i < op.num_inputs(); ++i) {
+    const ValueInfo* v = op.input_info(i);
+    if (!v || !op.constant_input(i) || !is_integer(v->dtype) || !v->quant) continue;
+    auto [scale, zero] = quant_constants(op, *v, "input" + std::to_string(i));
+    const std::string value = v->name + "/dequantized";
+    Node& n = op.emit("DequantizeLinear", {v->name, scale, zero}, {value});
+    if (v->quant->per_axis()) set_attr(n, "axis", v->quant->axis);
+    op.replace_input(i, value);
+    any = true;
+  }
+  return any;
+}
+
+bool needs_integer_kernels(const L& op) {
+  if (kQuantizationAgnostic.count(op.op_name())) return false;
+  auto quantized = [](const ValueInfo* v) { return v && is_integer(v->dtype) && v->quant.has_value(); };
+  for (size_t i = 0; i < op.num_inputs(); ++i)
+    if (op.input(i) == (op.input_info(i) ? op.input_info(i)->name : "") && quantized(op.input_info(i))) return true;
+  for (size_t i = 0; i < op.num_outputs(); ++i)
+    if (quantized(op.output_info(i))) return true;
+  return false;
+}
+
+// Stand-in kernel for nodes in kTfliteQuantizedDomain.
+void quantized_not_implemented(KernelContext& ctx) {
+  throw UnsupportedError("integer kernels for quantized TFLite ops are not implemented yet (" + ctx.node.prov.op_type +
+                         ", operator " + std::to_string(ctx.node.prov.index) + ")", ctx.node.prov.op_type);
+}
+
+[[maybe_unused]] const bool kQuantizedStubsRegistered = [] {
+  std::set<std::string> canonical{"Conv", "ConvTranspose", "MaxPool", "AveragePool", "Gemm", "Reshape", "Relu",
+                                  "Clip", "Tanh", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "PRelu",
+                                  "Softmax", "LogSoftmax", "Concat", "ReduceMean", "ReduceSum", "ReduceMax",
+                                  "ReduceMin", "ReduceProd", "Pad", "Resize", "Sigmoid", "HardSwish", "LeakyRelu",
+                                  "Elu", "Exp", "Log", "Sqrt", "Reciprocal", "Abs", "Neg", "MatMul", "ArgMax",
+                                  "ArgMin", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Where",
+                                  "Floor", "Ceil", "Round", "Sin", "Cos", "Unsqueeze", "Concat"};
+  for (const auto& op : canonical) register_kernel(op, KernelInfo{quantized_not_implemented, true}, kTfliteQuantizedDomain);
+  return true;
+}();
+
+}  // namespace
+
+void lower_operator(OpLowering& op) {
+  const auto& table = lowering_table();
+  auto it = table.find(op.op_name());
+  if (it == table.end())
+    throw UnsupportedError("operator " + std::to_string(op.index()) + ": TFLite op " + op.op_name() +
+                           " is not supported yet", op.op_name());
+  dequantize_hybrid_weights(op);
+  if (needs_integer_kernels(op)) op.set_domain(kTfliteQuantizedDomain);
+  it->second(op);
+  op.set_domain("");
+}
+
+}  // namespace tflite_lowering
+}  // namespace transfix

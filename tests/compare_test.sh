@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# End-to-end tests of `transfix compare` on real models: an identical pair, mobilenet_v2 opset 9 vs
+# opset 17 on natural images, a real conversion fault (PyTorch 1.13 exports bilinear upsampling at
+# opset 9 as Upsample, which has no half-pixel mode), input-contract adaptation, skipped bad
+# images, and exit codes (0 equivalent, 1 not, 2 error).
+set -uo pipefail
+TF=${1:?usage: compare_test.sh path/to/transfix}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
+IMAGES=$CACHE/images
+MOBILENET=$CACHE/fixtures/mobilenet_v2
+PY=/usr/bin/python3
+TINY=$ROOT/examples/tiny_cnn.onnx
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0 skipped=0
+
+check() {  # check NAME EXPECTED_EXIT PATTERN -- command...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out code
+  out=$("$@" 2>&1)
+  code=$?
+  if [[ $code -eq $want ]] && { [[ -z $pattern ]] || grep -qE -- "$pattern" <<<"$out"; }; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: exit $code (want $want), pattern '$pattern'"
+    echo "$out" | tail -25 | sed 's/^/    /'
+  fi
+}
+
+json() {  # json NAME FILE PYTHON_EXPR: the expression over `r` (the report) must be true
+  local name=$1 file=$2 expr=$3
+  if $PY -c "import json,sys; r=json.load(open('$file')); sys.exit(0 if ($expr) else 1)"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: report $file does not satisfy: $expr"
+  fi
+}
+
+skip() { skipped=$((skipped + 1)); echo "SKIP $1"; }
+
+# ---- usage and input errors: exit 2
+check no-data 2 "exactly one of" -- "$TF" compare "$TINY" "$TINY"
+check two-data 2 "exactly one of" -- "$TF" compare "$TINY" "$TINY" --random 2 --npy "$T"
+check missing-model 2 "does not exist" -- "$TF" compare "$TINY" "$T/nope.onnx" --random 2
+check bad-preset 2 "unknown preprocessing" -- "$TF" compare "$TINY" "$TINY" --random 2 --preprocess imagenet
+check bad-flip-rate 2 "max-flip-rate" -- "$TF" compare "$TINY" "$TINY" --random 2 --max-flip-rate 2
+echo "not a model" > "$T/garbage.onnx"
+check source-unloadable 2 "CRASH" -- "$TF" compare "$T/garbage.onnx" "$TINY" --random 2
+
+# ---- a target that does not load is a CRASH finding (exit 1), not an abort
+check target-unloadable 1 "crash: target load" -- "$TF" compare "$TINY" "$T/garbage.onnx" --random 2 --report "$T/crash.json"
+json target-unloadable-report "$T/crash.json" "r['verdict'] == 'CRASH' and r['crashes'][0]['stage'] == 'load'"
+
+# ---- identical model on random data: EQUIVALENT, exit 0, zero flips
+check identical-random 0 "verdict: EQUIVALENT" -- "$TF" compare "$TINY" "$TINY" --random 5 --seed 3 --report "$T/ident.json"
+json identical-random-report "$T/ident.json" \
+  "r['outputs'][0]['top1']['flips'] == 0 and r['outputs'][0]['error']['max_abs'] == 0 and r['data']['samples'] == 5"
+
+# ---- input contract: the same CNN taking NHWC input under another name
+$PY - "$TINY" "$T/tiny_nhwc.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import helper, TensorProto
+m = onnx.load(sys.argv[1])
+g = m.graph
+old = g.input[0]
+dims = [d.dim_value for d in old.type.tensor_type.shape.dim]
+new = helper.make_tensor_value_info("image_nhwc", TensorProto.FLOAT, [dims[0], dims[2], dims[3], dims[1]])
+node = helper.make_node("Transpose", ["image_nhwc"], [old.name], perm=[0, 3, 1, 2])
+g.node.insert(0, node)
+g.input.remove(old)
+g.input.insert(0, new)
+onnx.save(m, sys.argv[2])
+PYEOF
+check contract-nhwc 0 "transposed NCHW -> NHWC" -- "$TF" compare "$TINY" "$T/tiny_nhwc.onnx" --random 3 --report "$T/nhwc.json"
+json contract-nhwc-report "$T/nhwc.json" \
+  "r['verdict'] == 'EQUIVALENT' and any('by position' in n for n in r['contract'])"
+
+if [[ -f $MOBILENET/model_opset9.onnx && -f $MOBILENET/model_opset17.onnx && -d $IMAGES ]]; then
+  # ---- .npy input: the fixture's preprocessed image
+  check npy-input 0 "verdict: EQUIVALENT" -- "$TF" compare "$MOBILENET/model_opset17.onnx" "$MOBILENET/model_opset17.onnx" \
+    --npy "$MOBILENET/input.npy" "$MOBILENET/input_2.npy" --calibration-samples 1
+
+  # ---- mobilenet_v2 opset 9 vs opset 17 on natural images (first 8, calibrated on the first 4)
+  check mobilenet-opsets 0 "output 'output' \[1, 1000\] classification: EQUIVALENT" -- \
+    "$TF" compare "$MOBILENET/model_opset9.onnx" "$MOBILENET/model_opset17.onnx" --images "$IMAGES" --limit 8 \
+    --calibration-samples 4 --report "$T/mobilenet.json" --per-sample
+  json mobilenet-opsets-report "$T/mobilenet.json" \
+    "r['verdict'] == 'EQUIVALENT' and r['data']['samples'] == 8 and r['calibration']['samples'] == 4 \
+     and r['outputs'][0]['top1']['flips_beyond_noise'] == 0 and r['outputs'][0]['noise_floor']['max_abs'] > 0 \
+     and len(r['per_sample']) == 8 and r['source']['preprocess']['crop'] == [224, 224]"
+
+  # ---- a bad image in the folder is skipped, counted and listed
+  mkdir -p "$T/imgs/sub"
+  cp "$IMAGES/skimage_chelsea.png" "$IMAGES/opencv_squirrel_cls.jpg" "$T/imgs/"
+  cp "$IMAGES/skimage_coffee.png" "$T/imgs/sub/"
+  echo "this is not a jpeg" > "$T/imgs/sub/broken.jpg"
+  head -c 3000 "$IMAGES/opencv_baboon.jpg" > "$T/imgs/truncated.jpg"
+  echo "notes" > "$T/imgs/README.txt"
+  check bad-images 0 "3 compared, 2 skipped" -- "$TF" compare "$MOBILENET/model_opset17.onnx" "$MOBILENET/model_opset17.onnx" \
+    --images "$T/imgs" --calibration-samples 1 --report "$T/bad.json"
+  json bad-images-report "$T/bad.json" \
+    "r['data']['samples'] == 3 and sorted(s['id'] for s in r['data']['skipped']) == ['sub/broken.jpg', 'truncated.jpg'] \
+     and r['data']['ignored_files'] == 1"
+else
+  skip "mobilenet_v2 fixture or natural images missing (make fixtures)"
+fi
+
+# ---- a real conversion fault: bilinear upsampling exported at opset 9 (Upsample, asymmetric
+# coordinates) vs opset 11 (Resize, half_pixel = what PyTorch computes)
+if $PY -c "import torch" 2>/dev/null; then
+  $PY - "$T" <<'PYEOF' 2>/dev/null
+import sys, torch, torch.nn as nn
+torch.manual_seed(0)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.conv2 = nn.Conv2d(8, 5, 3, padding=1)
+        self.fc = nn.Linear(5, 10)
+    def forward(self, x):
+        y = self.conv2(self.up(torch.relu(self.conv1(x))))
+        return y, self.fc(y.mean(dim=(2, 3)))
+m = Net().eval()
+x = torch.rand(1, 3, 32, 32)
+for opset in (9, 11):
+    torch.onnx.export(m, x, f"{sys.argv[1]}/upsample_opset{opset}.onnx", opset_version=opset,
+                      input_names=["input"], output_names=["seg", "logits"])
+PYEOF
+  DATA=(--random 4)
+  [[ -d $IMAGES ]] && DATA=(--images "$IMAGES" --limit 4 --preprocess raw01)
+  check upsample-correct 0 "verdict: EQUIVALENT" -- "$TF" compare "$T/upsample_opset11.onnx" "$T/upsample_opset11.onnx" "${DATA[@]}"
+  check upsample-fault 1 "output 'seg' \[1, 5, 64, 64\] dense: (DEGRADED|DIVERGENT)" -- \
+    "$TF" compare "$T/upsample_opset11.onnx" "$T/upsample_opset9.onnx" "${DATA[@]}" --report "$T/upsample.json"
+  json upsample-fault-report "$T/upsample.json" \
+    "r['verdict'] != 'EQUIVALENT' and r['exit_code'] == 1 and r['outputs'][0]['error_in_noise_units']['max_abs'] > 1000"
+  # A loose user tolerance accepts it; the calibrated verdict does not.
+  check upsample-user-tolerance 0 "verdict: EQUIVALENT" -- \
+    "$TF" compare "$T/upsample_opset11.onnx" "$T/upsample_opset9.onnx" "${DATA[@]}" --atol 1 --max-flip-rate 1
+else
+  skip "torch not available in $PY"
+fi
+
+echo "compare tests: $passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
