@@ -23,7 +23,42 @@ struct BenchArgs {
   int warmup = 3;
   std::string precision = "fp32";
   bool json = false;
+  bool profile = false;
 };
+
+// Time per op type over the timed runs, largest first (like benchmark_model's op profiling).
+void print_profile(const Model& model, const std::vector<RunStats>& runs) {
+  std::map<std::string, std::pair<double, int>> by_op;  // op -> (total ms, node count)
+  double total = 0;
+  for (size_t i = 0; i < model.graph.nodes.size(); ++i) {
+    double ms = 0;
+    for (const auto& r : runs) ms += r.node_ms[i];
+    ms /= static_cast<double>(runs.size());
+    auto& e = by_op[model.graph.nodes[i].op_type];
+    e.first += ms;
+    e.second += 1;
+    total += ms;
+  }
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [op, e] : by_op) rows.push_back({e.first, op});
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("%-24s %6s %10s %7s\n", "op", "nodes", "ms/run", "share");
+  for (const auto& [ms, op] : rows)
+    std::printf("%-24s %6d %10.3f %6.1f%%\n", op.c_str(), by_op[op].second, ms, total > 0 ? 100 * ms / total : 0.0);
+
+  std::vector<std::pair<double, size_t>> nodes;
+  for (size_t i = 0; i < model.graph.nodes.size(); ++i) {
+    double ms = 0;
+    for (const auto& r : runs) ms += r.node_ms[i];
+    nodes.push_back({ms / static_cast<double>(runs.size()), i});
+  }
+  std::sort(nodes.rbegin(), nodes.rend());
+  std::printf("\nslowest nodes:\n");
+  for (size_t k = 0; k < std::min<size_t>(10, nodes.size()); ++k) {
+    const Node& n = model.graph.nodes[nodes[k].second];
+    std::printf("  %8.3f ms  %-12s %s\n", nodes[k].first, n.op_type.c_str(), n.name.c_str());
+  }
+}
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -45,9 +80,10 @@ int bench(const BenchArgs& a) {
   auto inputs = load_inputs(model, a.inputs, /*random=*/true, /*seed=*/0);
   for (int i = 0; i < a.warmup; ++i) interp.run(inputs);
   std::vector<double> lat;
+  std::vector<RunStats> stats(a.profile ? static_cast<size_t>(a.iterations) : 0);
   for (int i = 0; i < a.iterations; ++i) {
     auto t = std::chrono::steady_clock::now();
-    interp.run(inputs);
+    interp.run(inputs, nullptr, a.profile ? &stats[static_cast<size_t>(i)] : nullptr);
     lat.push_back(ms_since(t));
   }
   std::sort(lat.begin(), lat.end());
@@ -64,6 +100,7 @@ int bench(const BenchArgs& a) {
                 num_threads(), a.precision.c_str(), a.iterations, a.warmup);
     std::printf("load:         %.1f ms\nlatency (ms): min %.2f  median %.2f  p90 %.2f\npeak memory:  %s\n", load_ms,
                 lat.front(), pct(0.5), pct(0.9), human_bytes(peak).c_str());
+    if (a.profile) print_profile(model, stats);
   }
   return kExitOk;
 }
@@ -80,6 +117,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "Untimed warm-up runs (default 3)");
   cmd->add_option("--precision", a->precision, "fp32 or fp64");
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--profile", a->profile, "Also print the time spent per op type");
   cmd->callback([a] { exit_code() = bench(*a); });
 }
 

@@ -1,5 +1,6 @@
 #include "runtime/interpreter.h"
 
+#include <chrono>
 #include <unordered_map>
 
 namespace transfix {
@@ -55,7 +56,9 @@ void Interpreter::check_input(const ValueInfo& info, const Tensor& t) const {
     throw InputError("input '" + info.name + "' expects shape " + shape_str(info.shape) + " but got " + shape_str(t.shape()));
 }
 
-std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& inputs, Observer* observer) const {
+std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& inputs, Observer* observer,
+                                               RunStats* stats) const {
+  if (stats) stats->node_ms.assign(model_.graph.nodes.size(), 0.0);
   const Graph& g = model_.graph;
   std::unordered_map<std::string, Tensor> values;
   std::unordered_map<std::string, int> remaining(use_counts_.begin(), use_counts_.end());
@@ -102,6 +105,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       ins.push_back(t);
     }
     KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins), output_infos_[idx]);
+    auto started = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       kernel.fn(ctx);
     } catch (const UnsupportedError& e) {
@@ -115,6 +119,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     } catch (const std::bad_alloc&) {
       throw InputError("node '" + node.name + "' (" + node.op_type + "): out of memory");
     }
+    if (stats) stats->node_ms[idx] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       const std::string& name = node.outputs[o];
       if (name.empty()) continue;

@@ -27,6 +27,11 @@ struct InterpreterOptions {
   bool check_input_shapes = true;
 };
 
+// Per-node wall time of one run, in node index order of the graph (for profiling).
+struct RunStats {
+  std::vector<double> node_ms;
+};
+
 class Interpreter {
  public:
   // Checks that every op has a kernel (UnsupportedError naming the op otherwise) and orders the graph.
@@ -35,7 +40,8 @@ class Interpreter {
   // Runs the graph. Inputs are matched by name; every graph input without an initializer must be
   // given, with a compatible dtype and shape (InputError otherwise). In fp64 mode float inputs are
   // converted to float64 and float outputs come back as float64.
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, Observer* observer = nullptr) const;
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, Observer* observer = nullptr,
+                                    RunStats* stats = nullptr) const;
 
   const Model& model() const { return model_; }
   Precision precision() const { return options_.precision; }

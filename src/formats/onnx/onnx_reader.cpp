@@ -179,7 +179,11 @@ void read_external(const onnx::TensorProto& p, const ExternalRef& ref, Tensor& t
 
 // TensorProto -> Tensor. Every size is validated against the data actually present before the
 // tensor is allocated, so a small file declaring huge dims cannot make us allocate gigabytes.
-Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& dir, ExternalBudget* budget) {
+//
+// With `owned` (the same proto, mutable), large raw_data is moved into the tensor instead of copied:
+// a model's weights then exist once in memory, not twice.
+Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& dir, ExternalBudget* budget,
+                         onnx::TensorProto* owned = nullptr) {
   if (p.data_type() == onnx::TensorProto::STRING)
     throw UnsupportedError("tensor '" + p.name() + "': string tensors are not supported", "string");
   DType dt = dtype_from_onnx(p.data_type());
@@ -211,6 +215,13 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& dir, Ext
     if (static_cast<int64_t>(p.raw_data().size()) != nbytes)
       throw InputError("tensor '" + p.name() + "': raw_data has " + std::to_string(p.raw_data().size()) +
                        " bytes, shape " + shape_str(shape) + " of " + dtype_name(dt) + " needs " + std::to_string(nbytes));
+    // Small tensors stay in the proto: ONNX shape inference reads shape constants from there.
+    constexpr int64_t kMoveThreshold = 4096;
+    if (owned && nbytes >= kMoveThreshold) {
+      std::shared_ptr<std::string> raw(owned->release_raw_data());
+      auto storage = Storage::wrap(raw->data(), raw->size(), raw);
+      return Tensor(dt, shape, std::move(storage));
+    }
     Tensor t(dt, shape);
     if (nbytes > 0) std::memcpy(t.raw_mutable(), p.raw_data().data(), static_cast<size_t>(nbytes));
     return t;
@@ -371,7 +382,19 @@ Tensor tensor_from_onnx(const onnx::TensorProto& p, const std::string& dir) {
   return tensor_from_proto(p, dir, nullptr);
 }
 
+namespace {
+Model convert_model(const onnx::ModelProto& proto, onnx::ModelProto* owned, const std::string& dir,
+                    const std::string& label);
+}  // namespace
+
 Model onnx_to_model(const onnx::ModelProto& proto, const std::string& dir, const std::string& label) {
+  return convert_model(proto, nullptr, dir, label);
+}
+
+namespace {
+// Converts `proto`; when `owned` is the same proto, large initializer data is moved out of it.
+Model convert_model(const onnx::ModelProto& proto, onnx::ModelProto* owned, const std::string& dir,
+                    const std::string& label) {
   Model m;
   m.path = label;
   m.meta.format = "onnx";
@@ -389,10 +412,12 @@ Model onnx_to_model(const onnx::ModelProto& proto, const std::string& dir, const
   Graph& graph = m.graph;
   graph.name = g.name();
   ExternalBudget budget;
-  for (const auto& init : g.initializer()) {
+  for (int i = 0; i < g.initializer_size(); ++i) {
+    const auto& init = g.initializer(i);
     if (init.name().empty()) throw InputError(label + ": initializer without a name");
     if (graph.initializers.count(init.name())) throw InputError(label + ": duplicate initializer '" + init.name() + "'");
-    graph.initializers[init.name()] = tensor_from_proto(init, dir, &budget);
+    onnx::TensorProto* movable = owned ? owned->mutable_graph()->mutable_initializer(i) : nullptr;
+    graph.initializers[init.name()] = tensor_from_proto(init, dir, &budget, movable);
   }
   if (g.sparse_initializer_size() > 0) throw UnsupportedError(label + ": sparse initializers are not supported", "sparse_initializer");
   std::unordered_set<std::string> input_names;
@@ -442,6 +467,7 @@ Model onnx_to_model(const onnx::ModelProto& proto, const std::string& dir, const
   graph.topological_order();  // rejects cycles and dangling inputs now, with a clear message
   return m;
 }
+}  // namespace
 
 namespace {
 // Adds the value types ONNX shape inference finds to `m` (never replacing what the file declares).
@@ -463,15 +489,14 @@ void add_inferred_value_info(onnx::ModelProto& proto, Model& m) {
 }
 }  // namespace
 
-Model read_onnx_bytes(const std::string& bytes, const std::string& dir, const std::string& label,
-                      const OnnxReadOptions& options) {
-  onnx::ModelProto proto;
-  if (bytes.empty()) throw InputError(label + ": empty file, not an ONNX model");
-  if (!proto.ParseFromString(bytes)) throw InputError(label + ": not a valid ONNX protobuf (parse failed)");
+namespace {
+// Converts a parsed proto (consuming its large tensors) and adds inferred shapes.
+Model model_from_parsed(onnx::ModelProto& proto, const std::string& dir, const std::string& label,
+                        const OnnxReadOptions& options) {
   if (!proto.has_graph() && proto.ir_version() == 0) throw InputError(label + ": not an ONNX model (no graph, no ir_version)");
   Model m;
   try {
-    m = onnx_to_model(proto, dir, label);
+    m = convert_model(proto, &proto, dir, label);
   } catch (const InputError& e) {
     std::string msg = e.what();
     if (msg.rfind(label, 0) == 0) throw;
@@ -481,12 +506,32 @@ Model read_onnx_bytes(const std::string& bytes, const std::string& dir, const st
   if (options.infer_shapes) add_inferred_value_info(proto, m);
   return m;
 }
+}  // namespace
+
+Model read_onnx_bytes(const std::string& bytes, const std::string& dir, const std::string& label,
+                      const OnnxReadOptions& options) {
+  onnx::ModelProto proto;
+  if (bytes.empty()) throw InputError(label + ": empty file, not an ONNX model");
+  if (!proto.ParseFromString(bytes)) throw InputError(label + ": not a valid ONNX protobuf (parse failed)");
+  return model_from_parsed(proto, dir, label, options);
+}
 
 Model read_onnx(const std::string& path, const OnnxReadOptions& options) {
-  std::string bytes = read_file_bytes(path);
+  // Parsed straight from the file (no whole-file buffer), so peak memory stays near the weights' size.
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw InputError(path + ": not a readable file");
+  auto size = fs::file_size(path, ec);
+  if (ec) throw InputError(path + ": cannot stat file");
+  if (size == 0) throw InputError(path + ": empty file, not an ONNX model");
+  if (static_cast<int64_t>(size) > kMaxProtoBytes)
+    throw InputError(path + ": file is larger than 2 GiB; ONNX models that big must use external data");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open file");
+  onnx::ModelProto proto;
+  if (!proto.ParseFromIstream(&in)) throw InputError(path + ": not a valid ONNX protobuf (parse failed)");
   std::string dir = fs::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return read_onnx_bytes(bytes, dir, path, options);
+  return model_from_parsed(proto, dir, path, options);
 }
 
 Tensor read_onnx_tensor_file(const std::string& path) {
