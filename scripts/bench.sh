@@ -12,6 +12,7 @@ FX=${TRANSFIX_CACHE:-$HOME/.cache/transfix}/fixtures
 ITER=${BENCH_ITERATIONS:-20}
 THREADS=${BENCH_THREADS:-2}
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
 echo "== Inference latency, batch 1, $THREADS threads, fp32, median of $ITER runs (after 3 warm-up)"
 printf '%-14s %12s %12s %8s\n' model transfix_ms ort_ms ratio
@@ -19,7 +20,7 @@ for m in mobilenet_v2 resnet101 inception_v3; do
   model=$FX/$m/model_opset17.onnx
   tf=$("$TF" bench "$model" --input "$FX/$m/input.npy" --threads "$THREADS" --iterations "$ITER" --warmup 3 --json | json 'd["latency_ms"]["median"]')
   ort=$(node "$ROOT/tools/node/ort_run.js" "$model" --input "input=$FX/$m/input.npy" --bench "$ITER" --warmup 3 --threads "$THREADS" | json 'd["latency_ms"]["median"]')
-  printf '%-14s %12.2f %12.2f %7.2fx\n' "$m" "$tf" "$ort" "$(echo "$tf / $ort" | bc -l)"
+  printf '%-14s %12.2f %12.2f %7.2fx\n' "$m" "$tf" "$ort" "$(calc "$tf / $ort")"
 done
 
 echo
@@ -27,14 +28,14 @@ echo "== Peak memory, resnet101 inference (target: weights + 150 MB at most)"
 m=$FX/resnet101/model_opset17.onnx
 peak=$("$TF" bench "$m" --input "$FX/resnet101/input.npy" --threads "$THREADS" --iterations 3 --warmup 1 --json | json 'd["peak_memory_bytes"]')
 weights=$("$TF" inspect --json "$m" | json 'd["parameters"]["bytes"]')
-echo "weights $(echo "$weights / 1e6" | bc) MB, peak RSS $(echo "$peak / 1e6" | bc) MB, overhead $(echo "($peak - $weights) / 1e6" | bc) MB"
+echo "weights $(calc "$weights / 1e6") MB, peak RSS $(calc "$peak / 1e6") MB, overhead $(calc "($peak - $weights) / 1e6") MB"
 
 echo
 echo "== fp64 (oracle) vs fp32 latency"
 for m in mobilenet_v2 resnet101; do
   f32=$("$TF" bench "$FX/$m/model_opset17.onnx" --input "$FX/$m/input.npy" --iterations 5 --warmup 1 --json | json 'd["latency_ms"]["median"]')
   f64=$("$TF" bench "$FX/$m/model_opset17.onnx" --input "$FX/$m/input.npy" --iterations 5 --warmup 1 --precision fp64 --json | json 'd["latency_ms"]["median"]')
-  printf '%-14s fp32 %8.2f ms  fp64 %8.2f ms  overhead %.2fx\n' "$m" "$f32" "$f64" "$(echo "$f64 / $f32" | bc -l)"
+  printf '%-14s fp32 %8.2f ms  fp64 %8.2f ms  overhead %.2fx\n' "$m" "$f32" "$f64" "$(calc "$f64 / $f32")"
 done
 
 echo

@@ -11,7 +11,7 @@ DEBS=(
   nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libjpeg-dev zlib1g-dev
   flatbuffers-compiler libflatbuffers-dev
-  nodejs npm bc
+  nodejs npm
 )
 PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)
 [[ "${1:-}" == "--no-python" ]] || DEBS+=("${PY_DEBS[@]}")
