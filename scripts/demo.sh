@@ -37,4 +37,15 @@ print(f"  top-1 class: transfix {int(fp32.argmax())}, PyTorch {int(torch_out.arg
 n = len(glob.glob(os.path.join(out, "dump", "*.npy")))
 print(f"  --dump-all wrote {n} intermediate tensors (index.json maps them to nodes)")
 PY
+IMAGES=${TRANSFIX_CACHE:-$HOME/.cache/transfix}/images
+[[ -n $(ls "$IMAGES" 2>/dev/null) ]] || tools/natural_images.sh >/dev/null 2>&1 || true
+say "5. A real converter fault: PyTorch 1.13 exports bilinear nn.Upsample at opset 9 as Upsample
+   (no half-pixel mode). Compare the opset-9 export against the correct opset-11 one on natural photos:
+   transfix compare examples/upsample_opset11.onnx examples/upsample_opset9.onnx --images ... --limit 12"
+set +e
+"$TF" compare "$EX/upsample_opset11.onnx" "$EX/upsample_opset9.onnx" --images "$IMAGES" --limit 12 --preprocess raw01
+code=$?
+set -e
+echo "(exit code $code: 0 equivalent, 1 not equivalent -- a CI pipeline can gate on it)"
+
 printf '\nNext: transfix --help lists every command.\n'
