@@ -55,6 +55,30 @@ bool is_integer(DType t) {
   }
 }
 
+namespace {
+struct OnnxCode {
+  int code;
+  DType dtype;
+};
+constexpr OnnxCode kOnnxCodes[] = {
+    {1, DType::kF32},  {2, DType::kU8},   {3, DType::kI8},   {4, DType::kU16},  {5, DType::kI16},
+    {6, DType::kI32},  {7, DType::kI64},  {9, DType::kBool}, {10, DType::kF16}, {11, DType::kF64},
+    {12, DType::kU32}, {13, DType::kU64}, {16, DType::kBF16},
+};
+}  // namespace
+
+DType dtype_from_onnx(int64_t code) {
+  for (const auto& c : kOnnxCodes)
+    if (c.code == code) return c.dtype;
+  return DType::kUndefined;
+}
+
+int onnx_from_dtype(DType t) {
+  for (const auto& c : kOnnxCodes)
+    if (c.dtype == t) return c.code;
+  return 0;
+}
+
 float half_to_float(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f;

@@ -16,6 +16,12 @@ DType dtype_from_name(const std::string& name);  // inverse of dtype_name; kUnde
 bool is_float(DType t);            // f16, bf16, f32, f64
 bool is_integer(DType t);          // signed or unsigned ints (not bool)
 
+// The IR numbers element types in attributes (Cast's `to`, ConstantOfShape's value...) as ONNX's
+// TensorProto.DataType does: 1 float, 2 uint8, 3 int8, 4 uint16, 5 int16, 6 int32, 7 int64, 9 bool,
+// 10 float16, 11 double, 12 uint32, 13 uint64, 16 bfloat16.
+DType dtype_from_onnx(int64_t code);  // kUndefined for codes transfix does not hold (string, complex...)
+int onnx_from_dtype(DType t);         // 0 (UNDEFINED) for kUndefined
+
 // IEEE half and bfloat16 conversions (round-to-nearest-even).
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);

@@ -19,6 +19,13 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 // Element strides of `in` when broadcast to `out` (0 along broadcast dims), one per dim of `out`.
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 
+// Product of dims [from, to) of a shape (1 for an empty range).
+inline int64_t shape_product(const Shape& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
 // Row-major strides of a shape, in elements.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
 

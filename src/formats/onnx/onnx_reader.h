@@ -24,7 +24,6 @@ Tensor tensor_from_onnx(const onnx::TensorProto& proto, const std::string& dir);
 // Reads a serialized TensorProto file (the ONNX test data input_0.pb format).
 Tensor read_onnx_tensor_file(const std::string& path);
 
-DType dtype_from_onnx(int elem_type);  // kUndefined when not supported
-int onnx_from_dtype(DType t);
+// Element type codes: dtype_from_onnx / onnx_from_dtype in core/dtype.h.
 
 }  // namespace transfix

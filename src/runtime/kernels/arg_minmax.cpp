@@ -9,11 +9,6 @@
 namespace transfix {
 namespace {
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
-}
 
 // Index (0..n) of the extreme of n elements at stride `inner`.
 template <typename T>

@@ -8,25 +8,6 @@
 namespace transfix {
 namespace {
 
-// ONNX TensorProto.DataType -> DType; kUndefined for types transfix does not hold.
-DType dtype_of_onnx_enum(int64_t to) {
-  switch (to) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 4: return DType::kU16;
-    case 5: return DType::kI16;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 12: return DType::kU32;
-    case 13: return DType::kU64;
-    case 16: return DType::kBF16;
-    default: return DType::kUndefined;
-  }
-}
 
 Tensor cast_to(const KernelContext& ctx, const Tensor& x, DType target) {
   const DType to = ctx.float_out(target);
@@ -37,7 +18,7 @@ void cast(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (!ctx.node.has_attr("to")) ctx.fail("missing attribute 'to'");
   const int64_t to = ctx.node.attr_int("to", 0);
-  const DType target = dtype_of_onnx_enum(to);
+  const DType target = dtype_from_onnx(to);
   if (target == DType::kUndefined) {
     if (to == 8 || to == 14 || to == 15 || (to >= 17 && to <= 23))  // string, complex, float8, int4...
       throw UnsupportedError("Cast to ONNX type " + std::to_string(to) + " is not supported", "Cast");

@@ -10,11 +10,6 @@
 namespace transfix {
 namespace {
 
-int64_t product(const Shape& s, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
-  return p;
-}
 
 void concat(KernelContext& ctx) {
   std::vector<const Tensor*> ins;
@@ -39,7 +34,7 @@ void concat(KernelContext& ctx) {
   }
   Tensor out(first.dtype(), out_shape);
   const size_t es = dtype_size(first.dtype());
-  const int64_t outer = product(out_shape, 0, ua), inner = product(out_shape, ua + 1, out_shape.size());
+  const int64_t outer = shape_product(out_shape, 0, ua), inner = shape_product(out_shape, ua + 1, out_shape.size());
   const int64_t out_row = out_shape[ua] * inner;
   auto* dst = static_cast<uint8_t*>(out.raw_mutable());
   parallel_for(outer, [&](int64_t begin, int64_t end) {
@@ -82,7 +77,7 @@ void split(KernelContext& ctx) {
   const size_t ua = static_cast<size_t>(normalize_axis(ctx.node.attr_int("axis", 0), x.rank()));
   const auto sizes = split_sizes(ctx, x.shape()[ua]);
   const size_t es = dtype_size(x.dtype());
-  const int64_t outer = product(x.shape(), 0, ua), inner = product(x.shape(), ua + 1, x.shape().size());
+  const int64_t outer = shape_product(x.shape(), 0, ua), inner = shape_product(x.shape(), ua + 1, x.shape().size());
   const int64_t in_row = x.shape()[ua] * inner;
   const auto* src = static_cast<const uint8_t*>(x.raw());
   int64_t start = 0;

@@ -94,7 +94,7 @@ void eye_like(KernelContext& ctx) {
   if (x.rank() != 2) ctx.fail("input must be 2-D, got " + shape_str(x.shape()));
   DType dt = x.dtype();
   if (ctx.node.has_attr("dtype")) {
-    dt = dtype_from_onnx_code(ctx.node.attr_int("dtype", 0));
+    dt = dtype_from_onnx(ctx.node.attr_int("dtype", 0));
     if (dt == DType::kUndefined) ctx.fail("unsupported dtype code " + std::to_string(ctx.node.attr_int("dtype", 0)));
   }
   dt = ctx.float_out(dt);

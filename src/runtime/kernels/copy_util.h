@@ -23,7 +23,5 @@ void strided_copy(const void* src, void* dst, const Shape& dims, const std::vect
 // Integer list from an input tensor (any integer dtype); fails with the node's name on other dtypes.
 std::vector<int64_t> int_list_input(const KernelContext& ctx, const Tensor& t, const char* what);
 
-// ONNX TensorProto.DataType code -> DType (kUndefined when unknown or not representable).
-DType dtype_from_onnx_code(int64_t code);
 
 }  // namespace transfix

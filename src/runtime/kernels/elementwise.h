@@ -6,6 +6,8 @@
 // either contiguous or constant, so "same shape", "scalar" and "per-channel" ([N,C,H,W] op [C,1,1])
 // all become an outer loop over rows and an inner loop that is a plain, vectorizable loop.
 #pragma once
+#include <cmath>
+#include <type_traits>
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -16,6 +18,14 @@
 #include "runtime/thread_pool.h"
 
 namespace transfix {
+
+// NaN test that also compiles for integer element types (always false there).
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
 namespace elementwise {
 
 // Tensors above this many elements are split across threads.

@@ -9,11 +9,6 @@
 namespace transfix {
 namespace {
 
-int64_t product(const Shape& s, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
-  return p;
-}
 
 // Index values, made non-negative and checked against `dim`.
 std::vector<int64_t> checked_indices(const KernelContext& ctx, const Tensor& t, int64_t dim) {
@@ -38,7 +33,7 @@ void gather(KernelContext& ctx) {
   out_shape.insert(out_shape.end(), data.shape().begin() + static_cast<int64_t>(axis) + 1, data.shape().end());
   Tensor out(data.dtype(), out_shape);
   const size_t es = dtype_size(data.dtype());
-  const int64_t outer = product(data.shape(), 0, axis), inner = product(data.shape(), axis + 1, data.shape().size());
+  const int64_t outer = shape_product(data.shape(), 0, axis), inner = shape_product(data.shape(), axis + 1, data.shape().size());
   const size_t chunk = static_cast<size_t>(inner) * es;
   const auto* src = static_cast<const uint8_t*>(data.raw());
   auto* dst = static_cast<uint8_t*>(out.raw_mutable());
@@ -175,8 +170,8 @@ void gather_nd(KernelContext& ctx) {
   out_shape.insert(out_shape.end(), data.shape().begin() + static_cast<int64_t>(ub + k), data.shape().end());
   Tensor out(data.dtype(), out_shape);
   const size_t es = dtype_size(data.dtype());
-  const int64_t slice = product(data.shape(), ub + k, data.shape().size());
-  const int64_t batches = product(data.shape(), 0, ub), batch_size = product(data.shape(), ub, data.shape().size());
+  const int64_t slice = shape_product(data.shape(), ub + k, data.shape().size());
+  const int64_t batches = shape_product(data.shape(), 0, ub), batch_size = shape_product(data.shape(), ub, data.shape().size());
   const size_t per_batch = batches == 0 ? 0 : offsets.size() / static_cast<size_t>(batches);
   const auto* src = static_cast<const uint8_t*>(data.raw());
   auto* dst = static_cast<uint8_t*>(out.raw_mutable());
@@ -199,7 +194,7 @@ void scatter_nd(KernelContext& ctx) {
   Shape want(ind.shape().begin(), ind.shape().end() - 1);
   want.insert(want.end(), data.shape().begin() + static_cast<int64_t>(k), data.shape().end());
   if (upd.shape() != want) ctx.fail("updates shape " + shape_str(upd.shape()) + " != expected " + shape_str(want));
-  const int64_t slice = product(data.shape(), k, data.shape().size());
+  const int64_t slice = shape_product(data.shape(), k, data.shape().size());
   const std::string reduction = checked_reduction(ctx);
   Tensor out = data.clone();
   dispatch_for_reduction(reduction, data.dtype(), "ScatterND", [&](auto tag) {

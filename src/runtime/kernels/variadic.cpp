@@ -9,11 +9,6 @@
 namespace transfix {
 namespace {
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
-}
 
 // Folds op over all inputs (at least one); every input must share the first one's dtype.
 template <typename Op>
