@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "data/dataset.h"
 #include "data/npy.h"
 
 namespace transfix::cli {
@@ -28,21 +29,6 @@ std::string human_bytes(double bytes) {
   return buf;
 }
 
-namespace {
-Tensor random_tensor(const ValueInfo& info, std::mt19937_64& rng) {
-  Shape shape = info.shape;
-  for (auto& d : shape) if (d < 0) d = 1;  // symbolic dims (batch): 1
-  DType dt = info.dtype == DType::kUndefined ? DType::kF32 : info.dtype;
-  std::uniform_real_distribution<double> uni(0.0, 1.0);
-  Tensor f(DType::kF64, shape);
-  double* p = f.mutable_data<double>();
-  for (int64_t i = 0; i < f.numel(); ++i) {
-    double u = uni(rng);
-    p[i] = is_float(dt) ? u : std::floor(u * (dt == DType::kBool ? 2 : 10));
-  }
-  return f.cast(dt);
-}
-}  // namespace
 
 std::map<std::string, Tensor> load_inputs(const Model& model, const std::vector<std::string>& specs, bool random,
                                           uint64_t seed) {
@@ -77,7 +63,7 @@ std::map<std::string, Tensor> load_inputs(const Model& model, const std::vector<
     if (!random)
       throw InputError("no data for model input '" + in.name + "' " + shape_str(in.shape) +
                        ": pass --input " + in.name + "=FILE.npy or --random");
-    inputs[in.name] = random_tensor(in, rng);
+    inputs[in.name] = random_input(in, rng);
   }
   return inputs;
 }

@@ -282,20 +282,7 @@ class RandomData : public Dataset {
   }
 
  private:
-  Tensor make(const ValueInfo& info) {
-    Shape shape = info.shape;
-    for (auto& d : shape)
-      if (d < 0) d = 1;  // symbolic dims (batch): 1
-    DType dt = info.dtype == DType::kUndefined ? DType::kF32 : info.dtype;
-    std::uniform_real_distribution<double> uni(0.0, 1.0);
-    Tensor f(DType::kF64, shape);
-    double* p = f.mutable_data<double>();
-    for (int64_t i = 0; i < f.numel(); ++i) {
-      double u = uni(rng_);
-      p[i] = is_float(dt) ? u : std::floor(u * (dt == DType::kBool ? 2 : 10));
-    }
-    return f.cast(dt);
-  }
+  Tensor make(const ValueInfo& info) { return random_input(info, rng_); }
 
   std::vector<ValueInfo> inputs_;
   int64_t count_;
@@ -325,6 +312,21 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const LabelSo
 
 std::unique_ptr<Dataset> open_npy(const std::vector<std::string>& paths, const std::vector<ValueInfo>& inputs) {
   return std::make_unique<NpyFiles>(paths, inputs);
+}
+
+Tensor random_input(const ValueInfo& info, std::mt19937_64& rng) {
+  Shape shape = info.shape;
+  for (auto& d : shape)
+    if (d < 0) d = 1;  // symbolic dims (batch): 1
+  DType dt = info.dtype == DType::kUndefined ? DType::kF32 : info.dtype;
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  Tensor f(DType::kF64, shape);
+  double* p = f.mutable_data<double>();
+  for (int64_t i = 0; i < f.numel(); ++i) {
+    double u = uni(rng);
+    p[i] = is_float(dt) ? u : std::floor(u * (dt == DType::kBool ? 2 : 10));
+  }
+  return f.cast(dt);
 }
 
 std::unique_ptr<Dataset> open_random(const std::vector<ValueInfo>& inputs, int64_t count, uint64_t seed) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,11 @@ std::unique_ptr<Dataset> open_npy(const std::vector<std::string>& paths, const s
 
 // `count` samples of seeded uniform random data shaped like the model's inputs (symbolic dims
 // = 1): floats in [0, 1), integers in [0, 10), bools 0/1.
+// One seeded random tensor shaped like `info` (symbolic dims -> 1): uniform [0,1) for float types,
+// integers 0..9 (bool 0/1) otherwise. `run --random` and `compare --random` share it, so the same
+// seed gives the same data in both.
+Tensor random_input(const ValueInfo& info, std::mt19937_64& rng);
+
 std::unique_ptr<Dataset> open_random(const std::vector<ValueInfo>& inputs, int64_t count, uint64_t seed);
 
 }  // namespace transfix
