@@ -9,20 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 passed=0 failed=0
 
-check() {  # check NAME EXPECTED_EXIT PATTERN -- command...
-  local name=$1 want=$2 pattern=$3
-  shift 4
-  local out code
-  out=$("$@" 2>&1)
-  code=$?
-  if [[ $code -eq $want ]] && { [[ -z $pattern ]] || grep -qE -- "$pattern" <<<"$out"; }; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $code (want $want), pattern '$pattern'"
-    echo "$out" | head -5 | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 check version 0 "transfix [0-9]" -- "$TF" --version
 check help 0 "inspect" -- "$TF" --help

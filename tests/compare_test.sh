@@ -15,20 +15,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 passed=0 failed=0 skipped=0
 
-check() {  # check NAME EXPECTED_EXIT PATTERN -- command...
-  local name=$1 want=$2 pattern=$3
-  shift 4
-  local out code
-  out=$("$@" 2>&1)
-  code=$?
-  if [[ $code -eq $want ]] && { [[ -z $pattern ]] || grep -qE -- "$pattern" <<<"$out"; }; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $code (want $want), pattern '$pattern'"
-    echo "$out" | tail -25 | sed 's/^/    /'
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 json() {  # json NAME FILE PYTHON_EXPR: the expression over `r` (the report) must be true
   local name=$1 file=$2 expr=$3
