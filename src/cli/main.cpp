@@ -3,9 +3,11 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "runtime/thread_pool.h"
 
 int main(int argc, char** argv) {
   using namespace transfix::cli;
+  transfix::configure_allocator_for_inference();
   CLI::App app{"transfix: finds and fixes what deep-learning model converters break.\n"
                "Exit codes: 0 ok, 1 finding (e.g. models disagree), 2 usage or input error."};
   app.set_version_flag("--version", std::string("transfix ") + TRANSFIX_VERSION);

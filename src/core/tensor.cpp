@@ -112,13 +112,13 @@ std::string shape_str(const Shape& shape) {
   return os.str();
 }
 
-std::shared_ptr<Storage> Storage::allocate(size_t bytes) {
+std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool zero) {
   auto s = std::make_shared<Storage>();
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw InputError("out of memory allocating " + std::to_string(bytes) + " bytes");
-  std::memset(p, 0, rounded);
+  if (zero) std::memset(p, 0, rounded);
   s->data = p;
   s->bytes = bytes;
   s->owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
@@ -141,6 +141,20 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
     throw InputError("tensor of shape " + shape_str(shape_) + " (" + dtype_name(dtype_) +
                      ") exceeds the allocation limit of " + std::to_string(g_max_tensor_bytes) + " bytes");
   storage_ = Storage::allocate(static_cast<size_t>(numel_ * elem));
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  int64_t elem = static_cast<int64_t>(dtype_size(dtype));
+  if (elem == 0) throw InputError("tensor of undefined dtype");
+  if (t.numel_ > g_max_tensor_bytes / elem)
+    throw InputError("tensor of shape " + shape_str(t.shape_) + " (" + dtype_name(dtype) +
+                     ") exceeds the allocation limit of " + std::to_string(g_max_tensor_bytes) + " bytes");
+  t.storage_ = Storage::allocate(static_cast<size_t>(t.numel_ * elem), /*zero=*/false);
+  return t;
 }
 
 Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Storage> storage, size_t byte_offset)

@@ -38,7 +38,7 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   std::shared_ptr<void> owner;
-  static std::shared_ptr<Storage> allocate(size_t bytes);  // zero-initialized, 64-byte aligned
+  static std::shared_ptr<Storage> allocate(size_t bytes, bool zero = true);  // 64-byte aligned
   // Wraps memory owned by someone else (e.g. an mmap); `owner` must outlive all users.
   static std::shared_ptr<Storage> wrap(void* data, size_t bytes, std::shared_ptr<void> owner);
 };
@@ -50,6 +50,9 @@ class Tensor {
   Tensor(DType dtype, Shape shape);
   // Views existing storage (no copy). Throws InputError if the storage is too small.
   Tensor(DType dtype, Shape shape, std::shared_ptr<Storage> storage, size_t byte_offset = 0);
+
+  // Like Tensor(dtype, shape) but without zero-filling: for kernels that write every element.
+  static Tensor uninitialized(DType dtype, Shape shape);
 
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values, Shape shape);

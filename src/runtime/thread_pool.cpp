@@ -1,5 +1,7 @@
 #include "runtime/thread_pool.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -107,6 +109,13 @@ Pool& pool() {
   return p;
 }
 }  // namespace
+
+void configure_allocator_for_inference() {
+  // glibc maps allocations above M_MMAP_THRESHOLD with mmap and returns them on free, so every run
+  // page-faults its large activations in again (measured: ~20% of mobilenet_v2's latency).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 void set_num_threads(int n) {
   n = std::max(1, n);

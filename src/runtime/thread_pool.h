@@ -10,6 +10,10 @@ namespace transfix {
 void set_num_threads(int n);
 int num_threads();
 
+// Tunes the C allocator for repeated inference: activation buffers stay in the heap between runs
+// instead of being mapped fresh (and page-faulted in) every time. Process-wide; the CLI calls it.
+void configure_allocator_for_inference();
+
 // Calls fn(begin, end) on disjoint chunks covering [0, n). Runs inline when n < 2 * min_chunk
 // or when called from inside another parallel_for.
 void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t min_chunk = 1);

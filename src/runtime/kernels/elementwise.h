@@ -46,7 +46,7 @@ void for_range(int64_t n, F&& fn) {
 // out[i] = f(x[i]); out has x's shape and dtype DTypeOf<R>.
 template <typename T, typename R, typename F>
 Tensor map_unary(const Tensor& x, F f) {
-  Tensor out(DTypeOf<R>::value, x.shape());
+  Tensor out = Tensor::uninitialized(DTypeOf<R>::value, x.shape());  // every element is written below
   const T* in = x.data<T>();
   R* o = out.mutable_data<R>();
   for_range(x.numel(), [&](int64_t b, int64_t e) {
