@@ -146,6 +146,19 @@ void max_pool_typed(KernelContext& ctx) {
   }
 }
 
+// Sum of f(x) over the taps of one window that fall inside the input (padding contributes nothing),
+// accumulated in double. Shared by average and Lp pooling.
+template <typename T, typename F>
+double window_sum(const T* xp, const Window3D& w, const Window& win, F f) {
+  double sum = 0;
+  for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+    for (int64_t b = win.lo[1]; b < win.hi[1]; ++b) {
+      const T* row = xp + ((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] + win.start[2];
+      for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) sum += f(static_cast<double>(row[c * w.d[2]]));
+    }
+  return sum;
+}
+
 template <typename T>
 void average_pool_typed(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -157,13 +170,7 @@ void average_pool_typed(KernelContext& ctx) {
   T* yd = y.mutable_data<T>();
   const int64_t in_plane = w.in_size(), out_plane = w.out_size();
   for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
-    const T* xp = xd + p * in_plane;
-    double sum = 0;
-    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
-      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b) {
-        const T* row = xp + ((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] + win.start[2];
-        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) sum += row[c * w.d[2]];
-      }
+    const double sum = window_sum(xd + p * in_plane, w, win, [](double v) { return v; });
     const int64_t count = include_pad ? win.padded_taps[0] * win.padded_taps[1] * win.padded_taps[2]
                                       : (win.hi[0] - win.lo[0]) * (win.hi[1] - win.lo[1]) * (win.hi[2] - win.lo[2]);
     yd[p * out_plane + o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
@@ -183,15 +190,8 @@ void lp_pool_typed(KernelContext& ctx) {
   T* yd = y.mutable_data<T>();
   const int64_t in_plane = w.in_size(), out_plane = w.out_size();
   for_each_window(s.planes, w, s.pad_end, [&](int64_t p, int64_t o, const Window& win) {
-    const T* xp = xd + p * in_plane;
-    double sum = 0;
-    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
-      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
-        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c)
-          sum += std::pow(std::fabs(static_cast<double>(
-                              xp[((win.start[0] + a * w.d[0]) * w.in[1] + win.start[1] + b * w.d[1]) * w.in[2] +
-                                 win.start[2] + c * w.d[2]])),
-                          p_norm);
+    const double sum =
+        window_sum(xd + p * in_plane, w, win, [p_norm](double v) { return std::pow(std::fabs(v), p_norm); });
     yd[p * out_plane + o] = static_cast<T>(std::pow(sum, 1.0 / p_norm));
   });
   ctx.set_output(0, y);
