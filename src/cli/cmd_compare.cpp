@@ -8,6 +8,7 @@
 
 #include "analysis/compare.h"
 #include "cli/commands.h"
+#include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "runtime/thread_pool.h"
 
@@ -19,12 +20,7 @@ namespace {
 
 struct CompareArgs {
   std::string source, target;
-  std::string images;
-  std::vector<std::string> npy;
-  int64_t random = 0;
-  uint64_t seed = 0;
-  std::string labels;
-  std::string preprocess = "torchvision", source_preprocess, target_preprocess;
+  DataArgs data;
   int64_t limit = -1;
   int64_t calibration_samples = 8;
   double noise_multiple = 8.0;
@@ -148,14 +144,12 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
 
 int compare(const CompareArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
-  int sources = !a.images.empty() + !a.npy.empty() + (a.random > 0);
-  if (sources != 1) throw InputError("compare: give exactly one of --images DIR, --npy PATH..., --random N");
+  a.data.check("compare");
   for (const auto* p : {&a.source, &a.target})
     if (!fs::exists(*p)) throw InputError("compare: '" + *p + "' does not exist");
-  if (!a.labels.empty() && a.images.empty()) throw InputError("--labels needs --images");
   CompareOptions opt;
-  opt.source_preprocess = parse_preprocess(a.source_preprocess.empty() ? a.preprocess : a.source_preprocess);
-  opt.target_preprocess = parse_preprocess(a.target_preprocess.empty() ? a.preprocess : a.target_preprocess);
+  opt.source_preprocess = a.data.source();
+  opt.target_preprocess = a.data.target();
   opt.limit = a.limit;
   opt.calibration_samples = a.calibration_samples;
   opt.noise_multiple = a.noise_multiple;
@@ -165,15 +159,7 @@ int compare(const CompareArgs& a) {
   if (a.limit == 0 || a.limit < -1) throw InputError("--limit must be positive");
   bool tty = isatty(STDERR_FILENO);
   if (tty) opt.progress = [](size_t n) { std::cerr << "\r  compared " << n << " samples" << std::flush; };
-  LabelSource labels = parse_label_source(a.labels);
-  DatasetFactory factory = [&](const Model& source) -> std::unique_ptr<Dataset> {
-    std::vector<ValueInfo> inputs;
-    for (const auto& in : source.graph.inputs)
-      if (!source.graph.initializers.count(in.name)) inputs.push_back(in);
-    if (!a.images.empty()) return open_image_folder(a.images, labels);
-    if (!a.npy.empty()) return open_npy(a.npy, inputs);
-    return open_random(inputs, a.random, a.seed);
-  };
+  DatasetFactory factory = a.data.factory();
   CompareResult r = compare_models(a.source, a.target, factory, opt);
   if (tty && r.samples) std::cerr << "\r" << std::string(40, ' ') << "\r";
   print_summary(r, opt);
@@ -193,16 +179,7 @@ void add_compare(CLI::App& app) {
                                  "fp32-vs-fp64 noise (exit 0 equivalent, 1 not, 2 error)");
   cmd->add_option("source", a->source, "The original model")->required();
   cmd->add_option("target", a->target, "Its conversion")->required();
-  cmd->add_option("--images", a->images, "Folder of JPEG/PNG images (recursive, sorted)");
-  cmd->add_option("--npy", a->npy, "Input .npy files or folders (one sample per file; N-row files are split)");
-  cmd->add_option("--random", a->random, "N seeded random samples shaped like the source's inputs");
-  cmd->add_option("--seed", a->seed, "Seed for --random (default 0)");
-  cmd->add_option("--labels", a->labels, "Image labels: 'folders' (class sub-folders) or a CSV file,label");
-  cmd->add_option("--preprocess", a->preprocess,
-                  "Image preprocessing for both models: torchvision (default), inception, keras-caffe, keras-tf, raw01, "
-                  "raw255, or a JSON spec file");
-  cmd->add_option("--source-preprocess", a->source_preprocess, "Preprocessing for the source (default: --preprocess)");
-  cmd->add_option("--target-preprocess", a->target_preprocess, "Preprocessing for the target (default: --preprocess)");
+  add_data_options(cmd, a->data);
   cmd->add_option("--limit", a->limit, "Compare at most N samples");
   cmd->add_option("--calibration-samples", a->calibration_samples,
                   "Run the source in fp64 on the first N samples to measure its noise floor (default 8)");

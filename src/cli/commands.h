@@ -9,6 +9,10 @@
 #include "core/graph.h"
 #include "runtime/kernel.h"
 
+namespace transfix {
+struct LocalizeResult;
+}
+
 namespace transfix::cli {
 
 constexpr int kExitOk = 0;
@@ -23,12 +27,16 @@ void add_run(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_localize(CLI::App& app);
+void add_mutate(CLI::App& app);
 
 // Shared input handling for run/bench: "--input NAME=file.npy" or "--input file.npy" (by position);
 // graph inputs left unspecified are filled with seeded uniform [0,1) data when `random` is set.
 std::map<std::string, Tensor> load_inputs(const Model& model, const std::vector<std::string>& specs, bool random,
                                           uint64_t seed);
 Precision parse_precision(const std::string& s);
+// The localize result as text (localize and repair print it).
+void print_localize(const LocalizeResult& r, bool all_pairs);
 // Human-readable byte count: "13.4 MB".
 std::string human_bytes(double bytes);
 

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   add_convert(app);
   add_bench(app);
   add_compare(app);
+  add_localize(app);
+  add_mutate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

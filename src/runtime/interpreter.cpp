@@ -71,7 +71,11 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     }
     check_input(info, it->second);
     values[info.name] = to_working(it->second);
-    if (observer) observer->on_value(info.name, values[info.name], nullptr);
+    if (observer) {
+      observer->on_value(info.name, values[info.name], nullptr);
+      Tensor replacement;
+      if (observer->substitute(info.name, values[info.name], nullptr, &replacement)) values[info.name] = std::move(replacement);
+    }
   }
   for (const auto& [name, t] : inputs)
     if (!values.count(name)) {
@@ -132,7 +136,11 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       // Quantized values carry their declared scale/zero point so consumers can read them.
       const ValueInfo* info = output_infos_[idx][o];
       if (info && info->quant && !out.quant() && !is_float(out.dtype())) out.set_quant(info->quant);
-      if (observer) observer->on_value(name, out, &node);
+      if (observer) {
+        observer->on_value(name, out, &node);
+        Tensor replacement;
+        if (observer->substitute(name, out, &node, &replacement)) out = std::move(replacement);
+      }
       values[name] = std::move(out);
     }
     // Free inputs nobody needs any more (keeps peak memory near the largest live set).

@@ -19,6 +19,13 @@ class Observer {
   // Called for each graph input (producer == nullptr) and each node output as soon as it exists.
   // The tensor shares its buffer with the interpreter: copy it (cheap, shared) to keep it.
   virtual void on_value(const std::string& name, const Tensor& value, const Node* producer) = 0;
+  // Called right after on_value: an observer may substitute the value that consumers will see (localize
+  // feeds each part of a converted model the source model's own values, so that every part's error is
+  // its own and not what it inherits). Return true after setting *replacement.
+  virtual bool substitute(const std::string& name, const Tensor& value, const Node* producer, Tensor* replacement) {
+    (void)name, (void)value, (void)producer, (void)replacement;
+    return false;
+  }
 };
 
 struct InterpreterOptions {

@@ -1,0 +1,436 @@
+#include "analysis/align.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "core/errors.h"
+#include "runtime/interpreter.h"
+
+namespace transfix {
+
+double TensorPair::noise_units() const {
+  if (noise > 0) return error / noise;
+  return error > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+}
+
+bool SourceTrace::is_ancestor(int a, int v) const {
+  const auto& bits = ancestors[static_cast<size_t>(v)];
+  const size_t word = static_cast<size_t>(a) / 64;
+  return word < bits.size() && (bits[word] >> (static_cast<size_t>(a) % 64) & 1u);
+}
+
+namespace {
+
+bool comparable(const Tensor& t) {
+  return is_float(t.dtype()) || (is_integer(t.dtype()) && t.quant() && !t.quant()->scale.empty());
+}
+
+// Records every value of the fp64 run, with its ancestry.
+class TraceRecorder : public Observer {
+ public:
+  TraceRecorder(const Graph& g, SourceTrace& t) : g_(g), t_(t) {}
+  void on_value(const std::string& name, const Tensor& value, const Node* producer) override {
+    const int id = static_cast<int>(t_.names.size());
+    t_.names.push_back(name);
+    t_.index[name] = id;
+    t_.value.push_back(comparable(value) ? real_f64(value) : Tensor{});
+    t_.shape.push_back(value.shape());
+    t_.noise.push_back(0);
+    t_.scale.push_back(t_.value.back().defined() ? max_abs(t_.value.back()) : 0);
+    t_.print.push_back(t_.value.back().defined() ? fingerprint(t_.value.back()) : Fingerprint{});
+    t_.producer.push_back(producer ? static_cast<int>(producer - g_.nodes.data()) : -1);
+    std::vector<uint64_t> bits(static_cast<size_t>(id) / 64 + 1, 0);
+    if (producer)
+      for (const auto& in : producer->inputs) {
+        auto it = t_.index.find(in);
+        if (in.empty() || it == t_.index.end()) continue;
+        const auto& up = t_.ancestors[static_cast<size_t>(it->second)];
+        for (size_t w = 0; w < up.size(); ++w) bits[w] |= up[w];
+        bits[static_cast<size_t>(it->second) / 64] |= uint64_t{1} << (it->second % 64);
+      }
+    t_.ancestors.push_back(std::move(bits));
+  }
+
+ private:
+  const Graph& g_;
+  SourceTrace& t_;
+};
+
+// Measures an fp32 run against the recorded fp64 values. With `forced`, every value is replaced by
+// the fp64 one (rounded to fp32) before its consumers run, so the error measured is each op's own
+// rounding: the noise floor for a target op that is fed the source's values.
+class NoiseRecorder : public Observer {
+ public:
+  NoiseRecorder(SourceTrace& t, bool forced) : t_(t), forced_(forced) {}
+  void on_value(const std::string& name, const Tensor& value, const Node*) override {
+    auto it = t_.index.find(name);
+    if (it == t_.index.end() || !t_.value[static_cast<size_t>(it->second)].defined() || !comparable(value)) return;
+    const Tensor& ref = t_.value[static_cast<size_t>(it->second)];
+    if (ref.numel() != value.numel()) return;
+    const double err = max_abs_diff(ref, real_f64(value).reshaped(ref.shape()));
+    (forced_ ? t_.local_noise : t_.noise)[static_cast<size_t>(it->second)] = err;
+    if (forced_ && is_float(value.dtype())) replacement_ = ref.cast(value.dtype()).reshaped(value.shape());
+  }
+  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
+    if (!replacement_.defined()) return false;
+    *replacement = std::move(replacement_);
+    replacement_ = Tensor{};
+    return true;
+  }
+
+ private:
+  SourceTrace& t_;
+  bool forced_;
+  Tensor replacement_;
+};
+
+}  // namespace
+
+SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs) {
+  SourceTrace trace;
+  TraceRecorder rec(source.graph, trace);
+  Interpreter(source, {Precision::kF64}).run(inputs, &rec);
+  trace.local_noise.assign(trace.names.size(), 0.0);
+  Interpreter fp32(source, {Precision::kF32});
+  NoiseRecorder noise(trace, false), local(trace, true);
+  fp32.run(inputs, &noise);
+  fp32.run(inputs, &local);
+  return trace;
+}
+
+namespace {
+
+struct Anchor {
+  int source = -1;
+  Transform transform;
+  std::string how;
+};
+
+enum class State { kUnseen, kMapped, kPending, kIgnored };
+
+struct TargetValue {
+  State state = State::kUnseen;
+  int order = -1;               // production order in this pass
+  int producer = -1;            // node index
+  std::vector<int> frontier;    // source values its nearest mapped ancestors map to
+  TensorPair pair;              // when mapped
+  Tensor value;                 // pending values, kept to choose an anchor
+};
+
+// One teacher-forced run of the target.
+class ForcedRun : public Observer {
+ public:
+  ForcedRun(const Model& target, const SourceTrace& trace, const std::map<std::string, Anchor>& anchors,
+            const AlignOptions& opt)
+      : g_(target.graph), trace_(trace), anchors_(anchors), opt_(opt) {}
+
+  std::unordered_map<std::string, TargetValue> values;
+  std::vector<std::string> order;  // target values in production order
+  std::map<std::string, Shape> shapes;
+
+  void on_value(const std::string& name, const Tensor& value, const Node* producer) override {
+    shapes[name] = value.shape();
+    TargetValue& tv = values[name];
+    tv.order = static_cast<int>(order.size());
+    order.push_back(name);
+    tv.producer = producer ? static_cast<int>(producer - g_.nodes.data()) : -1;
+    if (!comparable(value)) {
+      tv.state = State::kIgnored;
+      return;
+    }
+    tv.frontier = frontier_of(producer);
+    if (producer && tv.frontier.empty()) {  // computed from constants only: nothing to compare it with
+      tv.state = State::kIgnored;
+      return;
+    }
+    Tensor real = real_f64(value);
+    auto a = anchors_.find(name);
+    if (a != anchors_.end()) {
+      map_to(tv, name, real, a->second.source, a->second.transform, a->second.how);
+      const Tensor& src = trace_.value[static_cast<size_t>(a->second.source)];
+      if (src.numel() == value.numel()) {
+        forced_ = source_as_target(src, a->second.transform, value);
+      } else {  // the target's shape is wrong: go on with the source's value, shape and all
+        Tensor like = Tensor::uninitialized(value.dtype(), src.shape());
+        like.set_quant(value.quant());
+        forced_ = source_as_target(src, Transform{}, like);
+      }
+      return;
+    }
+    if (auto m = clean_match(tv, real)) {
+      map_to(tv, name, real, m->first, m->second, "value");
+      forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
+      return;
+    }
+    tv.state = State::kPending;
+    tv.value = real;
+  }
+
+  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
+    if (!forced_.defined()) return false;
+    *replacement = std::move(forced_);
+    forced_ = Tensor{};
+    return true;
+  }
+
+  // Is source value `s` a descendant-or-self of every frontier element?
+  bool below_frontier(int s, const std::vector<int>& frontier) const {
+    for (int f : frontier)
+      if (f != s && !trace_.is_ancestor(f, s)) return false;
+    return true;
+  }
+
+  double clean_threshold(int s) const {
+    const size_t i = static_cast<size_t>(s);
+    return std::max(opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i]);
+  }
+
+  void map_to(TargetValue& tv, const std::string& name, const Tensor& real, int s, const Transform& tr,
+              const std::string& how) {
+    const size_t i = static_cast<size_t>(s);
+    tv.state = State::kMapped;
+    TensorPair& p = tv.pair;
+    p.target = name;
+    p.source = trace_.names[i];
+    p.transform = tr;
+    p.how = how;
+    p.noise = trace_.local_noise[i];
+    p.scale = trace_.scale[i];
+    p.threshold = clean_threshold(s);
+    if (real.numel() == trace_.value[i].numel())
+      p.error = max_abs_diff(trace_.value[i], to_source_frame(real, tr, trace_.value[i].shape()));
+    else
+      p.error = std::numeric_limits<double>::infinity();  // shapes differ: the structure itself is wrong
+    p.clean = p.error <= p.threshold;
+  }
+
+ private:
+  std::vector<int> frontier_of(const Node* producer) const {
+    std::vector<int> f;
+    if (!producer) return f;
+    for (const auto& in : producer->inputs) {
+      auto it = values.find(in);
+      if (in.empty() || it == values.end()) continue;
+      const TargetValue& up = it->second;
+      if (up.state == State::kMapped) f.push_back(trace_.index.at(up.pair.source));
+      else if (up.state == State::kPending) f.insert(f.end(), up.frontier.begin(), up.frontier.end());
+    }
+    std::sort(f.begin(), f.end());
+    f.erase(std::unique(f.begin(), f.end()), f.end());
+    return f;
+  }
+
+  // The source value this target value cleanly equals, if any: the nearest below the frontier.
+  std::optional<std::pair<int, Transform>> clean_match(const TargetValue& tv, const Tensor& real) const {
+    const Fingerprint fp = fingerprint(real);
+    const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
+    for (int s = first; s < static_cast<int>(trace_.names.size()); ++s) {
+      if (!trace_.candidate(s) || trace_.print[static_cast<size_t>(s)].numel != fp.numel) continue;
+      if (tv.producer >= 0 && tv.frontier.empty()) continue;  // computed from constants only
+      if (!below_frontier(s, tv.frontier)) continue;
+      const double rel = std::max(1e-3, 4 * clean_threshold(s) / std::max(trace_.scale[static_cast<size_t>(s)], 1e-30));
+      if (!fingerprints_close(trace_.print[static_cast<size_t>(s)], fp, rel)) continue;
+      auto m = best_match(trace_.value[static_cast<size_t>(s)], real);
+      if (m && m->max_abs <= clean_threshold(s)) return std::make_pair(s, m->transform);
+    }
+    return std::nullopt;
+  }
+
+  const Graph& g_;
+  const SourceTrace& trace_;
+  const std::map<std::string, Anchor>& anchors_;
+  const AlignOptions& opt_;
+  Tensor forced_;
+};
+
+// Target values that some graph output or mapped value depends on, per value: does any descendant
+// (or the value itself) get mapped?
+std::set<std::string> resolved_values(const Graph& g, const ForcedRun& run) {
+  std::set<std::string> resolved;
+  for (auto it = run.order.rbegin(); it != run.order.rend(); ++it) {
+    const TargetValue& tv = run.values.at(*it);
+    if (tv.state == State::kMapped) resolved.insert(*it);
+    if (!resolved.count(*it) || tv.producer < 0) continue;
+    for (const auto& in : g.nodes[static_cast<size_t>(tv.producer)].inputs)
+      if (!in.empty()) resolved.insert(in);
+  }
+  return resolved;
+}
+
+bool absorbable(const std::string& op) {
+  return op == "BatchNormalization" || op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Add" ||
+         op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
+}
+
+// The best source counterpart of a pending value that nothing downstream resolves. Priors first:
+// the source value of the same name; else the first value below the frontier made by an op of the
+// same type, or one of the ops a converter folds into it (BatchNorm, activation) right after it;
+// the smallest error among those. Without either, the smallest error anywhere below the frontier.
+std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trace, const ForcedRun& run,
+                                    const TargetValue& tv, const std::string& name, const Model& source) {
+  const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
+  const int count = static_cast<int>(trace.names.size());
+  auto eligible = [&](int s) { return trace.candidate(s) && run.below_frontier(s, tv.frontier); };
+  auto error_of = [&](int s) -> std::optional<std::pair<double, Transform>> {
+    if (trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) return std::nullopt;
+    auto m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25);
+    if (!m) return std::nullopt;
+    const double scale = std::max({trace.scale[static_cast<size_t>(s)], max_abs(tv.value), 1e-30});
+    return std::make_pair(m->max_abs / scale, m->transform);
+  };
+  auto anchor_to = [&](int s, const char* how) {
+    auto e = error_of(s);
+    return Anchor{s, e ? e->second : Transform{}, e ? how : "structure"};
+  };
+  // 1. Same name (converters and exporters often keep tensor names).
+  auto same = trace.index.find(name);
+  if (same != trace.index.end() && eligible(same->second)) return anchor_to(same->second, "anchor");
+  // 2. Same op type, nearest below the frontier, or what folds into it.
+  const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
+  for (int s = first; s < count; ++s) {
+    const int p = trace.producer[static_cast<size_t>(s)];
+    if (p < 0 || source.graph.nodes[static_cast<size_t>(p)].op_type != op || !eligible(s)) continue;
+    std::optional<Anchor> best;
+    double best_err = std::numeric_limits<double>::infinity();
+    for (int c = s; c < count; ++c) {  // s and the chain of foldable ops that follows it
+      if (c != s) {
+        const int cp = trace.producer[static_cast<size_t>(c)];
+        if (cp < 0 || !absorbable(source.graph.nodes[static_cast<size_t>(cp)].op_type) || !trace.is_ancestor(s, c)) continue;
+      }
+      if (auto e = error_of(c); e && e->first < best_err * 0.999) best_err = e->first, best = Anchor{c, e->second, "anchor"};
+      if (c - s > 4) break;
+    }
+    return best ? *best : anchor_to(s, "anchor");
+  }
+  // 3. The smallest error anywhere below the frontier.
+  std::optional<Anchor> best;
+  double best_err = std::numeric_limits<double>::infinity();
+  for (int s = first; s < count; ++s) {
+    if (!eligible(s)) continue;
+    if (auto e = error_of(s); e && e->first < best_err * 0.999) best_err = e->first, best = Anchor{s, e->second, "anchor"};
+  }
+  return best;
+}
+
+// Target nodes of the segment that ends at `name`: its producer and the producers of pending
+// values it reads, back to mapped values.
+void collect_target_segment(const Graph& g, const ForcedRun& run, const std::string& name, TensorPair& p) {
+  std::set<int> nodes;
+  std::set<std::string> from;
+  std::vector<std::string> stack{name};
+  std::set<std::string> seen;
+  while (!stack.empty()) {
+    std::string v = stack.back();
+    stack.pop_back();
+    if (!seen.insert(v).second) continue;
+    auto it = run.values.find(v);
+    if (it == run.values.end()) continue;  // constant
+    const TargetValue& tv = it->second;
+    if (v != name && tv.state == State::kMapped) {
+      from.insert(v);
+      continue;
+    }
+    if (tv.producer < 0) continue;
+    nodes.insert(tv.producer);
+    for (const auto& in : g.nodes[static_cast<size_t>(tv.producer)].inputs)
+      if (!in.empty()) stack.push_back(in);
+  }
+  p.target_nodes.assign(nodes.begin(), nodes.end());
+  p.target_from.assign(from.begin(), from.end());
+}
+
+// Source nodes between the segment's start values and its end value.
+void collect_source_segment(const SourceTrace& trace, const std::vector<int>& frontier, int end, TensorPair& p) {
+  std::set<int> nodes;
+  for (int v = 0; v <= end; ++v) {
+    if (v != end && !trace.is_ancestor(v, end)) continue;
+    if (trace.producer[static_cast<size_t>(v)] < 0) continue;
+    bool after_start = frontier.empty();
+    bool before_start = false;
+    for (int f : frontier) {
+      after_start |= trace.is_ancestor(f, v);
+      before_start |= f == v || trace.is_ancestor(v, f);
+    }
+    if (after_start && !before_start) nodes.insert(trace.producer[static_cast<size_t>(v)]);
+  }
+  p.source_nodes.assign(nodes.begin(), nodes.end());
+  for (int f : frontier) p.source_from.push_back(trace.names[static_cast<size_t>(f)]);
+}
+
+}  // namespace
+
+Alignment align_models(const Model& source, const Model& target, const SourceTrace& trace,
+                       const std::map<std::string, Tensor>& target_inputs, const AlignOptions& opt) {
+  Alignment out;
+  std::map<std::string, Anchor> anchors;
+  std::set<std::string> unanchorable;
+  std::unique_ptr<ForcedRun> run;
+  Interpreter interp(target, {Precision::kF32});
+  for (out.passes = 1; out.passes <= opt.max_passes; ++out.passes) {
+    run = std::make_unique<ForcedRun>(target, trace, anchors, opt);
+    out.crash.clear();
+    try {
+      interp.run(target_inputs, run.get());
+    } catch (const std::exception& e) {
+      out.crash = e.what();
+    }
+    // The first pending value that nothing downstream resolves is where the next fault is.
+    std::set<std::string> resolved = resolved_values(target.graph, *run);
+    const TargetValue* fault = nullptr;
+    std::string fault_name;
+    for (const auto& name : run->order) {
+      const TargetValue& tv = run->values.at(name);
+      if (tv.state == State::kPending && !resolved.count(name) && !unanchorable.count(name)) {
+        fault = &tv;
+        fault_name = name;
+        break;
+      }
+    }
+    if (!fault) break;
+    auto anchor = choose_anchor(target, trace, *run, *fault, fault_name, source);
+    if (std::getenv("TRANSFIX_DEBUG_ALIGN"))
+      std::fprintf(stderr, "pass %d: unresolved '%s' -> %s\n", out.passes, fault_name.c_str(),
+                   anchor ? (trace.names[static_cast<size_t>(anchor->source)] + " (" + anchor->how + ")").c_str() : "none");
+    if (anchor) anchors[fault_name] = *anchor;
+    else unanchorable.insert(fault_name);
+  }
+  out.passes = std::min(out.passes, opt.max_passes);
+  if (!out.crash.empty()) {
+    auto q = out.crash.find("node '");
+    if (q != std::string::npos) out.crash_node = out.crash.substr(q + 6, out.crash.find('\'', q + 6) - q - 6);
+  }
+
+  // Pairs and their segments, in target order.
+  std::set<std::string> mapped_sources;
+  for (const auto& name : run->order) {
+    const TargetValue& tv = run->values.at(name);
+    if (tv.state == State::kIgnored) continue;
+    ++out.target_tensors;
+    if (tv.state != State::kMapped) continue;
+    ++out.target_tensors_mapped;
+    TensorPair p = tv.pair;
+    collect_target_segment(target.graph, *run, name, p);
+    collect_source_segment(trace, tv.frontier, trace.index.at(p.source), p);
+    mapped_sources.insert(p.source);
+    out.target_to_source[name] = p.source;
+    out.pairs.push_back(std::move(p));
+  }
+  out.target_shapes = run->shapes;
+  std::set<int> covered;
+  for (const auto& p : out.pairs) covered.insert(p.source_nodes.begin(), p.source_nodes.end());
+  for (size_t v = 0; v < trace.names.size(); ++v) {
+    if (!trace.candidate(static_cast<int>(v))) continue;
+    ++out.source_tensors;
+    out.source_tensors_mapped += mapped_sources.count(trace.names[v]) ? 1 : 0;
+  }
+  out.source_nodes = static_cast<int>(source.graph.nodes.size());
+  out.source_nodes_covered = static_cast<int>(covered.size());
+  return out;
+}
+
+}  // namespace transfix

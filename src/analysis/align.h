@@ -1,0 +1,80 @@
+// Tensor mapping and error attribution between a source model and its conversion.
+//
+// The source runs once in fp64 (the oracle) and once in fp32 (its own rounding noise per tensor).
+// The target then runs "teacher-forced": each target tensor is compared with the source tensors
+// that could hold the same values (descendants of what its inputs were mapped to, same element
+// count, any layout transform). A clean match is replaced by the source's own value, so every part
+// of the target is fed exactly what the source computed and its error is its own, not inherited.
+// Target tensors without a clean match stay pending: intermediates of a decomposed op are resolved
+// by a later clean match; a pending tensor that nothing downstream resolves is where a fault is,
+// and it is anchored to its best source counterpart (and forced) in a further pass, so faults
+// after it are found too. Mapped pairs cut both graphs into segments: the target nodes between a
+// pair and its nearest mapped ancestors, and the source nodes between the same points.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/tensor_match.h"
+#include "core/graph.h"
+
+namespace transfix {
+
+struct AlignOptions {
+  double clean_noise_multiple = 64;  // a match is clean within this many local noise floors ...
+  double clean_floor = 2e-6;         // ... or this fraction of the tensor's scale, whichever is larger
+  int max_passes = 24;               // one per fault found, plus one
+};
+
+// Every value the source computes on the probe input.
+struct SourceTrace {
+  std::vector<std::string> names;                // values in production order (graph inputs first)
+  std::map<std::string, int> index;
+  std::vector<Tensor> value;                     // real values, float64 (undefined for non-float values)
+  std::vector<Shape> shape;
+  std::vector<double> noise;                     // max |fp32 - fp64| of the whole fp32 run (accumulated)
+  std::vector<double> local_noise;               // max |fp32 - fp64| of the producing op alone, fed fp64 values
+  std::vector<double> scale;                     // max |value|
+  std::vector<Fingerprint> print;
+  std::vector<int> producer;                     // node index, -1 for graph inputs
+  std::vector<std::vector<uint64_t>> ancestors;  // bitset over value indices, excluding self
+  bool is_ancestor(int a, int v) const;          // a is a strict ancestor of v
+  bool candidate(int v) const { return value[static_cast<size_t>(v)].defined(); }
+};
+SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs);
+
+// A target tensor and the source tensor that holds the same values.
+struct TensorPair {
+  std::string target, source;
+  Transform transform;
+  bool clean = true;          // within the clean threshold: the segment adds no error beyond noise
+  std::string how;            // "value" (clean match), "anchor" (best counterpart of a faulty tensor),
+                              // "structure" (no shape-compatible counterpart: same op, nearest)
+  double error = 0;           // max |target - source| in the source's frame, target fed source values
+  double noise = 0;           // source fp32 noise at this tensor
+  double scale = 0;           // max |source|
+  double threshold = 0;       // clean threshold in effect
+  double noise_units() const;
+  double relative() const { return scale > 0 ? error / scale : error; }
+  // The segment that ends here.
+  std::vector<int> target_nodes, source_nodes;     // node indices, in graph order
+  std::vector<std::string> target_from, source_from;  // mapped values it starts from
+};
+
+struct Alignment {
+  std::vector<TensorPair> pairs;  // in target production order
+  int passes = 0;
+  // Coverage: source float tensors (and nodes) that some target tensor maps to.
+  int source_tensors = 0, source_tensors_mapped = 0;
+  int target_tensors = 0, target_tensors_mapped = 0;
+  int source_nodes = 0, source_nodes_covered = 0;
+  std::map<std::string, Shape> target_shapes;  // every target value of the last pass
+  std::map<std::string, std::string> target_to_source;  // mapped value names
+  std::string crash;              // the target failed even with source values fed to it
+  std::string crash_node;
+};
+
+Alignment align_models(const Model& source, const Model& target, const SourceTrace& trace,
+                       const std::map<std::string, Tensor>& target_inputs, const AlignOptions& options = {});
+
+}  // namespace transfix

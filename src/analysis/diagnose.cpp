@@ -1,0 +1,676 @@
+#include "analysis/diagnose.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "analysis/known_faults.h"
+#include "core/errors.h"
+
+namespace transfix {
+
+namespace {
+
+std::string list_str(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+std::string num_str(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+bool nhwc(const Node& n) { return n.attr_string("layout", "NCHW") == "NHWC"; }
+
+// Spatial kernel dims of a convolution weight, whatever its layout.
+std::vector<int64_t> kernel_dims(const Node& n, const Shape& w) {
+  if (w.size() < 3) return {};
+  const std::string layout = n.attr_string("weight_layout", "OIHW");
+  if (layout == "OHWI" || layout == "1HWO") return {w.begin() + 1, w.end() - 1};
+  return {w.begin() + 2, w.end()};
+}
+
+std::vector<int64_t> spatial_dims(const Node& n, const Shape& x) {
+  if (x.size() < 3) return {};
+  if (nhwc(n)) return {x.begin() + 1, x.end() - 1};
+  return {x.begin() + 2, x.end()};
+}
+
+// Explicit pads [begin..., end...] with auto_pad resolved for this input.
+std::vector<int64_t> resolved_pads(const Node& n, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel) {
+  const size_t k = kernel.size();
+  std::vector<int64_t> strides = n.attr_ints("strides", std::vector<int64_t>(k, 1));
+  std::vector<int64_t> dil = n.attr_ints("dilations", std::vector<int64_t>(k, 1));
+  const std::string mode = n.attr_string("auto_pad", "NOTSET");
+  if (mode == "NOTSET") return n.attr_ints("pads", std::vector<int64_t>(2 * k, 0));
+  std::vector<int64_t> pads(2 * k, 0);
+  if (mode == "VALID" || in.size() != k || strides.size() != k || dil.size() != k) return pads;
+  for (size_t i = 0; i < k; ++i) {
+    const int64_t out = (in[i] + strides[i] - 1) / strides[i];
+    const int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - in[i]);
+    const int64_t small = total / 2, large = total - small;
+    pads[i] = mode == "SAME_LOWER" ? large : small;
+    pads[i + k] = mode == "SAME_LOWER" ? small : large;
+  }
+  return pads;
+}
+
+std::optional<double> constant_scalar(const Model& m, const Node& n, size_t input) {
+  if (!n.has_input(input)) return std::nullopt;
+  auto it = m.graph.initializers.find(n.inputs[input]);
+  if (it == m.graph.initializers.end() || it->second.numel() != 1) return std::nullopt;
+  return it->second.to_f64_vector()[0];
+}
+
+std::vector<int64_t> constant_ints(const Model& m, const Node& n, size_t input) {
+  if (!n.has_input(input)) return {};
+  auto it = m.graph.initializers.find(n.inputs[input]);
+  if (it == m.graph.initializers.end()) return {};
+  return it->second.to_i64_vector();
+}
+
+int64_t positive_axis(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
+
+// Activations as one comparable signature: Relu is clip(0, inf), Relu6 clip(0, 6), ...
+std::string activation_signature(const Model& m, const Node& n) {
+  const std::string& op = n.op_type;
+  if (op == "Relu") return "clip(0, inf)";
+  if (op == "Clip") {
+    double lo = -INFINITY, hi = INFINITY;
+    if (m.opset() < 11) {
+      lo = n.attr_float("min", lo), hi = n.attr_float("max", hi);
+    } else {
+      lo = constant_scalar(m, n, 1).value_or(lo), hi = constant_scalar(m, n, 2).value_or(hi);
+    }
+    return "clip(" + num_str(lo) + ", " + num_str(hi) + ")";
+  }
+  if (op == "LeakyRelu") return "leaky_relu(alpha=" + num_str(n.attr_float("alpha", 0.01)) + ")";
+  if (op == "Elu") return "elu(alpha=" + num_str(n.attr_float("alpha", 1.0)) + ")";
+  if (op == "HardSigmoid")
+    return "hard_sigmoid(alpha=" + num_str(n.attr_float("alpha", 0.2)) + ", beta=" + num_str(n.attr_float("beta", 0.5)) + ")";
+  std::string lower = op;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  return lower;
+}
+
+}  // namespace
+
+std::string op_family(const std::string& op) {
+  static const std::map<std::string, std::string> families = {
+      {"Conv", "conv"}, {"ConvTranspose", "conv_transpose"},
+      {"MaxPool", "max_pool"}, {"AveragePool", "average_pool"}, {"LpPool", "lp_pool"},
+      {"GlobalAveragePool", "global_average_pool"}, {"GlobalMaxPool", "global_max_pool"},
+      {"BatchNormalization", "batch_norm"}, {"InstanceNormalization", "instance_norm"},
+      {"LayerNormalization", "layer_norm"}, {"Resize", "resize"}, {"Upsample", "resize"},
+      {"Relu", "activation"}, {"Clip", "activation"}, {"LeakyRelu", "activation"}, {"Elu", "activation"},
+      {"Selu", "activation"}, {"Sigmoid", "activation"}, {"HardSigmoid", "activation"},
+      {"HardSwish", "activation"}, {"Tanh", "activation"}, {"Softplus", "activation"}, {"PRelu", "activation"},
+      {"Softmax", "softmax"}, {"LogSoftmax", "softmax"}, {"Gemm", "gemm"}, {"MatMul", "gemm"},
+      {"Transpose", "layout"}, {"Reshape", "layout"}, {"Flatten", "layout"}, {"Squeeze", "layout"},
+      {"Unsqueeze", "layout"}, {"Identity", "layout"}, {"Dropout", "layout"}, {"Cast", "layout"},
+      {"Shape", "layout"}, {"Gather", "gather"}, {"Concat", "concat"}, {"LRN", "lrn"}, {"Pad", "pad"},
+      {"DepthToSpace", "depth_to_space"}, {"SpaceToDepth", "space_to_depth"},
+      {"QuantizeLinear", "quantize"}, {"DequantizeLinear", "quantize"}};
+  auto it = families.find(op);
+  if (it != families.end()) return it->second;
+  if (op.rfind("Reduce", 0) == 0) return "reduce";
+  std::string lower = op;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  return lower;
+}
+
+std::map<std::string, std::string> canonical_attributes(const Model& m, const Node& n, const ShapeOf& shape_of) {
+  std::map<std::string, std::string> a;
+  const std::string fam = op_family(n.op_type);
+  const Shape x = n.inputs.empty() ? Shape{} : shape_of(n.inputs[0]);
+  if (fam == "conv" || fam == "conv_transpose") {
+    const Shape w = n.inputs.size() > 1 ? shape_of(n.inputs[1]) : Shape{};
+    const auto kernel = kernel_dims(n, w);
+    const size_t k = kernel.size();
+    a["kernel"] = list_str(kernel);
+    a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(k, 1)));
+    a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(k, 1)));
+    a["group"] = std::to_string(n.attr_int("group", 1));
+    if (fam == "conv") a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    else a["pads"] = list_str(n.attr_ints("pads", std::vector<int64_t>(2 * k, 0)));
+  } else if (fam == "max_pool" || fam == "average_pool" || fam == "lp_pool") {
+    const auto kernel = n.attr_ints("kernel_shape");
+    a["kernel"] = list_str(kernel);
+    a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(kernel.size(), 1)));
+    a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    a["ceil_mode"] = std::to_string(n.attr_int("ceil_mode", 0));
+    if (fam == "average_pool") a["count_include_pad"] = std::to_string(n.attr_int("count_include_pad", 0));
+    if (fam == "max_pool") a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(kernel.size(), 1)));
+  } else if (fam == "batch_norm" || fam == "instance_norm" || fam == "layer_norm") {
+    a["epsilon"] = num_str(n.attr_float("epsilon", 1e-5));
+    if (fam == "layer_norm") a["axis"] = std::to_string(n.attr_int("axis", -1));
+  } else if (fam == "resize") {
+    std::string mode = n.attr_string("mode", "nearest");
+    if (mode == "bilinear" || mode == "trilinear") mode = "linear";
+    a["mode"] = mode;
+    const bool legacy = n.op_type == "Upsample" || m.opset() < 11;
+    a["coordinate_transformation_mode"] =
+        legacy ? "asymmetric" : n.attr_string("coordinate_transformation_mode", "half_pixel");
+    if (mode == "nearest") a["nearest_mode"] = legacy ? "legacy (floor up, ceil down)" : n.attr_string("nearest_mode", "round_prefer_floor");
+    if (mode == "cubic") a["cubic_coeff_a"] = num_str(n.attr_float("cubic_coeff_a", -0.75));
+  } else if (fam == "activation") {
+    a["activation"] = activation_signature(m, n);
+  } else if (fam == "softmax") {
+    const int64_t def = m.opset() < 13 ? 1 : -1;
+    a["function"] = n.op_type;
+    a["axis"] = std::to_string(positive_axis(n.attr_int("axis", def), x.size()));
+  } else if (fam == "concat" || fam == "gather") {
+    const Shape out = shape_of(n.outputs[0]);
+    a["axis"] = std::to_string(positive_axis(n.attr_int("axis", 0), out.size()));
+  } else if (fam == "gemm" && n.op_type == "Gemm") {
+    a["alpha"] = num_str(n.attr_float("alpha", 1.0));
+    a["beta"] = num_str(n.attr_float("beta", 1.0));
+  } else if (fam == "lrn") {
+    a["alpha"] = num_str(n.attr_float("alpha", 1e-4));
+    a["beta"] = num_str(n.attr_float("beta", 0.75));
+    a["bias"] = num_str(n.attr_float("bias", 1.0));
+    a["size"] = std::to_string(n.attr_int("size", 0));
+  } else if (n.op_type == "Transpose") {
+    a["perm"] = list_str(n.attr_ints("perm"));
+  } else if (fam == "reduce") {
+    auto axes = n.has_attr("axes") ? n.attr_ints("axes") : constant_ints(m, n, 1);
+    for (auto& ax : axes) ax = positive_axis(ax, x.size());
+    std::sort(axes.begin(), axes.end());
+    a["axes"] = list_str(axes);
+    a["keepdims"] = std::to_string(n.attr_int("keepdims", 1));
+  } else if (fam == "pad") {
+    a["mode"] = n.attr_string("mode", "constant");
+  } else if (fam == "depth_to_space" || fam == "space_to_depth") {
+    a["blocksize"] = std::to_string(n.attr_int("blocksize", 0));
+    if (fam == "depth_to_space") a["mode"] = n.attr_string("mode", "DCR");
+  }
+  return a;
+}
+
+namespace {
+
+// ---------------------------------------------------------------- parameter stage
+
+// A weight tensor as [out, in, spatial...] float64, whatever the op and layout.
+std::optional<Tensor> canonical_weight(const Model& m, const Node& n) {
+  if (n.inputs.size() < 2) return std::nullopt;
+  auto it = m.graph.initializers.find(n.inputs[1]);
+  if (it == m.graph.initializers.end()) return std::nullopt;
+  Tensor w = real_f64(it->second);
+  const std::string layout = n.attr_string("weight_layout", "OIHW");
+  if (n.op_type == "Conv" && w.rank() == 4) {
+    if (layout == "OHWI") return permute(w, {0, 3, 1, 2});
+    if (layout == "1HWO") return permute(w, {3, 0, 1, 2});
+    return w;
+  }
+  if (n.op_type == "Gemm" && w.rank() == 2) return n.attr_int("transB", 0) ? w : permute(w, {1, 0});
+  if (n.op_type == "MatMul" && w.rank() == 2) return permute(w, {1, 0});
+  return w.rank() >= 2 ? std::optional<Tensor>(w) : std::nullopt;
+}
+
+std::optional<Tensor> bias_of(const Model& m, const Node& n) {
+  const size_t idx = n.op_type == "Gemm" ? 2 : 2;
+  if (!n.has_input(idx)) return std::nullopt;
+  auto it = m.graph.initializers.find(n.inputs[idx]);
+  if (it == m.graph.initializers.end()) return std::nullopt;
+  return real_f64(it->second);
+}
+
+// Folds a BatchNormalization that follows the conv into its weights and bias:
+// w' = w * g / sqrt(v + eps), b' = (b - mean) * g / sqrt(v + eps) + beta.
+bool fold_batch_norm(const Model& m, const Node& bn, Tensor& w, std::vector<double>& b) {
+  auto get = [&](size_t i) -> std::optional<std::vector<double>> {
+    if (!bn.has_input(i)) return std::nullopt;
+    auto it = m.graph.initializers.find(bn.inputs[i]);
+    if (it == m.graph.initializers.end()) return std::nullopt;
+    return it->second.to_f64_vector();
+  };
+  auto g = get(1), beta = get(2), mean = get(3), var = get(4);
+  const int64_t out = w.dim(0);
+  if (!g || !beta || !mean || !var || static_cast<int64_t>(g->size()) != out) return false;
+  const double eps = bn.attr_float("epsilon", 1e-5);
+  const int64_t per = w.numel() / out;
+  double* wv = w.mutable_data<double>();
+  for (int64_t o = 0; o < out; ++o) {
+    const size_t i = static_cast<size_t>(o);
+    const double f = (*g)[i] / std::sqrt((*var)[i] + eps);
+    for (int64_t j = 0; j < per; ++j) wv[o * per + j] *= f;
+    b[i] = (b[i] - (*mean)[i]) * f + (*beta)[i];
+  }
+  return true;
+}
+
+double rel_diff(const double* a, const double* b, int64_t n, double scale) {
+  double m = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return scale > 0 ? m / scale : m;
+}
+
+float round_to_fp16(double v) {
+  Tensor t = Tensor::from_vector<double>({v}, {1}).cast(DType::kF16).cast(DType::kF64);
+  return static_cast<float>(t.data<double>()[0]);
+}
+
+// Classifies how target weights `t` differ from source weights `s` (both [out, in, k...]).
+std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
+  Finding f{"parameters", "", "", 0.9};
+  if (s.shape() != t.shape()) {
+    f.kind = "weight shape differs";
+    f.detail = "source " + shape_str(s.shape()) + ", target " + shape_str(t.shape());
+    return f;
+  }
+  const int64_t n = s.numel();
+  const double* sv = s.data<double>();
+  const double* tv = t.data<double>();
+  const double scale = std::max(max_abs(s), 1e-30);
+  const double err = rel_diff(sv, tv, n, scale);
+  if (err <= 1e-6) return std::nullopt;
+  auto detail = [&](const std::string& what) { return what + " (max weight error " + num_str(err) + " of the largest weight)"; };
+  // float16 rounding: every target weight is the source weight rounded to half precision.
+  double fp16_err = 0;
+  for (int64_t i = 0; i < n && fp16_err <= 1e-9; ++i) fp16_err = std::max(fp16_err, std::fabs(round_to_fp16(sv[i]) - tv[i]) / scale);
+  if (fp16_err <= 1e-7) {
+    f.kind = "weights rounded to float16";
+    f.detail = detail("every weight equals the source weight rounded to float16");
+    return f;
+  }
+  const int64_t out = s.dim(0), per = n / out;
+  // 8-bit grid: few distinct values per output channel, error within half a step.
+  {
+    int64_t grid_channels = 0;
+    for (int64_t o = 0; o < out; ++o) {
+      std::set<double> distinct(tv + o * per, tv + (o + 1) * per);
+      grid_channels += distinct.size() <= 256 && per > 256 ? 1 : 0;
+    }
+    std::set<double> all(tv, tv + n);
+    if ((out > 0 && grid_channels == out) || (all.size() <= 256 && n > 1024)) {
+      f.kind = "weights quantized to an 8-bit grid without quantization metadata";
+      f.detail = detail(std::to_string(all.size()) + " distinct values in " + std::to_string(n) + " weights");
+      return f;
+    }
+  }
+  // Kernel transposed (H <-> W).
+  if (s.rank() == 4 && s.dim(2) == s.dim(3) && s.dim(2) > 1) {
+    Tensor st = permute(s, {0, 1, 3, 2});
+    if (rel_diff(st.data<double>(), tv, n, scale) <= 1e-6) {
+      f.kind = "kernel transposed (height and width swapped)";
+      f.detail = detail("target weights equal the source kernel with H and W swapped");
+      return f;
+    }
+  }
+  // Channel permutations: every target channel equals some source channel.
+  auto channel_perm = [&](const Tensor& a, const Tensor& b, int axis) -> std::optional<std::vector<int64_t>> {
+    Tensor pa = axis == 0 ? a : permute(a, [&] {
+      std::vector<int64_t> p(static_cast<size_t>(a.rank()));
+      std::iota(p.begin(), p.end(), 0);
+      std::swap(p[0], p[1]);
+      return p;
+    }());
+    Tensor pb = axis == 0 ? b : permute(b, [&] {
+      std::vector<int64_t> p(static_cast<size_t>(b.rank()));
+      std::iota(p.begin(), p.end(), 0);
+      std::swap(p[0], p[1]);
+      return p;
+    }());
+    const int64_t c = pa.dim(0), k = pa.numel() / c;
+    if (c < 2) return std::nullopt;
+    std::vector<int64_t> perm(static_cast<size_t>(c), -1);
+    bool identity = true;
+    for (int64_t i = 0; i < c; ++i) {
+      for (int64_t j = 0; j < c && perm[static_cast<size_t>(i)] < 0; ++j)
+        if (rel_diff(pa.data<double>() + j * k, pb.data<double>() + i * k, k, scale) <= 1e-6) perm[static_cast<size_t>(i)] = j;
+      if (perm[static_cast<size_t>(i)] < 0) return std::nullopt;
+      identity &= perm[static_cast<size_t>(i)] == i;
+    }
+    if (identity) return std::nullopt;
+    return perm;
+  };
+  if (auto p = channel_perm(s, t, 0)) {
+    f.kind = "output channels permuted";
+    f.detail = detail("target output channel i holds source channel " + list_str(*p));
+    return f;
+  }
+  if (s.rank() >= 2 && s.dim(1) > 1)
+    if (auto p = channel_perm(s, t, 1)) {
+      bool reversed = true;
+      for (size_t i = 0; i < p->size(); ++i) reversed &= (*p)[i] == static_cast<int64_t>(p->size() - 1 - i);
+      f.kind = reversed ? "input channels reversed (RGB <-> BGR)" : "input channels permuted";
+      f.detail = detail("target input channel i reads source channel " + list_str(*p));
+      return f;
+    }
+  // Per-output-channel rescale (a BatchNorm folded twice, or a scale folded into the wrong op).
+  {
+    bool scaled = true;
+    std::vector<double> factors;
+    for (int64_t o = 0; o < out && scaled; ++o) {
+      double num = 0, den = 0;
+      for (int64_t j = 0; j < per; ++j) num += sv[o * per + j] * tv[o * per + j], den += sv[o * per + j] * sv[o * per + j];
+      const double c = den > 0 ? num / den : 1.0;
+      for (int64_t j = 0; j < per && scaled; ++j) scaled = std::fabs(c * sv[o * per + j] - tv[o * per + j]) <= 1e-5 * scale;
+      factors.push_back(c);
+    }
+    if (scaled) {
+      auto [lo, hi] = std::minmax_element(factors.begin(), factors.end());
+      f.kind = "weights rescaled per output channel (BatchNorm folded twice?)";
+      f.detail = detail("target channel o = c_o x source channel o, c_o in [" + num_str(*lo) + ", " + num_str(*hi) + "]");
+      return f;
+    }
+  }
+  f.kind = "weights differ";
+  f.detail = detail("no layout, precision or permutation explains the difference");
+  f.confidence = 0.6;
+  return f;
+}
+
+// ---------------------------------------------------------------- segment analysis
+
+struct Ctx {
+  const Model& source;
+  const Model& target;
+  const SourceTrace& trace;
+  const Alignment& al;
+};
+
+std::string op_label(const Node& n) {
+  const std::string name = n.prov.name.empty() ? n.name : n.prov.name;
+  const std::string op = n.prov.op_type.empty() ? n.op_type : n.prov.op_type;
+  return op + " '" + name + "'";
+}
+
+struct NodePairing {
+  std::vector<std::pair<int, int>> pairs;  // (source node, target node)
+  std::vector<int> source_only, target_only;
+};
+
+NodePairing pair_nodes(const Ctx& c, const std::vector<int>& src, const std::vector<int>& tgt) {
+  NodePairing p;
+  std::vector<bool> used(tgt.size(), false);
+  for (int s : src) {
+    const std::string fam = op_family(c.source.graph.nodes[static_cast<size_t>(s)].op_type);
+    bool found = false;
+    for (size_t i = 0; i < tgt.size() && !found; ++i)
+      if (!used[i] && op_family(c.target.graph.nodes[static_cast<size_t>(tgt[i])].op_type) == fam) {
+        used[i] = true, found = true;
+        p.pairs.push_back({s, tgt[i]});
+      }
+    if (!found) p.source_only.push_back(s);
+  }
+  for (size_t i = 0; i < tgt.size(); ++i)
+    if (!used[i]) p.target_only.push_back(tgt[i]);
+  return p;
+}
+
+ShapeOf source_shapes(const Ctx& c) {
+  return [&c](const std::string& name) -> Shape {
+    auto it = c.trace.index.find(name);
+    if (it != c.trace.index.end()) return c.trace.shape[static_cast<size_t>(it->second)];
+    auto init = c.source.graph.initializers.find(name);
+    return init != c.source.graph.initializers.end() ? init->second.shape() : Shape{};
+  };
+}
+
+ShapeOf target_shapes(const Ctx& c) {
+  return [&c](const std::string& name) -> Shape {
+    auto it = c.al.target_shapes.find(name);
+    if (it != c.al.target_shapes.end()) return it->second;
+    auto init = c.target.graph.initializers.find(name);
+    return init != c.target.graph.initializers.end() ? init->second.shape() : Shape{};
+  };
+}
+
+// Target axis attributes in the source's frame, through the segment's layout transform.
+void to_source_frame_axes(std::map<std::string, std::string>& attrs, const Transform& tr) {
+  auto it = attrs.find("axis");
+  if (it == attrs.end() || tr.perm.empty() || tr.reshape) return;
+  const int64_t axis = std::stoll(it->second);
+  if (axis >= 0 && axis < static_cast<int64_t>(tr.perm.size())) it->second = std::to_string(tr.perm[static_cast<size_t>(axis)]);
+}
+
+void hyperparameter_findings(const Ctx& c, const NodePairing& np, const TensorPair& seg, Fault& f) {
+  for (auto [s, t] : np.pairs) {
+    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
+    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    auto sa = canonical_attributes(c.source, sn, source_shapes(c));
+    auto ta = canonical_attributes(c.target, tn, target_shapes(c));
+    to_source_frame_axes(ta, seg.transform);
+    std::map<std::string, std::string> fix;
+    for (const auto& [key, sv] : sa) {
+      auto it = ta.find(key);
+      if (it == ta.end() || it->second == sv) continue;
+      if (key == "kernel" || key == "group") {
+        if (key == "group") f.findings.push_back({"graph", "group count differs", "source " + sv + ", target " + it->second, 0.7});
+        continue;
+      }
+      f.findings.push_back({"hyperparameters", key == "activation" ? "activation bounds" : key,
+                            op_label(tn) + ": " + key + " " + it->second + ", source " + op_label(sn) + " has " + sv, 0.9});
+      fix[key] = sv;
+    }
+    if (!fix.empty() && f.repair.action.empty()) {
+      f.repair.action = "set-attributes";
+      f.repair.target_node = t, f.repair.source_node = s;
+      f.repair.attributes = fix;
+      f.target_node = t, f.source_node = s;
+    }
+  }
+}
+
+void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<int>& src_nodes, Fault& f) {
+  for (auto [s, t] : np.pairs) {
+    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
+    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    const std::string fam = op_family(sn.op_type);
+    if (fam != "conv" && fam != "gemm") continue;
+    auto ws = canonical_weight(c.source, sn);
+    auto wt = canonical_weight(c.target, tn);
+    if (!ws || !wt) continue;
+    Tensor w = ws->clone();
+    std::vector<double> b(static_cast<size_t>(w.dim(0)), 0.0);
+    if (auto bs = bias_of(c.source, sn); bs && bs->numel() == w.dim(0)) b = bs->to_f64_vector();
+    // A BatchNormalization reading this conv's output in the source segment, absent from the target
+    // segment, was folded by the converter: compare against the folded weights.
+    bool folded = false;
+    for (int other : np.source_only) {
+      const Node& bn = c.source.graph.nodes[static_cast<size_t>(other)];
+      if (bn.op_type == "BatchNormalization" && !bn.inputs.empty() && bn.inputs[0] == sn.outputs[0])
+        folded = fold_batch_norm(c.source, bn, w, b);
+    }
+    (void)src_nodes;
+    auto finding = compare_weights(w, *wt);
+    auto bt = bias_of(c.target, tn);
+    if (!finding) {
+      double bscale = 0;
+      for (double v : b) bscale = std::max(bscale, std::fabs(v));
+      if (!bt && bscale > 0) {
+        finding = Finding{"parameters", "bias dropped", "the source adds a bias (largest " + num_str(bscale) + "); the target has none", 0.9};
+      } else if (bt && bt->numel() == static_cast<int64_t>(b.size())) {
+        const double err = rel_diff(b.data(), bt->data<double>(), bt->numel(), std::max(bscale, 1e-30));
+        if (err > 1e-5) finding = Finding{"parameters", "bias differs", "max bias error " + num_str(err) + " of the largest bias", 0.8};
+      }
+    }
+    if (!finding) continue;
+    if (folded) finding->detail += "; compared with the source's weights after folding its BatchNormalization";
+    finding->detail = op_label(tn) + ": " + finding->detail;
+    f.findings.push_back(*finding);
+    if (f.repair.action.empty()) {
+      f.repair.action = "restore-weights";
+      f.repair.target_node = t, f.repair.source_node = s;
+      f.target_node = t, f.source_node = s;
+    }
+  }
+}
+
+bool neutral(const std::string& op) { return op_family(op) == "layout"; }
+
+void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
+  // Folded BatchNorms are not missing ops.
+  for (int s : np.source_only) {
+    const Node& n = c.source.graph.nodes[static_cast<size_t>(s)];
+    if (neutral(n.op_type)) continue;
+    if (n.op_type == "BatchNormalization") {
+      bool after_conv = false;
+      for (auto [ps, pt] : np.pairs) after_conv |= !n.inputs.empty() && c.source.graph.nodes[static_cast<size_t>(ps)].outputs[0] == n.inputs[0];
+      if (after_conv) continue;
+    }
+    f.findings.push_back({"graph", "op missing in the target", "source " + op_label(n) + " has no counterpart in the target segment", 0.8});
+    if (f.source_node < 0) f.source_node = s;
+  }
+  for (int t : np.target_only) {
+    const Node& n = c.target.graph.nodes[static_cast<size_t>(t)];
+    if (neutral(n.op_type)) continue;
+    f.findings.push_back({"graph", "extra op in the target", "target " + op_label(n) + " has no counterpart in the source segment", 0.7});
+    if (f.target_node < 0) f.target_node = t;
+  }
+  // Swapped operands of non-commutative binary ops: inputs mapped to the source's in reverse order.
+  for (auto [s, t] : np.pairs) {
+    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
+    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    if (sn.inputs.size() != 2 || tn.inputs.size() != 2) continue;
+    if (sn.op_type != "Sub" && sn.op_type != "Div" && sn.op_type != "Pow" && sn.op_type != "MatMul") continue;
+    auto src_of = [&](const std::string& v) {
+      auto it = c.al.target_to_source.find(v);
+      return it == c.al.target_to_source.end() ? std::string() : it->second;
+    };
+    auto same_const = [&](const std::string& sv, const std::string& tv) {
+      auto a = c.source.graph.initializers.find(sv);
+      auto b = c.target.graph.initializers.find(tv);
+      if (a == c.source.graph.initializers.end() || b == c.target.graph.initializers.end()) return false;
+      return a->second.numel() == b->second.numel() && a->second.to_f64_vector() == b->second.to_f64_vector();
+    };
+    auto matches = [&](const std::string& sv, const std::string& tv) { return src_of(tv) == sv || same_const(sv, tv); };
+    if (!matches(sn.inputs[0], tn.inputs[0]) && matches(sn.inputs[0], tn.inputs[1]) && matches(sn.inputs[1], tn.inputs[0])) {
+      f.findings.push_back({"graph", "operands swapped", op_label(tn) + " computes b " + sn.op_type + " a where the source computes a " + sn.op_type + " b", 0.9});
+      f.target_node = t, f.source_node = s;
+    }
+  }
+}
+
+bool touches_graph_input(const Ctx& c, const TensorPair& seg) {
+  for (const auto& from : seg.target_from)
+    for (const auto& in : c.target.graph.inputs)
+      if (in.name == from) return true;
+  return seg.target_from.empty();
+}
+
+void decide_category(const Ctx& c, Fault& f) {
+  const TensorPair& seg = f.segment;
+  auto first_of = [&](const std::string& stage) -> const Finding* {
+    for (const auto& x : f.findings)
+      if (x.stage == stage) return &x;
+    return nullptr;
+  };
+  const Finding* hp = first_of("hyperparameters");
+  const Finding* pr = first_of("parameters");
+  const Finding* gr = first_of("graph");
+  const bool at_input = touches_graph_input(c, seg);
+  if (at_input && (gr || (pr && pr->kind.find("input channels") != std::string::npos))) {
+    f.category = "input";
+    const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
+    bool layout_ops = false, scale_ops = false;
+    for (int t : seg.target_nodes) {
+      const std::string& op = c.target.graph.nodes[static_cast<size_t>(t)].op_type;
+      layout_ops |= op == "Transpose" || op == "Reshape";
+      scale_ops |= op == "Mul" || op == "Div" || op == "Sub" || op == "Add";
+    }
+    f.kind = x == pr ? "channel order" : scale_ops ? "input normalization" : layout_ops ? "input layout" : x->kind;
+    f.confidence = x->confidence;
+    if (x == pr && f.repair.action.empty()) f.repair.action = "restore-weights";
+  } else if (hp) {
+    f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
+  } else if (pr) {
+    f.category = "parameters", f.kind = pr->kind, f.confidence = pr->confidence;
+  } else if (gr) {
+    f.category = "graph", f.kind = gr->kind, f.confidence = gr->confidence;
+  } else {
+    f.category = "numeric";
+    f.kind = "unexplained numeric error";
+    f.confidence = 0.3;
+  }
+  if (f.repair.action.empty() || (f.category == "graph" || f.category == "input" || f.category == "numeric")) {
+    if (f.repair.action != "restore-weights" || f.category != "input") f.repair.action = "splice-source";
+  }
+  if (f.target_node < 0 && !seg.target_nodes.empty()) f.target_node = seg.target_nodes.back();
+  if (f.source_node < 0 && !seg.source_nodes.empty()) f.source_node = seg.source_nodes.back();
+}
+
+std::string repair_text(const Ctx& c, const Fault& f) {
+  const RepairPlan& r = f.repair;
+  if (r.action == "set-attributes") {
+    std::string s = "set ";
+    bool first = true;
+    for (const auto& [k, v] : r.attributes) s += (first ? "" : ", ") + k + " = " + v, first = false;
+    return s + " on " + op_label(c.target.graph.nodes[static_cast<size_t>(r.target_node)]);
+  }
+  if (r.action == "restore-weights")
+    return "rebuild the weights of " + op_label(c.target.graph.nodes[static_cast<size_t>(r.target_node)]) + " from " +
+           op_label(c.source.graph.nodes[static_cast<size_t>(r.source_node)]) + " (layout, folding and precision of the target kept)";
+  return "replace the target segment (" + std::to_string(f.segment.target_nodes.size()) + " ops) with the source's " +
+         std::to_string(f.segment.source_nodes.size()) + " ops, translated";
+}
+
+}  // namespace
+
+Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
+  Ctx c{source, target, trace, al};
+  Diagnosis d;
+  d.tool_notes = producer_notes(source, target);
+  for (const auto& seg : al.pairs) {
+    if (seg.clean) continue;
+    Fault f;
+    f.segment = seg;
+    for (int t : seg.target_nodes) f.target_ops.push_back(op_label(target.graph.nodes[static_cast<size_t>(t)]));
+    for (int s : seg.source_nodes) f.source_ops.push_back(op_label(source.graph.nodes[static_cast<size_t>(s)]));
+    NodePairing np = pair_nodes(c, seg.source_nodes, seg.target_nodes);
+    hyperparameter_findings(c, np, seg, f);
+    parameter_findings(c, np, seg.source_nodes, f);
+    graph_findings(c, np, f);
+    decide_category(c, f);
+    for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
+    f.repair.text = repair_text(c, f);
+    const std::string where = f.target_node >= 0 ? op_label(target.graph.nodes[static_cast<size_t>(f.target_node)]) : "'" + seg.target + "'";
+    f.summary = f.category + ": " + f.kind + " at " + where;
+    d.faults.push_back(std::move(f));
+  }
+  if (!al.crash.empty()) {
+    Fault f;
+    f.category = "crash";
+    f.kind = "the target fails even when fed the source's values";
+    f.summary = "crash at node '" + al.crash_node + "': " + al.crash;
+    f.confidence = 0.9;
+    d.faults.push_back(f);
+  }
+  std::stable_sort(d.faults.begin(), d.faults.end(), [](const Fault& a, const Fault& b) {
+    return a.segment.relative() > b.segment.relative();
+  });
+  return d;
+}
+
+nlohmann::json fault_json(const Fault& f) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& x : f.findings)
+    findings.push_back({{"stage", x.stage}, {"kind", x.kind}, {"detail", x.detail}, {"confidence", x.confidence}});
+  auto num = [](double v) -> nlohmann::json { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v > 0 ? "inf" : "-inf"); };
+  nlohmann::json attrs = nlohmann::json::object();
+  for (const auto& [k, v] : f.repair.attributes) attrs[k] = v;
+  return {{"category", f.category},
+          {"kind", f.kind},
+          {"summary", f.summary},
+          {"confidence", f.confidence},
+          {"target", {{"tensor", f.segment.target}, {"ops", f.target_ops}, {"from", f.segment.target_from}}},
+          {"source", {{"tensor", f.segment.source}, {"ops", f.source_ops}, {"from", f.segment.source_from}}},
+          {"evidence",
+           {{"local_error", num(f.segment.error)},
+            {"relative_error", num(f.segment.relative())},
+            {"noise_floor", num(f.segment.noise)},
+            {"noise_units", num(f.segment.noise_units())},
+            {"threshold", num(f.segment.threshold)},
+            {"mapping", f.segment.how},
+            {"transform", f.segment.transform.describe()}}},
+          {"findings", findings},
+          {"repair", {{"action", f.repair.action}, {"text", f.repair.text}, {"attributes", attrs}}}};
+}
+
+}  // namespace transfix

@@ -1,0 +1,71 @@
+// Diagnosis of the faulty segments that alignment found, in four stages:
+//   1. conversion tool: producer and version, matched against a library of known converter faults;
+//   2. parameters: weights compared after layout mapping and BatchNorm folding (fp16 rounding, 8-bit
+//      grid, transposed kernel, permuted channels, per-channel rescale, dropped bias, other values);
+//   3. hyperparameters: canonical attributes of paired ops (pads with SAME/VALID resolved, strides,
+//      dilations, groups, ceil_mode, epsilon, resize modes, activation bounds, axes...);
+//   4. graph: op sequences of the two segments (missing, extra or swapped ops and operands).
+// Each fault gets a category, evidence with numbers, a confidence and a suggested repair that the
+// repair command can apply.
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/align.h"
+#include "core/graph.h"
+
+namespace transfix {
+
+// Canonical, comparable hyperparameters of a node ("pads" -> "[1,1,1,1]"). `shape_of` gives the
+// shape of a value of the node's graph (empty when unknown); `to_source_axis` maps an axis of this
+// node's frame to the source's (identity for source nodes).
+using ShapeOf = std::function<Shape(const std::string&)>;
+std::map<std::string, std::string> canonical_attributes(const Model& m, const Node& n, const ShapeOf& shape_of);
+
+// Op family used to pair nodes of the two models (Conv, pool-max, activation, resize, ...);
+// "layout" for ops that only move data (Transpose, Reshape, Identity...).
+std::string op_family(const std::string& op_type);
+
+struct Finding {
+  std::string stage;     // "tool", "parameters", "hyperparameters", "graph"
+  std::string kind;      // e.g. "resize coordinate mode", "weights rounded to float16"
+  std::string detail;    // evidence, with numbers
+  double confidence = 0.5;
+};
+
+// What repair should do about a fault.
+struct RepairPlan {
+  std::string action;  // "set-attributes", "restore-weights", "splice-source", "" (none)
+  int target_node = -1, source_node = -1;
+  std::map<std::string, std::string> attributes;  // canonical name -> source value (set-attributes)
+  std::string text;    // for people
+};
+
+struct Fault {
+  TensorPair segment;
+  std::string category;  // "input", "parameters", "hyperparameters", "graph", "numeric", "crash"
+  std::string kind;
+  std::string summary;   // one line
+  std::vector<Finding> findings;
+  double confidence = 0.5;
+  RepairPlan repair;
+  // The segment's ops in each model's own names: "Upsample 'up/Upsample'".
+  std::vector<std::string> target_ops, source_ops;
+  int target_node = -1, source_node = -1;  // the op the fault is pinned to (indices), when one is
+};
+
+struct Diagnosis {
+  std::vector<Fault> faults;  // ranked, most severe first
+  std::vector<std::string> tool_notes;  // producer facts
+};
+
+Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& alignment);
+
+nlohmann::json fault_json(const Fault& f);
+
+}  // namespace transfix

@@ -1,0 +1,39 @@
+// transfix localize: where and why a conversion is wrong. Runs the source (fp64 + fp32) on one probe
+// input, aligns the target to it tensor by tensor with teacher forcing (align.h), and diagnoses every
+// segment that introduces error (diagnose.h).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/align.h"
+#include "analysis/diagnose.h"
+#include "analysis/probe.h"
+#include "data/dataset.h"
+
+namespace transfix {
+
+struct LocalizeOptions {
+  Preprocess source_preprocess = preprocess_preset("torchvision");
+  Preprocess target_preprocess = preprocess_preset("torchvision");
+  AlignOptions align;
+};
+
+struct LocalizeResult {
+  std::string source_path, target_path;
+  ProbeInputs probe;
+  Alignment alignment;
+  Diagnosis diagnosis;
+  double seconds = 0;
+};
+
+LocalizeResult localize_models(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& options);
+
+// Same, on inputs already made (repair re-localizes with the same probe).
+LocalizeResult localize_with_probe(const Model& source, const Model& target, const ProbeInputs& probe,
+                                   const LocalizeOptions& options);
+
+nlohmann::json localize_json(const LocalizeResult& r);
+
+}  // namespace transfix

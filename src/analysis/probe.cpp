@@ -1,0 +1,45 @@
+#include "analysis/probe.h"
+
+#include "analysis/contract.h"
+#include "core/errors.h"
+
+namespace transfix {
+
+namespace {
+std::vector<ValueInfo> real_inputs(const Model& m) {
+  std::vector<ValueInfo> v;
+  for (const auto& in : m.graph.inputs)
+    if (!m.graph.initializers.count(in.name)) v.push_back(in);
+  return v;
+}
+}  // namespace
+
+ProbeInputs next_probe(Dataset& data, const Model& source, const Model& target, const Preprocess& source_preprocess,
+                       const Preprocess& target_preprocess) {
+  Sample smp;
+  check_input(data.next(smp), "the dataset has no readable sample (" + data.description() + ")");
+  ProbeInputs p;
+  p.sample_id = smp.id;
+  const auto src_inputs = real_inputs(source), tgt_inputs = real_inputs(target);
+  if (smp.image) {
+    check_input(src_inputs.size() == 1 && tgt_inputs.size() == 1, "image data feeds models with one input");
+    p.source[src_inputs[0].name] = fit_input(
+        preprocess_image(*smp.image, resolve_preprocess(source_preprocess, src_inputs[0])), std::nullopt, src_inputs[0], &p.notes);
+    p.target[tgt_inputs[0].name] = fit_input(
+        preprocess_image(*smp.image, resolve_preprocess(target_preprocess, tgt_inputs[0])), std::nullopt, tgt_inputs[0], &p.notes);
+    return p;
+  }
+  for (const auto& info : src_inputs) {
+    auto it = smp.tensors.find(info.name);
+    check_input(it != smp.tensors.end(), "no data for source input '" + info.name + "'");
+    p.source[info.name] = fit_input(it->second, info.quant, info, &p.notes);
+  }
+  ValuePairing pairs = pair_values(src_inputs, tgt_inputs, "input");
+  check_input(pairs.unpaired_target.empty(), "a target input has no source counterpart to feed it");
+  for (auto [si, ti] : pairs.pairs)
+    p.target[tgt_inputs[ti].name] = fit_input(p.source.at(src_inputs[si].name), src_inputs[si].quant, tgt_inputs[ti], &p.notes);
+  p.notes.insert(p.notes.end(), pairs.notes.begin(), pairs.notes.end());
+  return p;
+}
+
+}  // namespace transfix

@@ -1,0 +1,221 @@
+#include "analysis/tensor_match.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "core/errors.h"
+
+namespace transfix {
+
+std::string Transform::describe() const {
+  std::string s;
+  if (perm == std::vector<int64_t>{0, 2, 3, 1}) s = "NCHW->NHWC";
+  else if (perm == std::vector<int64_t>{0, 3, 1, 2}) s = "NHWC->NCHW";
+  else if (!perm.empty()) {
+    s = "perm [";
+    for (size_t i = 0; i < perm.size(); ++i) s += (i ? "," : "") + std::to_string(perm[i]);
+    s += "]";
+  }
+  if (reshape) s += s.empty() ? "reshape" : " + reshape";
+  return s.empty() ? "identity" : s;
+}
+
+namespace {
+
+Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
+  Shape out(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) out[i] = s[static_cast<size_t>(perm[i])];
+  return out;
+}
+
+std::pair<double, double> integer_range(DType t) {
+  switch (t) {
+    case DType::kI8: return {-128, 127};
+    case DType::kU8: return {0, 255};
+    case DType::kI16: return {-32768, 32767};
+    case DType::kU16: return {0, 65535};
+    default: return {-2147483648.0, 2147483647.0};
+  }
+}
+
+bool is_identity_perm(const std::vector<int64_t>& p) {
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[i] != static_cast<int64_t>(i)) return false;
+  return true;
+}
+
+// Permutations that map `source` onto `target` exactly. Identity first, then NCHW<->NHWC, then the
+// rest in lexicographic order; at most `limit` (equal dims make many permutations fit).
+std::vector<std::vector<int64_t>> fitting_perms(const Shape& source, const Shape& target, size_t limit) {
+  std::vector<std::vector<int64_t>> out;
+  if (source.size() != target.size() || source.size() > 6) return out;
+  std::vector<int64_t> p(source.size());
+  std::iota(p.begin(), p.end(), 0);
+  auto add = [&](const std::vector<int64_t>& q) {
+    if (out.size() < limit && permuted_shape(source, q) == target && std::find(out.begin(), out.end(), q) == out.end())
+      out.push_back(q);
+  };
+  add(p);
+  if (source.size() == 4) {
+    add({0, 2, 3, 1});
+    add({0, 3, 1, 2});
+  }
+  do add(p);
+  while (std::next_permutation(p.begin(), p.end()));
+  return out;
+}
+
+}  // namespace
+
+std::vector<Transform> candidate_transforms(const Shape& source, const Shape& target) {
+  std::vector<Transform> out;
+  if (shape_numel(source) != shape_numel(target)) return out;
+  for (auto& p : fitting_perms(source, target, 6)) out.push_back({is_identity_perm(p) ? std::vector<int64_t>{} : p, false});
+  if (!out.empty()) return out;
+  out.push_back({{}, true});
+  if (source.size() == 4) out.push_back({{0, 2, 3, 1}, true});  // NCHW tensor flattened by an NHWC model
+  if (target.size() == 4 && source.size() != 4) {
+    // The target's NHWC tensor is the source's reshaped: compare in the source's row-major order.
+  }
+  return out;
+}
+
+Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
+  const Shape& in = t.shape();
+  check_input(perm.size() == in.size(), "permute: rank mismatch");
+  Shape out_shape = permuted_shape(in, perm);
+  Tensor out = Tensor::uninitialized(t.dtype(), out_shape);
+  const size_t rank = in.size(), elem = dtype_size(t.dtype());
+  std::vector<int64_t> in_strides(rank, 1);
+  for (size_t i = rank; i-- > 1;) in_strides[i - 1] = in_strides[i] * in[i];
+  std::vector<int64_t> stride_of_out(rank);
+  for (size_t i = 0; i < rank; ++i) stride_of_out[i] = in_strides[static_cast<size_t>(perm[i])];
+  const auto* src = static_cast<const unsigned char*>(t.raw());
+  auto* dst = static_cast<unsigned char*>(out.raw_mutable());
+  std::vector<int64_t> idx(rank, 0);
+  const int64_t n = out.numel();
+  int64_t offset = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(dst + static_cast<size_t>(i) * elem, src + static_cast<size_t>(offset) * elem, elem);
+    for (size_t d = rank; d-- > 0;) {  // odometer over the output index
+      offset += stride_of_out[d];
+      if (++idx[d] < out_shape[d]) break;
+      offset -= stride_of_out[d] * out_shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+Tensor to_target_frame(const Tensor& source, const Transform& tr, const Shape& target_shape) {
+  Tensor t = tr.perm.empty() ? source : permute(source, tr.perm);
+  return t.reshaped(target_shape);
+}
+
+Tensor to_source_frame(const Tensor& target, const Transform& tr, const Shape& source_shape) {
+  if (tr.perm.empty()) return target.reshaped(source_shape);
+  Tensor t = target.reshaped(permuted_shape(source_shape, tr.perm));
+  std::vector<int64_t> inverse(tr.perm.size());
+  for (size_t i = 0; i < tr.perm.size(); ++i) inverse[static_cast<size_t>(tr.perm[i])] = static_cast<int64_t>(i);
+  return permute(t, inverse);
+}
+
+Tensor real_f64(const Tensor& t) {
+  Tensor f = t.dtype() == DType::kF64 ? t : t.cast(DType::kF64);
+  if (!is_integer(t.dtype()) || !t.quant() || t.quant()->scale.empty()) return f;
+  const QuantParams& q = *t.quant();
+  Tensor out = f.dtype() == t.dtype() ? f.clone() : f;
+  double* v = out.mutable_data<double>();
+  const int64_t n = out.numel();
+  if (q.scale.size() == 1) {
+    const double zp = q.zero_point.empty() ? 0.0 : static_cast<double>(q.zero_point[0]);
+    for (int64_t i = 0; i < n; ++i) v[i] = q.scale[0] * (v[i] - zp);
+    return out;
+  }
+  const int64_t axis = q.axis < 0 ? q.axis + t.rank() : q.axis;
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
+  const int64_t channels = t.dim(axis);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t c = static_cast<size_t>((i / inner) % channels);
+    const double zp = c < q.zero_point.size() ? static_cast<double>(q.zero_point[c]) : 0.0;
+    v[i] = q.scale[c] * (v[i] - zp);
+  }
+  return out;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const double* x = a.data<double>();
+  const double* y = b.data<double>();
+  double m = 0;
+  for (int64_t i = 0, n = a.numel(); i < n; ++i) {
+    const double d = std::fabs(x[i] - y[i]);
+    if (d > m) m = d;
+    else if (std::isnan(d) && std::isnan(x[i]) != std::isnan(y[i])) return std::numeric_limits<double>::infinity();
+  }
+  return m;
+}
+
+double max_abs(const Tensor& a) {
+  const double* x = a.data<double>();
+  double m = 0;
+  for (int64_t i = 0, n = a.numel(); i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
+
+Fingerprint fingerprint(const Tensor& t64) {
+  Fingerprint f;
+  const double* x = t64.data<double>();
+  f.numel = t64.numel();
+  for (int64_t i = 0; i < f.numel; ++i) {
+    f.sum += x[i];
+    f.sum_sq += x[i] * x[i];
+  }
+  return f;
+}
+
+bool fingerprints_close(const Fingerprint& a, const Fingerprint& b, double rel) {
+  if (a.numel != b.numel) return false;
+  if (!std::isfinite(a.sum_sq) || !std::isfinite(b.sum_sq)) return true;  // let the exact check decide
+  const double norm_a = std::sqrt(a.sum_sq), norm_b = std::sqrt(b.sum_sq);
+  const double scale = std::max(norm_a, norm_b);
+  if (scale == 0) return true;
+  // |a - b| >= | |a| - |b| |, and |sum a - sum b| <= sqrt(n) |a - b|: both bound the distance.
+  const double norm_gap = std::fabs(norm_a - norm_b);
+  const double sum_gap = std::fabs(a.sum - b.sum) / std::sqrt(static_cast<double>(a.numel));
+  return norm_gap <= rel * scale && sum_gap <= rel * scale;
+}
+
+std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& target64, double natural_bias) {
+  std::optional<MatchResult> best;
+  for (const Transform& tr : candidate_transforms(source64.shape(), target64.shape())) {
+    Tensor t = to_source_frame(target64, tr, source64.shape());
+    double err = max_abs_diff(source64, t);
+    if (!best || err < best->max_abs * natural_bias) best = MatchResult{tr, err};
+    if (err == 0) break;
+  }
+  return best;
+}
+
+Tensor source_as_target(const Tensor& source64, const Transform& tr, const Tensor& like) {
+  Tensor t = to_target_frame(source64, tr, like.shape());
+  if (like.dtype() == DType::kF64) return t;
+  if (is_integer(like.dtype()) && like.quant() && like.quant()->scale.size() == 1) {
+    // Quantize with the target's own parameters: what its integer kernels would have been given.
+    const QuantParams& q = *like.quant();
+    const double zp = q.zero_point.empty() ? 0.0 : static_cast<double>(q.zero_point[0]);
+    Tensor r = t.clone();
+    double* v = r.mutable_data<double>();
+    const auto [lo, hi] = integer_range(like.dtype());
+    for (int64_t i = 0; i < r.numel(); ++i) v[i] = std::clamp(std::nearbyint(v[i] / q.scale[0]) + zp, lo, hi);
+    Tensor out = r.cast(like.dtype());
+    out.set_quant(like.quant());
+    return out;
+  }
+  return t.cast(like.dtype());
+}
+
+}  // namespace transfix

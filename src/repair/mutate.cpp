@@ -1,0 +1,406 @@
+#include "repair/mutate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "core/errors.h"
+
+namespace transfix {
+
+const std::vector<MutationKind>& mutation_kinds() {
+  static const std::vector<MutationKind> kinds = {
+      {"input-layout", "input", "the model reads its NCHW input as if it were NHWC (Reshape + Transpose at the input)"},
+      {"input-normalization", "input", "a normalization (x - 0.45) / 0.225 inserted at the input"},
+      {"channel-order", "input", "the first convolution reads its input channels reversed (RGB <-> BGR)"},
+      {"weights-fp16", "parameters", "a convolution's weights rounded to float16"},
+      {"weights-int8", "parameters", "a convolution's weights rounded to an 8-bit grid, no quantization metadata"},
+      {"weights-transposed", "parameters", "a convolution's kernel transposed (H <-> W)"},
+      {"channel-permutation", "parameters", "a convolution's output channels permuted (weights and bias)"},
+      {"bias-dropped", "parameters", "a convolution's bias removed"},
+      {"bn-folded-twice", "parameters", "a convolution's output channels rescaled as by a second BatchNorm fold"},
+      {"epsilon", "hyperparameters", "a normalization's epsilon multiplied by 1000"},
+      {"pads", "hyperparameters", "a convolution's symmetric pads moved to the end ([p,p,p,p] -> [0,0,2p,2p])"},
+      {"same-padding", "hyperparameters", "a stride-2 convolution's explicit pads replaced by SAME_UPPER"},
+      {"stride", "hyperparameters", "a stride-1 convolution given stride 2"},
+      {"dilation", "hyperparameters", "a 3x3 convolution given dilation 2 (and pads 2, same output shape)"},
+      {"ceil-mode", "hyperparameters", "a pooling's ceil_mode flipped"},
+      {"resize-coordinate-mode", "hyperparameters", "a Resize's coordinate_transformation_mode changed"},
+      {"nearest-mode", "hyperparameters", "a nearest Resize's nearest_mode changed"},
+      {"activation-swapped", "hyperparameters", "ReLU6 (Clip 0..6) turned into ReLU, or ReLU into ReLU6"},
+      {"activation-dropped", "graph", "an activation removed"},
+      {"operand-swap", "graph", "the operands of a Sub or Div swapped"},
+      {"concat-axis", "hyperparameters", "a Concat's axis changed"},
+      {"transpose-perm", "hyperparameters", "a Transpose's permutation changed"},
+  };
+  return kinds;
+}
+
+namespace {
+
+const MutationKind& find_kind(const std::string& name) {
+  for (const auto& k : mutation_kinds())
+    if (k.name == name) return k;
+  std::string all;
+  for (const auto& k : mutation_kinds()) all += (all.empty() ? "" : ", ") + k.name;
+  throw InputError("unknown fault kind '" + name + "' (kinds: " + all + ")");
+}
+
+Tensor* initializer(Model& m, const Node& n, size_t input) {
+  if (!n.has_input(input)) return nullptr;
+  auto it = m.graph.initializers.find(n.inputs[input]);
+  return it == m.graph.initializers.end() ? nullptr : &it->second;
+}
+
+const Tensor* initializer(const Model& m, const Node& n, size_t input) {
+  return initializer(const_cast<Model&>(m), n, input);
+}
+
+bool float_weight(const Model& m, const Node& n) {
+  const Tensor* w = initializer(m, n, 1);
+  return n.op_type == "Conv" && w && w->dtype() == DType::kF32 && w->rank() == 4;
+}
+
+std::vector<int64_t> ints(const Node& n, const char* key, size_t count, int64_t def) {
+  return n.attr_ints(key, std::vector<int64_t>(count, def));
+}
+
+bool symmetric_padded(const Node& n) {
+  if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") return false;
+  auto p = ints(n, "pads", 4, 0);
+  return p.size() == 4 && p[0] > 0 && p[0] == p[1] && p[1] == p[2] && p[2] == p[3];
+}
+
+int64_t kernel_h(const Model& m, const Node& n) { return initializer(m, n, 1)->dim(2); }
+int64_t kernel_w(const Model& m, const Node& n) { return initializer(m, n, 1)->dim(3); }
+
+bool first_conv_on_input(const Model& m, const Node& n) {
+  if (!float_weight(m, n) || n.inputs.empty()) return false;
+  for (const auto& in : m.graph.inputs)
+    if (in.name == n.inputs[0] && !m.graph.initializers.count(in.name)) return initializer(m, n, 1)->dim(1) > 1;
+  return false;
+}
+
+bool applies(const Model& m, const Node& n, const std::string& kind) {
+  const std::string& op = n.op_type;
+  if (kind == "channel-order") return first_conv_on_input(m, n);
+  if (kind == "weights-fp16" || kind == "weights-int8" || kind == "bn-folded-twice") return float_weight(m, n);
+  if (kind == "weights-transposed") return float_weight(m, n) && kernel_h(m, n) == kernel_w(m, n) && kernel_h(m, n) > 1;
+  if (kind == "channel-permutation") return float_weight(m, n) && initializer(m, n, 1)->dim(0) > 1;
+  if (kind == "bias-dropped") return float_weight(m, n) && initializer(m, n, 2) != nullptr;
+  if (kind == "epsilon") return op == "BatchNormalization" || op == "InstanceNormalization" || op == "LayerNormalization";
+  if (kind == "pads") return float_weight(m, n) && symmetric_padded(n);
+  if (kind == "same-padding")
+    return float_weight(m, n) && symmetric_padded(n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{2, 2} &&
+           kernel_h(m, n) == 3;
+  if (kind == "stride") return float_weight(m, n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && kernel_h(m, n) > 1;
+  if (kind == "dilation")
+    return float_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 && symmetric_padded(n) &&
+           ints(n, "pads", 4, 0)[0] == 1 && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} &&
+           ints(n, "dilations", 2, 1) == std::vector<int64_t>{1, 1};
+  if (kind == "ceil-mode") return op == "MaxPool" || op == "AveragePool";
+  if (kind == "resize-coordinate-mode") return op == "Resize" && n.attr_string("mode", "nearest") != "nearest";
+  if (kind == "nearest-mode") return op == "Resize" && n.attr_string("mode", "nearest") == "nearest";
+  if (kind == "activation-swapped" || kind == "activation-dropped") return op == "Relu" || op == "Clip";
+  if (kind == "operand-swap") return op == "Sub" || op == "Div";
+  if (kind == "concat-axis") return op == "Concat";
+  if (kind == "transpose-perm") return op == "Transpose" && n.attr_ints("perm").size() >= 3;
+  return false;
+}
+
+std::string fresh_name(const Model& m, const std::string& base) {
+  std::string name = base;
+  for (int i = 1; m.graph.initializers.count(name) || m.graph.find_value_info(name); ++i) name = base + "_" + std::to_string(i);
+  for (const auto& n : m.graph.nodes)
+    for (const auto& o : n.outputs)
+      if (o == name) return fresh_name(m, base + "_x");
+  return name;
+}
+
+void set_ints(Node& n, const std::string& key, std::vector<int64_t> v) { n.attrs[key] = Attribute{std::move(v)}; }
+
+// Every consumer of `from` (and graph outputs) reads `to` instead, except the node `except`.
+void rewire(Model& m, const std::string& from, const std::string& to, const Node* except) {
+  for (auto& n : m.graph.nodes) {
+    if (&n == except) continue;
+    for (auto& in : n.inputs)
+      if (in == from) in = to;
+  }
+  for (auto& o : m.graph.outputs)
+    if (o.name == from) o.name = to;
+}
+
+Node new_node(const std::string& op, const std::string& name, std::vector<std::string> in, std::vector<std::string> out) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  n.prov = {"onnx", op, name, -1};
+  return n;
+}
+
+std::string input_site(const Model& m) {
+  for (const auto& in : m.graph.inputs)
+    if (!m.graph.initializers.count(in.name) && in.shape.size() == 4) return in.name;
+  throw InputError("the model has no rank-4 input to mutate");
+}
+
+// Inserts nodes after the graph input; returns the name of the first inserted node.
+std::string mutate_input(Model& m, const std::string& kind, std::string& detail) {
+  const std::string x = input_site(m);
+  const ValueInfo* info = m.graph.find_value_info(x);
+  const Shape s = info->shape;
+  std::vector<Node> added;
+  std::string last;
+  if (kind == "input-layout") {
+    check_input(s[0] > 0 && s[1] > 0 && s[2] > 0 && s[3] > 0, "input-layout needs a static input shape");
+    const std::string shape_name = fresh_name(m, x + "_nhwc_shape");
+    m.graph.initializers[shape_name] = Tensor::from_vector<int64_t>({s[0], s[2], s[3], s[1]}, {4});
+    const std::string r = fresh_name(m, x + "_as_nhwc"), t = fresh_name(m, x + "_to_nchw");
+    added.push_back(new_node("Reshape", "mutate/input_reshape", {x, shape_name}, {r}));
+    added.push_back(new_node("Transpose", "mutate/input_transpose", {r}, {t}));
+    set_ints(added.back(), "perm", {0, 3, 1, 2});
+    last = t;
+    detail = "input reshaped to " + shape_str({s[0], s[2], s[3], s[1]}) + " and transposed back to NCHW";
+  } else {
+    const std::string mean = fresh_name(m, x + "_mean"), std_ = fresh_name(m, x + "_std");
+    m.graph.initializers[mean] = Tensor::scalar<float>(0.45f);
+    m.graph.initializers[std_] = Tensor::scalar<float>(0.225f);
+    const std::string a = fresh_name(m, x + "_centered"), b = fresh_name(m, x + "_normalized");
+    added.push_back(new_node("Sub", "mutate/input_sub", {x, mean}, {a}));
+    added.push_back(new_node("Div", "mutate/input_div", {a, std_}, {b}));
+    last = b;
+    detail = "input normalized as (x - 0.45) / 0.225 inside the model";
+  }
+  for (auto& n : m.graph.nodes)
+    for (auto& in : n.inputs)
+      if (in == x) in = last;
+  std::string first = added.front().name;
+  m.graph.nodes.insert(m.graph.nodes.begin(), added.begin(), added.end());
+  return first;
+}
+
+Tensor map_floats(const Tensor& w, const std::function<float(float)>& f) {
+  Tensor out = w.clone();
+  float* v = out.mutable_data<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) v[i] = f(v[i]);
+  return out;
+}
+
+std::string list_str(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// Applies `kind` to node `n`; returns what changed.
+std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng) {
+  Tensor* w = initializer(m, n, 1);
+  if (kind == "weights-fp16") {
+    *w = w->cast(DType::kF16).cast(DType::kF32);
+    return "weights " + n.inputs[1] + " rounded to float16";
+  }
+  if (kind == "weights-int8") {
+    float amax = 0;
+    for (int64_t i = 0; i < w->numel(); ++i) amax = std::max(amax, std::fabs(w->data<float>()[i]));
+    const float scale = amax > 0 ? amax / 127.0f : 1.0f;
+    *w = map_floats(*w, [&](float v) { return std::nearbyint(v / scale) * scale; });
+    return "weights " + n.inputs[1] + " rounded to multiples of " + std::to_string(scale);
+  }
+  if (kind == "weights-transposed") {
+    Tensor t = w->clone();
+    const int64_t o = w->dim(0), i = w->dim(1), k = w->dim(2);
+    const float* src = w->data<float>();
+    float* dst = t.mutable_data<float>();
+    for (int64_t a = 0; a < o * i; ++a)
+      for (int64_t y = 0; y < k; ++y)
+        for (int64_t x = 0; x < k; ++x) dst[(a * k + y) * k + x] = src[(a * k + x) * k + y];
+    *w = t;
+    return "kernel of " + n.inputs[1] + " transposed";
+  }
+  if (kind == "channel-order") {
+    Tensor t = w->clone();
+    const int64_t o = w->dim(0), c = w->dim(1), k = w->dim(2) * w->dim(3);
+    for (int64_t a = 0; a < o; ++a)
+      for (int64_t ch = 0; ch < c; ++ch)
+        std::copy_n(w->data<float>() + (a * c + ch) * k, k, t.mutable_data<float>() + (a * c + (c - 1 - ch)) * k);
+    *w = t;
+    return "input channels of " + n.inputs[1] + " reversed";
+  }
+  if (kind == "channel-permutation" || kind == "bn-folded-twice") {
+    const int64_t o = w->dim(0), per = w->numel() / o;
+    Tensor* b = initializer(m, n, 2);
+    Tensor nw = w->clone();
+    Tensor nb = b ? b->clone() : Tensor{};
+    if (kind == "channel-permutation") {
+      std::vector<int64_t> perm(static_cast<size_t>(o));
+      std::iota(perm.begin(), perm.end(), 0);
+      while (std::is_sorted(perm.begin(), perm.end())) std::shuffle(perm.begin(), perm.end(), rng);
+      for (int64_t a = 0; a < o; ++a) {
+        std::copy_n(w->data<float>() + perm[static_cast<size_t>(a)] * per, per, nw.mutable_data<float>() + a * per);
+        if (b) nb.mutable_data<float>()[a] = b->data<float>()[perm[static_cast<size_t>(a)]];
+      }
+      *w = nw;
+      if (b) *b = nb;
+      return "output channels of " + n.inputs[1] + " permuted";
+    }
+    std::uniform_real_distribution<float> factor(0.6f, 1.4f);
+    for (int64_t a = 0; a < o; ++a) {
+      const float f = factor(rng);
+      for (int64_t j = 0; j < per; ++j) nw.mutable_data<float>()[a * per + j] *= f;
+      if (b) nb.mutable_data<float>()[a] *= f;
+    }
+    *w = nw;
+    if (b) *b = nb;
+    return "output channels of " + n.inputs[1] + " rescaled by factors in [0.6, 1.4]";
+  }
+  if (kind == "bias-dropped") {
+    const std::string bias = n.inputs[2];
+    n.inputs.resize(2);
+    return "bias " + bias + " removed";
+  }
+  if (kind == "epsilon") {
+    const double eps = n.attr_float("epsilon", 1e-5);
+    n.attrs["epsilon"] = Attribute{eps * 1000};
+    return "epsilon " + std::to_string(eps) + " -> " + std::to_string(eps * 1000);
+  }
+  if (kind == "pads") {
+    const int64_t p = ints(n, "pads", 4, 0)[0];
+    set_ints(n, "pads", {0, 0, 2 * p, 2 * p});
+    return "pads [p,p,p,p] -> [0,0,2p,2p], p = " + std::to_string(p);
+  }
+  if (kind == "same-padding") {
+    n.attrs.erase("pads");
+    n.attrs["auto_pad"] = Attribute{std::string("SAME_UPPER")};
+    return "explicit pads [1,1,1,1] -> auto_pad SAME_UPPER";
+  }
+  if (kind == "stride") {
+    set_ints(n, "strides", {2, 2});
+    return "strides [1,1] -> [2,2]";
+  }
+  if (kind == "dilation") {
+    set_ints(n, "dilations", {2, 2});
+    set_ints(n, "pads", {2, 2, 2, 2});
+    return "dilations [1,1] -> [2,2], pads [1,1,1,1] -> [2,2,2,2]";
+  }
+  if (kind == "ceil-mode") {
+    const int64_t c = n.attr_int("ceil_mode", 0);
+    n.attrs["ceil_mode"] = Attribute{int64_t{1 - c}};
+    return "ceil_mode " + std::to_string(c) + " -> " + std::to_string(1 - c);
+  }
+  if (kind == "resize-coordinate-mode") {
+    const std::string old = n.attr_string("coordinate_transformation_mode", "half_pixel");
+    const std::string nu = old == "asymmetric" ? "half_pixel" : "asymmetric";
+    n.attrs["coordinate_transformation_mode"] = Attribute{nu};
+    return "coordinate_transformation_mode " + old + " -> " + nu;
+  }
+  if (kind == "nearest-mode") {
+    const std::string old = n.attr_string("nearest_mode", "round_prefer_floor");
+    const std::string nu = old == "floor" ? "ceil" : "floor";
+    n.attrs["nearest_mode"] = Attribute{nu};
+    return "nearest_mode " + old + " -> " + nu;
+  }
+  if (kind == "activation-swapped") {
+    if (n.op_type == "Clip") {
+      n.op_type = "Relu";
+      n.inputs.resize(1);
+      n.attrs.clear();
+      return "Clip(0, 6) -> Relu";
+    }
+    n.op_type = "Clip";
+    if (m.opset() >= 11) {
+      const std::string lo = fresh_name(m, n.name + "_min"), hi = fresh_name(m, n.name + "_max");
+      m.graph.initializers[lo] = Tensor::scalar<float>(0.0f);
+      m.graph.initializers[hi] = Tensor::scalar<float>(6.0f);
+      n.inputs = {n.inputs[0], lo, hi};
+    } else {
+      n.attrs["min"] = Attribute{0.0};
+      n.attrs["max"] = Attribute{6.0};
+    }
+    return "Relu -> Clip(0, 6)";
+  }
+  if (kind == "operand-swap") {
+    std::swap(n.inputs[0], n.inputs[1]);
+    return "operands of " + n.op_type + " swapped";
+  }
+  if (kind == "concat-axis") {
+    const int64_t axis = n.attr_int("axis", 0);
+    const ValueInfo* out = m.graph.find_value_info(n.outputs[0]);
+    const int64_t rank = out && out->has_shape ? static_cast<int64_t>(out->shape.size()) : 4;
+    const int64_t pos = axis < 0 ? axis + rank : axis;
+    const int64_t nu = pos == rank - 1 ? pos - 1 : pos + 1;
+    n.attrs["axis"] = Attribute{nu};
+    return "axis " + std::to_string(axis) + " -> " + std::to_string(nu);
+  }
+  if (kind == "transpose-perm") {
+    auto perm = n.attr_ints("perm");
+    const std::vector<int64_t> old = perm;
+    std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
+    set_ints(n, "perm", perm);
+    return "perm " + list_str(old) + " -> " + list_str(perm);
+  }
+  throw InputError("fault kind '" + kind + "' cannot be applied to node '" + n.name + "'");
+}
+
+}  // namespace
+
+std::vector<std::string> mutation_sites(const Model& m, const std::string& kind) {
+  find_kind(kind);
+  std::vector<std::string> sites;
+  if (kind == "input-layout" || kind == "input-normalization") {
+    for (const auto& in : m.graph.inputs)
+      if (!m.graph.initializers.count(in.name) && in.shape.size() == 4) return {in.name};
+    return {};
+  }
+  for (const auto& n : m.graph.nodes)
+    if (applies(m, n, kind)) sites.push_back(n.name);
+  return sites;
+}
+
+Mutation mutate_model(Model& m, const std::string& kind, const std::optional<std::string>& at, uint64_t seed) {
+  const MutationKind& k = find_kind(kind);
+  Mutation r{k.name, k.category, k.description, "", "", "", seed};
+  // Nodes need names to be found again.
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+    if (m.graph.nodes[i].name.empty()) m.graph.nodes[i].name = m.graph.nodes[i].op_type + "_" + std::to_string(i);
+  std::mt19937_64 rng(seed);
+  if (kind == "input-layout" || kind == "input-normalization") {
+    r.node = mutate_input(m, kind, r.detail);
+    for (const auto& n : m.graph.nodes)
+      if (n.name == r.node) r.op_type = n.op_type;
+    return r;
+  }
+  std::vector<std::string> sites = mutation_sites(m, kind);
+  check_input(!sites.empty(), "fault kind '" + kind + "' does not apply to this model (no suitable node)");
+  std::string name = at ? *at : sites[std::uniform_int_distribution<size_t>(0, sites.size() - 1)(rng)];
+  check_input(std::find(sites.begin(), sites.end(), name) != sites.end(),
+              "fault kind '" + kind + "' cannot be applied to node '" + name + "'");
+  for (auto& n : m.graph.nodes) {
+    if (n.name != name) continue;
+    r.node = n.name, r.op_type = n.op_type;
+    if (kind == "activation-dropped") {
+      const std::string in = n.inputs[0], out = n.outputs[0];
+      r.detail = n.op_type + " removed";
+      const Node* self = &n;
+      rewire(m, out, in, self);
+      m.graph.nodes.erase(m.graph.nodes.begin() + (self - m.graph.nodes.data()));
+      return r;
+    }
+    r.detail = mutate_node(m, n, kind, rng);
+    // The mutated model's declared shapes may no longer hold downstream: let readers infer them again.
+    if (kind == "stride" || kind == "ceil-mode" || kind == "concat-axis" || kind == "transpose-perm") m.graph.value_info.clear();
+    return r;
+  }
+  throw InputError("no node named '" + name + "'");
+}
+
+nlohmann::json mutation_json(const Mutation& m) {
+  return {{"schema", "transfix.mutation/1"}, {"kind", m.kind},     {"category", m.category}, {"description", m.description},
+          {"node", m.node},                  {"op_type", m.op_type}, {"detail", m.detail},    {"seed", m.seed}};
+}
+
+}  // namespace transfix
