@@ -112,7 +112,7 @@ std::string op_family(const std::string& op) {
       {"Softmax", "softmax"}, {"LogSoftmax", "softmax"}, {"Gemm", "gemm"}, {"MatMul", "gemm"},
       {"Transpose", "layout"}, {"Reshape", "layout"}, {"Flatten", "layout"}, {"Squeeze", "layout"},
       {"Unsqueeze", "layout"}, {"Identity", "layout"}, {"Dropout", "layout"}, {"Cast", "layout"},
-      {"Shape", "layout"}, {"Gather", "gather"}, {"Concat", "concat"}, {"LRN", "lrn"}, {"Pad", "pad"},
+      {"Shape", "layout"}, {"Constant", "layout"}, {"Gather", "gather"}, {"Concat", "concat"}, {"LRN", "lrn"}, {"Pad", "pad"},
       {"DepthToSpace", "depth_to_space"}, {"SpaceToDepth", "space_to_depth"},
       {"QuantizeLinear", "quantize"}, {"DequantizeLinear", "quantize"}};
   auto it = families.find(op);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_compare(app);
   add_localize(app);
   add_mutate(app);
+  add_repair(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

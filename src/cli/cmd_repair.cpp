@@ -1,0 +1,114 @@
+// transfix repair SOURCE TARGET -o FIXED: fixes what localize finds, keeps only fixes that measurably
+// help on data, writes the repaired model in the target's format and verifies it with compare.
+#include <filesystem>
+#include <iostream>
+
+#include "analysis/compare.h"
+#include "cli/commands.h"
+#include "cli/data_args.h"
+#include "data/atomic_file.h"
+#include "formats/model_io.h"
+#include "repair/repair.h"
+#include "runtime/thread_pool.h"
+
+namespace fs = std::filesystem;
+
+namespace transfix::cli {
+
+namespace {
+
+struct RepairArgs {
+  std::string source, target, output, report;
+  DataArgs data;
+  int64_t samples = 4;
+  double max_time = 60;
+  bool dry_run = false, float_restore = false;
+  int threads = 0;
+};
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::exists(a) && fs::exists(b) && fs::equivalent(a, b, ec);
+}
+
+int repair(const RepairArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  a.data.check("repair");
+  if (!a.dry_run && a.output.empty()) throw InputError("repair: -o FIXED is required (or --dry-run)");
+  for (const auto* p : {&a.source, &a.target})
+    if (!fs::exists(*p)) throw InputError("repair: '" + *p + "' does not exist");
+  if (!a.dry_run && (same_file(a.output, a.source) || same_file(a.output, a.target)))
+    throw InputError("repair: refusing to write over an input model");
+  if (a.samples < 1) throw InputError("repair: --samples must be >= 1");
+  Model source = load_model(a.source), target = load_model(a.target);
+  RepairOptions opt;
+  opt.localize.source_preprocess = a.data.source(), opt.localize.target_preprocess = a.data.target();
+  opt.max_seconds = a.max_time;
+  opt.float_restore = a.float_restore;
+  auto data = a.data.factory()(source);
+  std::vector<ProbeInputs> samples;
+  while (static_cast<int64_t>(samples.size()) < a.samples) {
+    try {
+      samples.push_back(next_probe(*data, source, target, opt.localize.source_preprocess, opt.localize.target_preprocess));
+    } catch (const InputError&) {
+      if (samples.empty()) throw;
+      break;
+    }
+  }
+  RepairResult r = repair_model(source, target, samples, opt);
+  std::cout << "before repair (" << samples.size() << " verification sample" << (samples.size() == 1 ? "" : "s")
+            << "): " << r.initial.describe() << "\n";
+  print_localize(r.first, false);
+  std::cout << "repair:\n";
+  if (r.fixes.empty()) std::cout << "  nothing to repair\n";
+  for (const auto& f : r.fixes) {
+    std::cout << "  " << (f.kept ? "kept      " : "rolled back") << " " << f.fault << "\n    " << f.text << "\n";
+    if (f.kept) std::cout << "    effect: " << f.before.describe() << " -> " << f.after.describe() << "\n";
+    else std::cout << "    why: " << f.why << "\n";
+  }
+  std::cout << "after repair: " << r.final_score.describe() << " (" << r.rounds << " round" << (r.rounds == 1 ? "" : "s")
+            << ", " << r.seconds << " s)\n";
+  int kept = 0;
+  for (const auto& f : r.fixes) kept += f.kept;
+  if (!a.report.empty()) write_file_atomic(a.report, repair_json(r).dump(2) + "\n");
+  if (a.dry_run) {
+    std::cout << "dry run: nothing written\n";
+    return kept ? kExitFinding : kExitOk;
+  }
+  if (!kept) {
+    std::cout << "no fix helped: nothing written\n";
+    return r.first.diagnosis.faults.empty() ? kExitOk : kExitFinding;
+  }
+  save_model(r.repaired, a.output);
+  std::cout << "wrote " << a.output << "\n";
+  // Verify the written file as a user would: compare against the source.
+  CompareOptions copt;
+  copt.source_preprocess = opt.localize.source_preprocess, copt.target_preprocess = opt.localize.target_preprocess;
+  CompareResult c = compare_models(a.source, a.output, a.data.factory(), copt);
+  for (const auto& o : c.outputs)
+    std::cout << "verify: output '" << o.source_name << "': " << verdict_name(o.verdict) << "\n";
+  std::cout << "verdict after repair: " << verdict_name(c.verdict) << "\n";
+  return c.exit_code;
+}
+
+}  // namespace
+
+void add_repair(CLI::App& app) {
+  auto a = std::make_shared<RepairArgs>();
+  auto* cmd = app.add_subcommand("repair",
+                                 "Fix a conversion: apply the repairs localize suggests, keep each only if it helps on "
+                                 "data, write the fixed model and verify it (exit 0 equivalent after repair, 1 not, 2 error)");
+  cmd->add_option("source", a->source, "The original model")->required();
+  cmd->add_option("target", a->target, "Its conversion (not modified)")->required();
+  cmd->add_option("-o,--output", a->output, "Where to write the repaired model (its format follows the extension)");
+  add_data_options(cmd, a->data);
+  cmd->add_option("--samples", a->samples, "Samples used to verify each fix (default 4)");
+  cmd->add_option("--max-time", a->max_time, "Stop trying fixes after this many seconds (default 60)");
+  cmd->add_flag("--dry-run", a->dry_run, "Print the plan and its measured effect without writing");
+  cmd->add_flag("--float-restore", a->float_restore, "Restore weights in float even where the target is quantized");
+  cmd->add_option("--report", a->report, "Write a JSON repair log");
+  cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
+  cmd->callback([a] { exit_code() = repair(*a); });
+}
+
+}  // namespace transfix::cli

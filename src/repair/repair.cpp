@@ -1,0 +1,451 @@
+#include "repair/repair.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include "analysis/tensor_match.h"
+#include "core/errors.h"
+#include "formats/onnx/onnx_reader.h"
+#include "formats/onnx/onnx_writer.h"
+#include "runtime/interpreter.h"
+
+#include <onnx/version_converter/convert.h>
+
+namespace transfix {
+
+bool RepairScore::better_than(const RepairScore& o) const {
+  if (crashed != o.crashed) return !crashed;
+  if (flips != o.flips) return flips < o.flips;
+  return max_rel < o.max_rel * 0.9;  // a real reduction, not rounding
+}
+
+std::string RepairScore::describe() const {
+  if (crashed) return "crash";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%lld flip%s, max error %.3g of output scale", static_cast<long long>(flips),
+                flips == 1 ? "" : "s", max_rel);
+  return buf;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- scoring
+
+struct Reference {
+  std::vector<std::map<std::string, Tensor>> outputs;  // source fp64, per sample
+};
+
+RepairScore score(const Model& source, const Model& m, const std::vector<ProbeInputs>& samples, const Reference& ref) {
+  RepairScore s;
+  try {
+    Interpreter interp(m, {Precision::kF32});
+    for (size_t i = 0; i < samples.size(); ++i) {
+      auto out = interp.run(samples[i].target);
+      for (size_t o = 0; o < source.graph.outputs.size() && o < m.graph.outputs.size(); ++o) {
+        const Tensor& sv = ref.outputs[i].at(source.graph.outputs[o].name);
+        auto it = out.find(m.graph.outputs[o].name);
+        if (it == out.end()) continue;
+        auto match = best_match(sv, real_f64(it->second), 0.999);
+        if (!match) {
+          s.crashed = true;
+          return s;
+        }
+        const double scale = std::max(max_abs(sv), 1e-30);
+        s.max_rel = std::max(s.max_rel, match->max_abs / scale);
+        if (sv.rank() <= 2 && sv.numel() > 1 && match->transform.identity()) {
+          const Tensor t = real_f64(it->second).reshaped(sv.shape());
+          const int64_t classes = sv.dim(-1), rows = sv.numel() / classes;
+          for (int64_t r = 0; r < rows; ++r) {
+            const double* a = sv.data<double>() + r * classes;
+            const double* b = t.data<double>() + r * classes;
+            s.flips += std::max_element(a, a + classes) - a != std::max_element(b, b + classes) - b;
+          }
+        }
+      }
+    }
+  } catch (const std::exception&) {
+    s.crashed = true;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- helpers
+
+Node& node_at(Model& m, int index) { return m.graph.nodes.at(static_cast<size_t>(index)); }
+
+std::string fresh_name(const Model& m, const std::string& base) {
+  std::set<std::string> used;
+  for (const auto& [k, v] : m.graph.initializers) used.insert(k);
+  for (const auto& n : m.graph.nodes)
+    for (const auto& o : n.outputs) used.insert(o);
+  for (const auto& i : m.graph.inputs) used.insert(i.name);
+  std::string name = base;
+  for (int i = 1; used.count(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
+}
+
+std::vector<int64_t> parse_ints(const std::string& s) {
+  std::vector<int64_t> v;
+  std::string cur;
+  for (char c : s) {
+    if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) cur += c;
+    else if (!cur.empty()) v.push_back(std::stoll(cur)), cur.clear();
+  }
+  if (!cur.empty()) v.push_back(std::stoll(cur));
+  return v;
+}
+
+// Removes nodes whose outputs nobody reads (after a splice left the old segment dangling).
+void remove_dead_nodes(Model& m) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::set<std::string> read;
+    for (const auto& n : m.graph.nodes)
+      for (const auto& i : n.inputs) read.insert(i);
+    for (const auto& o : m.graph.outputs) read.insert(o.name);
+    for (size_t i = m.graph.nodes.size(); i-- > 0;) {
+      bool used = false;
+      for (const auto& o : m.graph.nodes[i].outputs) used |= !o.empty() && read.count(o);
+      if (!used) {
+        m.graph.nodes.erase(m.graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        changed = true;
+      }
+    }
+  }
+  std::set<std::string> read;
+  for (const auto& n : m.graph.nodes)
+    for (const auto& i : n.inputs) read.insert(i);
+  for (auto it = m.graph.initializers.begin(); it != m.graph.initializers.end();) {
+    bool is_input = false;
+    for (const auto& in : m.graph.inputs) is_input |= in.name == it->first;
+    it = read.count(it->first) || is_input ? std::next(it) : m.graph.initializers.erase(it);
+  }
+}
+
+// An ONNX model at a newer opset, through ONNX's own version converter.
+Model upgrade_onnx_opset(const Model& m, int64_t opset) {
+  check_input(m.meta.format == "onnx", "opset upgrade applies to ONNX models");
+  onnx::ModelProto proto = model_to_onnx(m);
+  onnx::ModelProto up;
+  try {
+    up = onnx::version_conversion::ConvertVersion(proto, static_cast<int>(opset));
+  } catch (const std::exception& e) {
+    throw UnsupportedError(std::string("ONNX version converter: ") + e.what(), "opset");
+  }
+  Model out = onnx_to_model(up, "", m.path);
+  out.path = m.path;
+  return out;
+}
+
+int find_producer(const Model& m, const std::string& value) {
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+    for (const auto& o : m.graph.nodes[i].outputs)
+      if (o == value) return static_cast<int>(i);
+  return -1;
+}
+
+// ---------------------------------------------------------------- set-attributes
+
+void set_activation(Model& m, Node& n, const Model& source, const Node& src) {
+  const std::string in = n.inputs.at(0);
+  n.op_type = src.op_type;
+  n.attrs = src.attrs;
+  n.inputs = {in};
+  for (size_t i = 1; i < src.inputs.size(); ++i) {  // Clip bounds and the like: copy the constants
+    if (src.inputs[i].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    auto it = source.graph.initializers.find(src.inputs[i]);
+    check_input(it != source.graph.initializers.end(), "activation input is not a constant");
+    const std::string name = fresh_name(m, n.name + "_repair_" + std::to_string(i));
+    m.graph.initializers[name] = it->second;
+    n.inputs.push_back(name);
+  }
+  if (source.opset() >= 11 && m.opset() < 11 && n.op_type == "Clip") {  // bounds as attributes before opset 11
+    n.attrs["min"] = Attribute{source.graph.initializers.at(src.inputs[1]).to_f64_vector()[0]};
+    n.attrs["max"] = Attribute{source.graph.initializers.at(src.inputs[2]).to_f64_vector()[0]};
+    n.inputs.resize(1);
+  }
+}
+
+Model set_attributes(const Model& source, const Model& target, const Fault& f) {
+  Model m = target;
+  int t = f.repair.target_node;
+  const Node& src = source.graph.nodes.at(static_cast<size_t>(f.repair.source_node));
+  const auto& attrs = f.repair.attributes;
+  const bool resize_mode = attrs.count("coordinate_transformation_mode") || attrs.count("nearest_mode") ||
+                           attrs.count("mode") || attrs.count("cubic_coeff_a");
+  if (resize_mode && (node_at(m, t).op_type == "Upsample" || m.opset() < 11)) {
+    // Upsample and Resize-10 cannot express the coordinate mode: upgrade the model to opset 11 first.
+    // The converter renames the node's output: find the Resize by the data it reads.
+    const std::string data = node_at(m, t).inputs.at(0);
+    m = upgrade_onnx_opset(m, 11);
+    t = -1;
+    for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+      if (m.graph.nodes[i].op_type == "Resize" && !m.graph.nodes[i].inputs.empty() && m.graph.nodes[i].inputs[0] == data)
+        t = static_cast<int>(i);
+    check_input(t >= 0, "the resize node was lost in the opset upgrade");
+  }
+  Node& n = node_at(m, t);
+  for (const auto& [key, value] : attrs) {
+    if (key == "pads") {
+      n.attrs.erase("auto_pad");
+      n.attrs["pads"] = Attribute{parse_ints(value)};
+    } else if (key == "strides" || key == "dilations" || key == "perm" || key == "axes") {
+      n.attrs[key] = Attribute{parse_ints(value)};
+    } else if (key == "ceil_mode" || key == "count_include_pad" || key == "keepdims" || key == "blocksize" || key == "size") {
+      n.attrs[key] = Attribute{static_cast<int64_t>(std::stoll(value))};
+    } else if (key == "epsilon" || key == "alpha" || key == "beta" || key == "bias" || key == "cubic_coeff_a") {
+      n.attrs[key] = Attribute{std::stod(value)};
+    } else if (key == "axis") {
+      int64_t axis = std::stoll(value);
+      const Transform& tr = f.segment.transform;
+      for (size_t i = 0; i < tr.perm.size(); ++i)
+        if (tr.perm[i] == axis) axis = static_cast<int64_t>(i);
+      n.attrs["axis"] = Attribute{axis};
+    } else if (key == "coordinate_transformation_mode" || key == "nearest_mode" || key == "mode") {
+      n.attrs[key] = Attribute{value};
+    } else if (key == "activation") {
+      set_activation(m, n, source, src);
+    } else if (key == "function") {
+      n.op_type = value;
+    } else {
+      throw UnsupportedError("repair cannot set '" + key + "' yet", key);
+    }
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------- restore-weights
+
+// The source weights [out, in, k...] (BatchNorm folded in when the source has it after the op and
+// the target does not) in the target op's layout and precision.
+Model restore_weights(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
+  Model m = target;
+  Node& tn = node_at(m, f.repair.target_node);
+  const Node& sn = source.graph.nodes.at(static_cast<size_t>(f.repair.source_node));
+  auto sw = source.graph.initializers.find(sn.inputs.at(1));
+  auto tw = m.graph.initializers.find(tn.inputs.at(1));
+  check_input(sw != source.graph.initializers.end() && tw != m.graph.initializers.end(), "weights are not constants");
+  Tensor w = real_f64(sw->second).clone();
+  std::vector<double> b(static_cast<size_t>(w.dim(0)), 0.0);
+  bool source_bias = sn.has_input(2) && source.graph.initializers.count(sn.inputs[2]);
+  if (source_bias) b = source.graph.initializers.at(sn.inputs[2]).to_f64_vector();
+  // Fold a source BatchNorm that reads this op's output, unless the target keeps a BatchNorm too.
+  bool target_has_bn = false;
+  for (const auto& n : m.graph.nodes) target_has_bn |= n.op_type == "BatchNormalization" && !n.inputs.empty() && n.inputs[0] == tn.outputs[0];
+  for (const auto& bn : source.graph.nodes) {
+    if (target_has_bn || bn.op_type != "BatchNormalization" || bn.inputs.empty() || bn.inputs[0] != sn.outputs[0]) continue;
+    auto get = [&](size_t i) { return source.graph.initializers.at(bn.inputs.at(i)).to_f64_vector(); };
+    auto g = get(1), beta = get(2), mean = get(3), var = get(4);
+    const double eps = bn.attr_float("epsilon", 1e-5);
+    const int64_t per = w.numel() / w.dim(0);
+    for (int64_t o = 0; o < w.dim(0); ++o) {
+      const size_t i = static_cast<size_t>(o);
+      const double k = g[i] / std::sqrt(var[i] + eps);
+      for (int64_t j = 0; j < per; ++j) w.mutable_data<double>()[o * per + j] *= k;
+      b[i] = (b[i] - mean[i]) * k + beta[i];
+    }
+    source_bias = true;
+  }
+  // Into the target's layout.
+  const std::string layout = tn.attr_string("weight_layout", "OIHW");
+  if (tn.op_type == "Conv" && layout == "OHWI") w = permute(w, {0, 2, 3, 1});
+  else if (tn.op_type == "Conv" && layout == "1HWO") w = permute(w, {1, 2, 3, 0});
+  else if ((tn.op_type == "Gemm" && !tn.attr_int("transB", 0)) || tn.op_type == "MatMul") w = permute(w, {1, 0});
+  check_input(w.shape() == tw->second.shape(), "source weights " + shape_str(w.shape()) + " do not fit the target's " +
+                                                   shape_str(tw->second.shape()));
+  // Into the target's precision: quantized weights are re-quantized with the target's own scheme.
+  const Tensor& old = tw->second;
+  Tensor nw;
+  if (is_integer(old.dtype()) && old.quant() && !opt.float_restore) {
+    Tensor like = old;
+    nw = source_as_target(w, Transform{}, like);
+    check_input(old.quant()->scale.size() == 1, "per-channel re-quantization is not supported yet");
+  } else {
+    nw = w.cast(is_float(old.dtype()) && !opt.float_restore ? old.dtype() : DType::kF32);
+  }
+  const std::string wname = fresh_name(m, tn.inputs[1] + "_repaired");
+  m.graph.initializers[wname] = nw;
+  tn.inputs[1] = wname;
+  if (source_bias && (tn.op_type == "Conv" || tn.op_type == "Gemm")) {
+    DType bt = DType::kF32;
+    if (tn.has_input(2) && m.graph.initializers.count(tn.inputs[2])) bt = m.graph.initializers.at(tn.inputs[2]).dtype();
+    if (!is_float(bt)) bt = DType::kF32;
+    const std::string bname = fresh_name(m, tn.name + "_bias_repaired");
+    m.graph.initializers[bname] = Tensor::from_vector<double>(b, {static_cast<int64_t>(b.size())}).cast(bt);
+    tn.inputs.resize(std::max<size_t>(tn.inputs.size(), 3));
+    tn.inputs[2] = bname;
+  }
+  remove_dead_nodes(m);
+  return m;
+}
+
+// ---------------------------------------------------------------- splice-source
+
+// Replaces the target segment by a copy of the source segment, wired to the target values that
+// hold the segment's inputs. Both sides must use the same layout at the boundary.
+Model splice_source(const Model& source, const Model& target, const Fault& f, const LocalizeResult* loc) {
+  const TensorPair& seg = f.segment;
+  check_input(!seg.source_nodes.empty(), "the source segment is empty");
+  check_input(seg.transform.identity(), "the segment ends in a different layout (" + seg.transform.describe() + ")");
+  check_input(source.meta.format == target.meta.format, "splicing across formats is not supported yet");
+  Model m = target;
+  // Source boundary value -> target value holding it (identity transform only).
+  std::map<std::string, std::string> boundary;
+  if (loc)
+    for (const auto& p : loc->alignment.pairs)
+      if (p.clean && p.transform.identity() && !boundary.count(p.source)) boundary[p.source] = p.target;
+  for (const auto& in : source.graph.inputs)
+    for (const auto& tin : m.graph.inputs)
+      if (!boundary.count(in.name) && in.name == tin.name) boundary[in.name] = tin.name;
+  const std::string prefix = "transfix_repair/";
+  std::map<std::string, std::string> rename;  // source value -> name in the repaired model
+  auto map_input = [&](const std::string& v) -> std::string {
+    if (v.empty()) return v;
+    if (rename.count(v)) return rename[v];
+    if (auto it = boundary.find(v); it != boundary.end()) return it->second;
+    const std::string name = fresh_name(m, prefix + v);
+    auto init = source.graph.initializers.find(v);
+    if (init != source.graph.initializers.end()) {
+      m.graph.initializers[name] = init->second;
+    } else {  // a Constant node's output: copy the node
+      const int p = find_producer(source, v);
+      check_input(p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == "Constant",
+                  "source value '" + v + "' has no counterpart in the target");
+      Node c = source.graph.nodes[static_cast<size_t>(p)];
+      c.name = prefix + c.name;
+      c.outputs = {name};
+      m.graph.nodes.insert(m.graph.nodes.begin(), c);
+    }
+    rename[v] = name;
+    return name;
+  };
+  std::vector<Node> added;
+  for (int s : seg.source_nodes) {
+    Node n = source.graph.nodes.at(static_cast<size_t>(s));
+    for (auto& in : n.inputs) in = map_input(in);
+    for (auto& out : n.outputs) {
+      if (out.empty()) continue;
+      const std::string name = out == seg.source ? fresh_name(m, prefix + out + "_spliced") : fresh_name(m, prefix + out);
+      rename[out] = name;
+      out = name;
+    }
+    n.name = prefix + n.name;
+    added.push_back(n);
+  }
+  const std::string spliced = rename.at(seg.source);
+  // Everything that read the target's faulty value reads the spliced one.
+  for (auto& n : m.graph.nodes)
+    for (auto& in : n.inputs)
+      if (in == seg.target) in = spliced;
+  for (auto& o : m.graph.outputs)
+    if (o.name == seg.target) {
+      // Keep the output's name: add an Identity producing it.
+      Node id;
+      id.op_type = "Identity";
+      id.name = prefix + "output";
+      id.inputs = {spliced};
+      id.outputs = {o.name};
+      added.push_back(id);
+    }
+  // The old producer of seg.target goes (an Identity now produces graph outputs of that name).
+  const int old = find_producer(m, seg.target);
+  if (old >= 0) m.graph.nodes.erase(m.graph.nodes.begin() + old);
+  // Insert the spliced nodes after the last producer of their inputs: appending keeps it simple, the
+  // interpreter and writers order nodes topologically.
+  for (auto& n : added) m.graph.nodes.push_back(std::move(n));
+  m.graph.value_info.clear();
+  remove_dead_nodes(m);
+  m.graph.topological_order();  // throws on a broken graph
+  return m;
+}
+
+}  // namespace
+
+Model apply_fix(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
+  if (f.repair.action == "set-attributes") return set_attributes(source, target, f);
+  if (f.repair.action == "restore-weights") return restore_weights(source, target, f, opt);
+  if (f.repair.action == "splice-source") return splice_source(source, target, f, nullptr);
+  throw UnsupportedError("no repair for '" + f.category + "' faults", f.category);
+}
+
+RepairResult repair_model(const Model& source, const Model& target, const std::vector<ProbeInputs>& samples,
+                          const RepairOptions& opt) {
+  check_input(!samples.empty(), "repair needs at least one sample");
+  const auto t0 = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  Reference ref;
+  {
+    Interpreter fp64(source, {Precision::kF64});
+    for (const auto& s : samples) ref.outputs.push_back(fp64.run(s.source));
+  }
+  RepairResult r;
+  r.repaired = target;
+  r.initial = score(source, target, samples, ref);
+  RepairScore current = r.initial;
+  std::set<std::string> tried;  // fault summaries whose fix was rolled back
+  for (r.rounds = 1; r.rounds <= opt.max_rounds && elapsed() < opt.max_seconds; ++r.rounds) {
+    LocalizeResult loc = localize_with_probe(source, r.repaired, samples[0], opt.localize);
+    if (r.rounds == 1) r.first = loc;
+    r.last = loc;
+    bool progress = false;
+    for (const auto& f : loc.diagnosis.faults) {
+      if (elapsed() >= opt.max_seconds) break;
+      const std::string key = f.summary + "|" + f.repair.action;
+      if (tried.count(key)) continue;
+      AppliedFix fix{f.summary, f.repair.action, f.repair.text, false, "", current, {}};
+      std::vector<std::string> actions = {f.repair.action};
+      if (f.repair.action != "splice-source") actions.push_back("splice-source");  // fallback
+      for (const auto& action : actions) {
+        fix.action = action;
+        try {
+          Fault g = f;
+          g.repair.action = action;
+          Model candidate = action == "splice-source" ? splice_source(source, r.repaired, g, &loc) : apply_fix(source, r.repaired, g, opt);
+          fix.after = score(source, candidate, samples, ref);
+          if (fix.after.better_than(current)) {
+            fix.kept = true;
+            current = fix.after;
+            r.repaired = std::move(candidate);
+            break;
+          }
+          fix.why += (fix.why.empty() ? "" : "; ") + action + ": no measurable improvement (" + fix.after.describe() + ")";
+        } catch (const std::exception& e) {
+          fix.why += (fix.why.empty() ? "" : "; ") + action + ": " + e.what();
+        }
+      }
+      if (!fix.kept) tried.insert(key);
+      else if (fix.action != f.repair.action) fix.text = "replaced the target segment with the source's ops";
+      r.fixes.push_back(fix);
+      if (fix.kept) {
+        progress = true;
+        break;  // re-localize on the changed model
+      }
+    }
+    if (!progress) break;
+  }
+  r.final_score = current;
+  r.seconds = elapsed();
+  return r;
+}
+
+nlohmann::json repair_json(const RepairResult& r) {
+  nlohmann::json fixes = nlohmann::json::array();
+  auto sc = [](const RepairScore& s) {
+    return nlohmann::json{{"flips", s.flips}, {"max_relative_error", s.max_rel}, {"crashed", s.crashed}};
+  };
+  for (const auto& f : r.fixes)
+    fixes.push_back({{"fault", f.fault}, {"action", f.action}, {"text", f.text}, {"kept", f.kept}, {"why", f.why},
+                     {"before", sc(f.before)}, {"after", sc(f.after)}});
+  return {{"schema", "transfix.repair/1"}, {"initial", sc(r.initial)}, {"final", sc(r.final_score)},
+          {"fixes", fixes}, {"rounds", r.rounds}, {"seconds", r.seconds},
+          {"localize_before", localize_json(r.first)}, {"localize_after", localize_json(r.last)}};
+}
+
+}  // namespace transfix
