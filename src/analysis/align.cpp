@@ -290,11 +290,14 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   // 1. Same name (converters and exporters often keep tensor names).
   auto same = trace.index.find(name);
   if (same != trace.index.end() && eligible(same->second)) return anchor_to(same->second, "anchor");
-  // 2. Same op type, nearest below the frontier, or what folds into it.
+  // 2. Same op type with the same element count, nearest below the frontier, or what folds into it.
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
-  for (int s = first; s < count; ++s) {
+  auto made_by = [&](int s, const std::string& type) {
     const int p = trace.producer[static_cast<size_t>(s)];
-    if (p < 0 || source.graph.nodes[static_cast<size_t>(p)].op_type != op || !eligible(s)) continue;
+    return p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == type;
+  };
+  for (int s = first; s < count; ++s) {
+    if (!made_by(s, op) || !eligible(s) || !error_of(s)) continue;
     std::optional<Anchor> best;
     double best_err = std::numeric_limits<double>::infinity();
     for (int c = s; c < count; ++c) {  // s and the chain of foldable ops that follows it
@@ -307,14 +310,21 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
     }
     return best ? *best : anchor_to(s, "anchor");
   }
-  // 3. The smallest error anywhere below the frontier.
+  // 3. The smallest error among the nearest values below the frontier (farther ones are unrelated).
   std::optional<Anchor> best;
   double best_err = std::numeric_limits<double>::infinity();
-  for (int s = first; s < count; ++s) {
-    if (!eligible(s)) continue;
+  int considered = 0;
+  for (int s = first; s < count && considered < 8; ++s) {
+    if (!eligible(s) || trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) continue;
+    ++considered;
     if (auto e = error_of(s); e && e->first < best_err * 0.999) best_err = e->first, best = Anchor{s, e->second, "anchor"};
   }
-  return best;
+  if (best) return best;
+  // 4. No source value has this shape (a stride, pad or axis fault changed it): the nearest made by
+  // the same op.
+  for (int s = first; s < count; ++s)
+    if (made_by(s, op) && eligible(s)) return anchor_to(s, "structure");
+  return std::nullopt;
 }
 
 // Target nodes of the segment that ends at `name`: its producer and the producers of pending

@@ -272,7 +272,7 @@ std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
   auto detail = [&](const std::string& what) { return what + " (max weight error " + num_str(err) + " of the largest weight)"; };
   // float16 rounding: every target weight is the source weight rounded to half precision.
   double fp16_err = 0;
-  for (int64_t i = 0; i < n && fp16_err <= 1e-9; ++i) fp16_err = std::max(fp16_err, std::fabs(round_to_fp16(sv[i]) - tv[i]) / scale);
+  for (int64_t i = 0; i < n && fp16_err <= 1e-7; ++i) fp16_err = std::max(fp16_err, std::fabs(round_to_fp16(sv[i]) - tv[i]) / scale);
   if (fp16_err <= 1e-7) {
     f.kind = "weights rounded to float16";
     f.detail = detail("every weight equals the source weight rounded to float16");
@@ -566,7 +566,8 @@ void decide_category(const Ctx& c, Fault& f) {
   const Finding* pr = first_of("parameters");
   const Finding* gr = first_of("graph");
   const bool at_input = touches_graph_input(c, seg);
-  if (at_input && (gr || (pr && pr->kind.find("input channels") != std::string::npos))) {
+  const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
+  if (at_input && (gr || only_target_ops || (pr && pr->kind.find("input channels") != std::string::npos))) {
     f.category = "input";
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;
@@ -575,8 +576,8 @@ void decide_category(const Ctx& c, Fault& f) {
       layout_ops |= op == "Transpose" || op == "Reshape";
       scale_ops |= op == "Mul" || op == "Div" || op == "Sub" || op == "Add";
     }
-    f.kind = x == pr ? "channel order" : scale_ops ? "input normalization" : layout_ops ? "input layout" : x->kind;
-    f.confidence = x->confidence;
+    f.kind = x && x == pr ? "channel order" : scale_ops ? "input normalization" : layout_ops ? "input layout" : x ? x->kind : "input contract";
+    f.confidence = x ? x->confidence : 0.7;
     if (x == pr && f.repair.action.empty()) f.repair.action = "restore-weights";
   } else if (hp) {
     f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;

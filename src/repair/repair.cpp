@@ -288,12 +288,54 @@ Model restore_weights(const Model& source, const Model& target, const Fault& f, 
 
 // ---------------------------------------------------------------- splice-source
 
+// The target segment computes what the source does not compute at all (ops inserted at the input,
+// say): its consumers read the target value that holds the segment's source value instead.
+Model bypass_target_segment(const Model& target, const Fault& f, const LocalizeResult* loc) {
+  const TensorPair& seg = f.segment;
+  std::string holder;
+  if (loc)
+    for (const auto& p : loc->alignment.pairs)
+      if (p.clean && p.transform.identity() && p.source == seg.source && holder.empty()) holder = p.target;
+  for (const auto& in : target.graph.inputs)
+    if (holder.empty() && in.name == seg.source) holder = in.name;
+  check_input(!holder.empty(), "no target value holds '" + seg.source + "'");
+  Model m = target;
+  for (auto& n : m.graph.nodes)
+    for (auto& in : n.inputs)
+      if (in == seg.target) in = holder;
+  remove_dead_nodes(m);
+  m.graph.value_info.clear();
+  return m;
+}
+
+// Faults whose segments follow each other (the second starts where the first ends) as one segment:
+// a fault that cannot be fixed alone may be fixed together with the next.
+std::optional<Fault> merge_with_next(const Fault& a, const std::vector<Fault>& all) {
+  for (const auto& b : all) {
+    if (std::find(b.segment.target_from.begin(), b.segment.target_from.end(), a.segment.target) == b.segment.target_from.end())
+      continue;
+    Fault m = b;
+    std::set<int> tn(a.segment.target_nodes.begin(), a.segment.target_nodes.end());
+    tn.insert(b.segment.target_nodes.begin(), b.segment.target_nodes.end());
+    std::set<int> sn(a.segment.source_nodes.begin(), a.segment.source_nodes.end());
+    sn.insert(b.segment.source_nodes.begin(), b.segment.source_nodes.end());
+    m.segment.target_nodes.assign(tn.begin(), tn.end());
+    m.segment.source_nodes.assign(sn.begin(), sn.end());
+    m.segment.target_from = a.segment.target_from;
+    m.segment.source_from = a.segment.source_from;
+    m.summary = a.summary + " + " + b.summary;
+    m.repair.action = "splice-source";
+    return m;
+  }
+  return std::nullopt;
+}
+
 // Replaces the target segment by a copy of the source segment, wired to the target values that
 // hold the segment's inputs. Both sides must use the same layout at the boundary.
 Model splice_source(const Model& source, const Model& target, const Fault& f, const LocalizeResult* loc) {
   const TensorPair& seg = f.segment;
-  check_input(!seg.source_nodes.empty(), "the source segment is empty");
   check_input(seg.transform.identity(), "the segment ends in a different layout (" + seg.transform.describe() + ")");
+  if (seg.source_nodes.empty()) return bypass_target_segment(target, f, loc);
   check_input(source.meta.format == target.meta.format, "splicing across formats is not supported yet");
   Model m = target;
   // Source boundary value -> target value holding it (identity transform only).
@@ -420,8 +462,29 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
           fix.why += (fix.why.empty() ? "" : "; ") + action + ": " + e.what();
         }
       }
+      if (!fix.kept) {
+        // Try it together with the fault that follows it.
+        Fault chain = f;
+        for (int depth = 0; depth < 3 && !fix.kept; ++depth) {
+          auto merged = merge_with_next(chain, loc.diagnosis.faults);
+          if (!merged) break;
+          chain = *merged;
+          try {
+            Model candidate = splice_source(source, r.repaired, chain, &loc);
+            RepairScore sc = score(source, candidate, samples, ref);
+            if (sc.better_than(current)) {
+              fix.kept = true, fix.after = sc, fix.action = "splice-source", current = sc;
+              fix.fault = chain.summary;
+              fix.text = "replaced the target segments of these faults, together, with the source's ops";
+              r.repaired = std::move(candidate);
+            }
+          } catch (const std::exception& e) {
+            fix.why += std::string("; merged with the next fault: ") + e.what();
+          }
+        }
+      }
       if (!fix.kept) tried.insert(key);
-      else if (fix.action != f.repair.action) fix.text = "replaced the target segment with the source's ops";
+      else if (fix.action != f.repair.action && fix.fault == f.summary) fix.text = "replaced the target segment with the source's ops";
       r.fixes.push_back(fix);
       if (fix.kept) {
         progress = true;
