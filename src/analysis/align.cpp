@@ -153,7 +153,8 @@ class ForcedRun : public Observer {
     if (a != anchors_.end()) {
       map_to(tv, name, real, a->second.source, a->second.transform, a->second.how);
       const Tensor& src = trace_.value[static_cast<size_t>(a->second.source)];
-      if (src.numel() == value.numel()) {
+      const bool wrong_shape = src.numel() != value.numel() || (a->second.transform.reshape && src.rank() == value.rank());
+      if (!wrong_shape) {
         forced_ = source_as_target(src, a->second.transform, value);
       } else {  // the target's shape is wrong: go on with the source's value, shape and all
         Tensor like = Tensor::uninitialized(value.dtype(), src.shape());
@@ -327,6 +328,22 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   return std::nullopt;
 }
 
+// Does the source have a value of this name, or one made by the same op, below the frontier?
+bool has_counterpart(const Model& target, const SourceTrace& trace, const ForcedRun& run, const TargetValue& tv,
+                     const std::string& name, const Model& source) {
+  auto same = trace.index.find(name);
+  if (same != trace.index.end() && trace.candidate(same->second) && run.below_frontier(same->second, tv.frontier)) return true;
+  const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
+  const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
+  for (int s = first; s < static_cast<int>(trace.names.size()); ++s) {
+    const int p = trace.producer[static_cast<size_t>(s)];
+    if (p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == op && trace.candidate(s) &&
+        run.below_frontier(s, tv.frontier))
+      return true;
+  }
+  return false;
+}
+
 // Target nodes of the segment that ends at `name`: its producer and the producers of pending
 // values it reads, back to mapped values.
 void collect_target_segment(const Graph& g, const ForcedRun& run, const std::string& name, TensorPair& p) {
@@ -391,16 +408,23 @@ Alignment align_models(const Model& source, const Model& target, const SourceTra
     }
     // The first pending value that nothing downstream resolves is where the next fault is.
     std::set<std::string> resolved = resolved_values(target.graph, *run);
+    // Ops the source has no counterpart of (inserted at the input, say) join the segment of the
+    // first value after them that has one, so that the fault is one segment, not several.
     const TargetValue* fault = nullptr;
     std::string fault_name;
+    const TargetValue* fallback = nullptr;
+    std::string fallback_name;
     for (const auto& name : run->order) {
       const TargetValue& tv = run->values.at(name);
-      if (tv.state == State::kPending && !resolved.count(name) && !unanchorable.count(name)) {
+      if (tv.state != State::kPending || resolved.count(name) || unanchorable.count(name)) continue;
+      if (!fallback) fallback = &tv, fallback_name = name;
+      if (has_counterpart(target, trace, *run, tv, name, source)) {
         fault = &tv;
         fault_name = name;
         break;
       }
     }
+    if (!fault) fault = fallback, fault_name = fallback_name;
     if (!fault) break;
     auto anchor = choose_anchor(target, trace, *run, *fault, fault_name, source);
     if (std::getenv("TRANSFIX_DEBUG_ALIGN"))

@@ -390,7 +390,7 @@ NodePairing pair_nodes(const Ctx& c, const std::vector<int>& src, const std::vec
   NodePairing p;
   std::vector<bool> used(tgt.size(), false);
   for (int s : src) {
-    const std::string fam = op_family(c.source.graph.nodes[static_cast<size_t>(s)].op_type);
+    const std::string fam = op_family(c.source.graph.nodes.at(static_cast<size_t>(s)).op_type);
     bool found = false;
     for (size_t i = 0; i < tgt.size() && !found; ++i)
       if (!used[i] && op_family(c.target.graph.nodes[static_cast<size_t>(tgt[i])].op_type) == fam) {
@@ -432,8 +432,8 @@ void to_source_frame_axes(std::map<std::string, std::string>& attrs, const Trans
 
 void hyperparameter_findings(const Ctx& c, const NodePairing& np, const TensorPair& seg, Fault& f) {
   for (auto [s, t] : np.pairs) {
-    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
-    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    const Node& sn = c.source.graph.nodes.at(static_cast<size_t>(s));
+    const Node& tn = c.target.graph.nodes.at(static_cast<size_t>(t));
     auto sa = canonical_attributes(c.source, sn, source_shapes(c));
     auto ta = canonical_attributes(c.target, tn, target_shapes(c));
     to_source_frame_axes(ta, seg.transform);
@@ -460,8 +460,8 @@ void hyperparameter_findings(const Ctx& c, const NodePairing& np, const TensorPa
 
 void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<int>& src_nodes, Fault& f) {
   for (auto [s, t] : np.pairs) {
-    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
-    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    const Node& sn = c.source.graph.nodes.at(static_cast<size_t>(s));
+    const Node& tn = c.target.graph.nodes.at(static_cast<size_t>(t));
     const std::string fam = op_family(sn.op_type);
     if (fam != "conv" && fam != "gemm") continue;
     auto ws = canonical_weight(c.source, sn);
@@ -474,7 +474,7 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
     // segment, was folded by the converter: compare against the folded weights.
     bool folded = false;
     for (int other : np.source_only) {
-      const Node& bn = c.source.graph.nodes[static_cast<size_t>(other)];
+      const Node& bn = c.source.graph.nodes.at(static_cast<size_t>(other));
       if (bn.op_type == "BatchNormalization" && !bn.inputs.empty() && bn.inputs[0] == sn.outputs[0])
         folded = fold_batch_norm(c.source, bn, w, b);
     }
@@ -505,29 +505,32 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
 
 bool neutral(const std::string& op) { return op_family(op) == "layout"; }
 
+bool touches_graph_input(const Ctx& c, const TensorPair& seg);
+
 void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
+  const bool at_input = touches_graph_input(c, f.segment);
   // Folded BatchNorms are not missing ops.
   for (int s : np.source_only) {
-    const Node& n = c.source.graph.nodes[static_cast<size_t>(s)];
+    const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
     if (neutral(n.op_type)) continue;
     if (n.op_type == "BatchNormalization") {
       bool after_conv = false;
-      for (auto [ps, pt] : np.pairs) after_conv |= !n.inputs.empty() && c.source.graph.nodes[static_cast<size_t>(ps)].outputs[0] == n.inputs[0];
+      for (auto [ps, pt] : np.pairs) after_conv |= !n.inputs.empty() && c.source.graph.nodes.at(static_cast<size_t>(ps)).outputs[0] == n.inputs[0];
       if (after_conv) continue;
     }
     f.findings.push_back({"graph", "op missing in the target", "source " + op_label(n) + " has no counterpart in the target segment", 0.8});
     if (f.source_node < 0) f.source_node = s;
   }
   for (int t : np.target_only) {
-    const Node& n = c.target.graph.nodes[static_cast<size_t>(t)];
-    if (neutral(n.op_type)) continue;
+    const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
+    if (neutral(n.op_type) && !(at_input && (n.op_type == "Transpose" || n.op_type == "Reshape"))) continue;
     f.findings.push_back({"graph", "extra op in the target", "target " + op_label(n) + " has no counterpart in the source segment", 0.7});
     if (f.target_node < 0) f.target_node = t;
   }
   // Swapped operands of non-commutative binary ops: inputs mapped to the source's in reverse order.
   for (auto [s, t] : np.pairs) {
-    const Node& sn = c.source.graph.nodes[static_cast<size_t>(s)];
-    const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+    const Node& sn = c.source.graph.nodes.at(static_cast<size_t>(s));
+    const Node& tn = c.target.graph.nodes.at(static_cast<size_t>(t));
     if (sn.inputs.size() != 2 || tn.inputs.size() != 2) continue;
     if (sn.op_type != "Sub" && sn.op_type != "Div" && sn.op_type != "Pow" && sn.op_type != "MatMul") continue;
     auto src_of = [&](const std::string& v) {
@@ -572,13 +575,13 @@ void decide_category(const Ctx& c, Fault& f) {
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;
     for (int t : seg.target_nodes) {
-      const std::string& op = c.target.graph.nodes[static_cast<size_t>(t)].op_type;
+      const std::string& op = c.target.graph.nodes.at(static_cast<size_t>(t)).op_type;
       layout_ops |= op == "Transpose" || op == "Reshape";
       scale_ops |= op == "Mul" || op == "Div" || op == "Sub" || op == "Add";
     }
     f.kind = x && x == pr ? "channel order" : scale_ops ? "input normalization" : layout_ops ? "input layout" : x ? x->kind : "input contract";
     f.confidence = x ? x->confidence : 0.7;
-    if (x == pr && f.repair.action.empty()) f.repair.action = "restore-weights";
+    if (x && x == pr && f.repair.action.empty()) f.repair.action = "restore-weights";
   } else if (hp) {
     f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
   } else if (pr) {
@@ -599,15 +602,16 @@ void decide_category(const Ctx& c, Fault& f) {
 
 std::string repair_text(const Ctx& c, const Fault& f) {
   const RepairPlan& r = f.repair;
-  if (r.action == "set-attributes") {
+  const bool pinned = r.target_node >= 0 && r.source_node >= 0;
+  if (r.action == "set-attributes" && pinned) {
     std::string s = "set ";
     bool first = true;
     for (const auto& [k, v] : r.attributes) s += (first ? "" : ", ") + k + " = " + v, first = false;
-    return s + " on " + op_label(c.target.graph.nodes[static_cast<size_t>(r.target_node)]);
+    return s + " on " + op_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node)));
   }
-  if (r.action == "restore-weights")
-    return "rebuild the weights of " + op_label(c.target.graph.nodes[static_cast<size_t>(r.target_node)]) + " from " +
-           op_label(c.source.graph.nodes[static_cast<size_t>(r.source_node)]) + " (layout, folding and precision of the target kept)";
+  if (r.action == "restore-weights" && pinned)
+    return "rebuild the weights of " + op_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node))) + " from " +
+           op_label(c.source.graph.nodes.at(static_cast<size_t>(r.source_node))) + " (layout, folding and precision of the target kept)";
   return "replace the target segment (" + std::to_string(f.segment.target_nodes.size()) + " ops) with the source's " +
          std::to_string(f.segment.source_nodes.size()) + " ops, translated";
 }
@@ -622,8 +626,8 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     if (seg.clean) continue;
     Fault f;
     f.segment = seg;
-    for (int t : seg.target_nodes) f.target_ops.push_back(op_label(target.graph.nodes[static_cast<size_t>(t)]));
-    for (int s : seg.source_nodes) f.source_ops.push_back(op_label(source.graph.nodes[static_cast<size_t>(s)]));
+    for (int t : seg.target_nodes) f.target_ops.push_back(op_label(target.graph.nodes.at(static_cast<size_t>(t))));
+    for (int s : seg.source_nodes) f.source_ops.push_back(op_label(source.graph.nodes.at(static_cast<size_t>(s))));
     NodePairing np = pair_nodes(c, seg.source_nodes, seg.target_nodes);
     hyperparameter_findings(c, np, seg, f);
     parameter_findings(c, np, seg.source_nodes, f);
@@ -631,7 +635,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     decide_category(c, f);
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
     f.repair.text = repair_text(c, f);
-    const std::string where = f.target_node >= 0 ? op_label(target.graph.nodes[static_cast<size_t>(f.target_node)]) : "'" + seg.target + "'";
+    const std::string where = f.target_node >= 0 ? op_label(target.graph.nodes.at(static_cast<size_t>(f.target_node))) : "'" + seg.target + "'";
     f.summary = f.category + ": " + f.kind + " at " + where;
     d.faults.push_back(std::move(f));
   }
@@ -643,7 +647,10 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     f.confidence = 0.9;
     d.faults.push_back(f);
   }
+  // Explained faults first (a shape change downstream of a fault shows up as an unexplained one),
+  // then by the error they introduce.
   std::stable_sort(d.faults.begin(), d.faults.end(), [](const Fault& a, const Fault& b) {
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.segment.relative() > b.segment.relative();
   });
   return d;

@@ -84,6 +84,20 @@ bool first_conv_on_input(const Model& m, const Node& n) {
   return false;
 }
 
+// Flipping ceil_mode changes a pooling only when the window does not tile the input exactly.
+bool ceil_mode_matters(const Model& m, const Node& n) {
+  const ValueInfo* in = m.graph.find_value_info(n.inputs.at(0));
+  const auto k = n.attr_ints("kernel_shape");
+  if (!in || !in->has_shape || in->shape.size() != k.size() + 2) return false;
+  const auto s = ints(n, "strides", k.size(), 1);
+  const auto p = ints(n, "pads", 2 * k.size(), 0);
+  for (size_t i = 0; i < k.size(); ++i) {
+    const int64_t span = in->shape[i + 2] + p[i] + p[i + k.size()] - k[i];
+    if (span >= 0 && span % s[i] != 0) return true;
+  }
+  return false;
+}
+
 bool applies(const Model& m, const Node& n, const std::string& kind) {
   const std::string& op = n.op_type;
   if (kind == "channel-order") return first_conv_on_input(m, n);
@@ -101,11 +115,14 @@ bool applies(const Model& m, const Node& n, const std::string& kind) {
     return float_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 && symmetric_padded(n) &&
            ints(n, "pads", 4, 0)[0] == 1 && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} &&
            ints(n, "dilations", 2, 1) == std::vector<int64_t>{1, 1};
-  if (kind == "ceil-mode") return op == "MaxPool" || op == "AveragePool";
+  if (kind == "ceil-mode") return (op == "MaxPool" || op == "AveragePool") && ceil_mode_matters(m, n);
   if (kind == "resize-coordinate-mode") return op == "Resize" && n.attr_string("mode", "nearest") != "nearest";
   if (kind == "nearest-mode") return op == "Resize" && n.attr_string("mode", "nearest") == "nearest";
   if (kind == "activation-swapped" || kind == "activation-dropped") return op == "Relu" || op == "Clip";
-  if (kind == "operand-swap") return op == "Sub" || op == "Div";
+  if (kind == "operand-swap") {
+    const ValueInfo* out = m.graph.find_value_info(n.outputs[0]);
+    return (op == "Sub" || op == "Div") && out && is_float(out->dtype);
+  }
   if (kind == "concat-axis") return op == "Concat";
   if (kind == "transpose-perm") return op == "Transpose" && n.attr_ints("perm").size() >= 3;
   return false;

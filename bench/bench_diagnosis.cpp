@@ -1,0 +1,200 @@
+// make bench-diagnosis: localize and repair over the mutate corpus (every fixture x every fault
+// kind that applies) and over clean conversions (the same model at other opsets). Prints one line per
+// case and writes the summary table to a markdown file (docs/diagnosis.md).
+//   bench_diagnosis FIXTURES_DIR OUT.md [model...]
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "analysis/localize.h"
+#include "data/npy.h"
+#include "formats/model_io.h"
+#include "repair/mutate.h"
+#include "repair/repair.h"
+#include "runtime/interpreter.h"
+
+namespace fs = std::filesystem;
+using namespace transfix;
+
+namespace {
+
+struct Tally {
+  int cases = 0, detected = 0, top1 = 0, top3 = 0, category = 0, repaired = 0;
+  double seconds = 0, worst = 0;
+  std::vector<double> repair_seconds;
+};
+
+bool fault_mentions(const Model& source, const Model& target, const Fault& f, const std::string& node) {
+  for (int t : f.segment.target_nodes)
+    if (target.graph.nodes[static_cast<size_t>(t)].name == node) return true;
+  for (int s : f.segment.source_nodes)
+    if (source.graph.nodes[static_cast<size_t>(s)].name == node) return true;
+  if (f.target_node >= 0 && target.graph.nodes[static_cast<size_t>(f.target_node)].name == node) return true;
+  return false;
+}
+
+std::vector<ProbeInputs> probes(const Model& source, const Model& target, const fs::path& dir) {
+  std::vector<ProbeInputs> out;
+  for (const char* f : {"input.npy", "input_2.npy"}) {
+    if (!fs::exists(dir / f)) continue;
+    ProbeInputs p;
+    p.sample_id = (dir / f).string();
+    const std::string in = source.graph.inputs[0].name;
+    p.source[in] = read_npy((dir / f).string());
+    p.target[target.graph.inputs[0].name] = p.source[in];
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Does the fault change anything on the probe data? (A ReLU -> ReLU6 swap where no value exceeds 6
+// does not: nothing can find it there, and compare rightly says EQUIVALENT.)
+bool observable(const Model& source, const Model& target, const std::vector<ProbeInputs>& ps) {
+  try {
+    Interpreter s64(source, {Precision::kF64}), t32(target, {Precision::kF32});
+    for (const auto& p : ps) {
+      auto a = s64.run(p.source);
+      auto b = t32.run(p.target);
+      for (size_t o = 0; o < source.graph.outputs.size(); ++o) {
+        const Tensor& x = a.at(source.graph.outputs[o].name);
+        const Tensor y = real_f64(b.at(target.graph.outputs[o].name));
+        if (x.numel() != y.numel() || max_abs_diff(x, y.reshaped(x.shape())) > 1e-4 * max_abs(x)) return true;
+      }
+    }
+  } catch (const std::exception&) {
+    return true;
+  }
+  return false;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: bench_diagnosis FIXTURES_DIR OUT.md [model...]\n";
+    return 2;
+  }
+  const fs::path fixtures = argv[1];
+  std::vector<std::string> models;
+  for (int i = 3; i < argc; ++i) models.push_back(argv[i]);
+  if (models.empty())
+    models = {"squeezenet1_1", "mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0", "densenet121", "inception_v3", "resnet101"};
+  std::map<std::string, Tally> by_kind;
+  Tally all;
+  int clean_pairs = 0, false_positives = 0, silent = 0;
+  std::ostringstream rows;
+  for (const auto& name : models) {
+    const fs::path dir = fixtures / name;
+    if (!fs::exists(dir / "model_opset13.onnx")) {
+      std::cerr << "skip " << name << ": no fixture (make fixtures)\n";
+      continue;
+    }
+    const Model source = load_model((dir / "model_opset13.onnx").string());
+    // Clean conversions: the same model exported at other opsets.
+    for (const char* other : {"model_opset9.onnx", "model_opset11.onnx", "model_opset17.onnx"}) {
+      const Model clean = load_model((dir / other).string());
+      auto ps = probes(source, clean, dir);
+      LocalizeResult r = localize_with_probe(source, clean, ps[0], {});
+      ++clean_pairs;
+      false_positives += r.diagnosis.faults.empty() ? 0 : 1;
+      std::printf("%-20s clean %-24s faults %zu (%.1f s)\n", name.c_str(), other, r.diagnosis.faults.size(), r.seconds);
+      std::fflush(stdout);
+    }
+    for (const auto& kind : mutation_kinds()) {
+      if (mutation_sites(source, kind.name).empty()) continue;
+      Model target = source;
+      Mutation mu = mutate_model(target, kind.name, std::nullopt, 1);
+      auto ps = probes(source, target, dir);
+      if (!observable(source, target, ps)) {
+        ++silent;
+        std::printf("%-20s %-22s silent: no effect on the probe data (not counted)\n", name.c_str(), kind.name.c_str());
+        rows << "| " << name << " | " << kind.name << " | silent | | | | | |\n";
+        continue;
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      LocalizeResult r;
+      std::string error;
+      try {
+        r = localize_with_probe(source, target, ps[0], {});
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      const double loc_s = seconds_since(t0);
+      Tally& k = by_kind[kind.name];
+      const auto& faults = r.diagnosis.faults;
+      const bool detected = !faults.empty();
+      const bool top1 = detected && fault_mentions(source, target, faults[0], mu.node);
+      bool top3 = false;
+      for (size_t i = 0; i < faults.size() && i < 3; ++i) top3 |= fault_mentions(source, target, faults[i], mu.node);
+      const bool category = detected && faults[0].category == mu.category;
+      // Repair, verified on both probe samples.
+      t0 = std::chrono::steady_clock::now();
+      bool repaired = false;
+      std::string after = "-";
+      if (detected) {
+        try {
+          RepairResult rr = repair_model(source, target, ps, {});
+          repaired = rr.final_score.flips == 0 && rr.final_score.max_rel <= 1e-4 && !rr.final_score.crashed;
+          after = rr.final_score.describe();
+        } catch (const std::exception& e) {
+          after = e.what();
+        }
+      }
+      const double rep_s = seconds_since(t0);
+      for (Tally* t : {&k, &all}) {
+        ++t->cases;
+        t->detected += detected, t->top1 += top1, t->top3 += top3, t->category += category, t->repaired += repaired;
+        t->seconds += loc_s;
+        t->worst = std::max(t->worst, loc_s + rep_s);
+        t->repair_seconds.push_back(rep_s);
+      }
+      std::printf("%-20s %-22s %-8s top1 %d top3 %d cat %d (%s) repaired %d  %.1f + %.1f s  %s%s\n", name.c_str(),
+                  kind.name.c_str(), detected ? "found" : "MISSED", top1, top3, category,
+                  detected ? faults[0].category.c_str() : "-", repaired, loc_s, rep_s, after.c_str(),
+                  error.empty() ? "" : ("  error: " + error).c_str());
+      std::fflush(stdout);
+      rows << "| " << name << " | " << kind.name << " | " << (detected ? "yes" : "no") << " | " << (top1 ? "yes" : "no") << " | "
+           << (category ? "yes" : "no") << " (" << (detected ? faults[0].category : "-") << ") | " << (repaired ? "yes" : "no")
+           << " | " << static_cast<int>(loc_s * 10) / 10.0 << " | " << static_cast<int>(rep_s * 10) / 10.0 << " |\n";
+    }
+  }
+  auto pct = [](int a, int b) { return b ? 100.0 * a / b : 0.0; };
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::ostringstream md;
+  md << "# Diagnosis benchmark (make bench-diagnosis)\n\n"
+     << "Generated by `bench/bench_diagnosis.cpp` on this machine (2 cores). ONNX targets: each fixture exported at\n"
+     << "opset 13 is mutated with every fault kind that applies to it (`transfix mutate`, seed 1), localized with one\n"
+     << "probe input, and repaired with two verification inputs. Repaired = 0 label flips and max output error\n"
+     << "<= 1e-4 of the output scale after repair. Clean pairs: the same model at opsets 9, 11 and 17.\n"
+     << "Silent cases (the mutation changes no output on the probe data, e.g. ReLU -> ReLU6 where nothing exceeds 6)\n"
+     << "are listed but not counted: " << silent << " of them.\n\n";
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "| measure | value |\n|---|---|\n| cases | %d |\n| detected | %.1f%% |\n| top-1 localization | %.1f%% |\n"
+                "| top-3 localization | %.1f%% |\n| category (top-1) | %.1f%% |\n| repaired | %.1f%% |\n"
+                "| false positives on clean pairs | %d of %d |\n| localize time per case (mean) | %.1f s |\n"
+                "| repair time per case (median) | %.1f s |\n| worst case (localize + repair) | %.1f s |\n\n",
+                all.cases, pct(all.detected, all.cases), pct(all.top1, all.cases), pct(all.top3, all.cases),
+                pct(all.category, all.cases), pct(all.repaired, all.cases), false_positives, clean_pairs,
+                all.cases ? all.seconds / all.cases : 0.0, median(all.repair_seconds), all.worst);
+  md << buf << "## Per fault kind\n\n| kind | cases | detected | top-1 | category | repaired |\n|---|---|---|---|---|---|\n";
+  for (const auto& [kind, t] : by_kind)
+    md << "| " << kind << " | " << t.cases << " | " << t.detected << " | " << t.top1 << " | " << t.category << " | " << t.repaired << " |\n";
+  md << "\n## Every case\n\n| model | kind | detected | top-1 | category | repaired | localize s | repair s |\n"
+     << "|---|---|---|---|---|---|---|---|\n" << rows.str();
+  std::ofstream(argv[2]) << md.str();
+  std::cout << "\n" << buf;
+  return 0;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end tests of `transfix mutate`, `localize` and `repair`:
+#  - the real PyTorch 1.13 fault (bilinear Upsample exported at opset 9) is pinned to the Upsample node as a
+#    coordinate-mode hyperparameter fault, and repaired to EQUIVALENT; the repaired file runs in ONNX Runtime
+#    and agrees with ONNX Runtime's run of the source model;
+#  - every fault kind that applies to examples/tiny_cnn.onnx (and a few on squeezenet) is localized at the
+#    mutated node with the right category (ground truth from `mutate`), and repaired; each repaired model is
+#    checked in ONNX Runtime against the source;
+#  - clean pairs (the same model at other opsets) give no faults;
+#  - bad usage exits 2.
+set -uo pipefail
+BUILD=$(cd "${1:?usage: localize_test.sh BUILD_DIR}" && pwd)
+TF=$BUILD/transfix
+CLOSE=$BUILD/tests/npy_close
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
+ORT="node $ROOT/tools/node/ort_run.js"
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0 skipped=0
+source "$(dirname "$0")/lib.sh"
+
+truth() { $PY -c "import json; print(json.load(open('$1'))['$2'])"; }
+report() {  # report NAME FILE PYTHON_EXPR over r
+  if $PY -c "import json,sys; r=json.load(open('$2')); sys.exit(0 if ($3) else 1)"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL $1: $2 does not satisfy: $3"; fi
+}
+# ort_agrees NAME SOURCE REPAIRED INPUT: ONNX Runtime runs both; outputs agree within 1e-4 of the output scale.
+ort_agrees() {
+  local name=$1 src=$2 fixed=$3 input=$4
+  mkdir -p "$T/ort_s" "$T/ort_f"
+  rm -f "$T"/ort_s/* "$T"/ort_f/*
+  if ! $ORT "$src" --input "$input" --output-dir "$T/ort_s" >/dev/null 2>&1 ||
+     ! $ORT "$fixed" --input "$input" --output-dir "$T/ort_f" >/dev/null 2>&1; then
+    failed=$((failed + 1)); echo "FAIL $name: ONNX Runtime could not run the models"; return
+  fi
+  local ok=1
+  for f in "$T"/ort_s/*.npy; do
+    "$CLOSE" "$f" "$T/ort_f/$(basename "$f")" --rel 1e-4 >/dev/null 2>&1 || ok=0
+  done
+  if ((ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name: repaired model disagrees in ONNX Runtime"; fi
+}
+
+# ---- bad usage
+TINY=$ROOT/examples/tiny_cnn.onnx
+check mutate-unknown-kind 2 "unknown fault kind" -- "$TF" mutate "$TINY" --fault nope -o "$T/x.onnx"
+check mutate-not-applicable 2 "does not apply" -- "$TF" mutate "$TINY" --fault resize-coordinate-mode -o "$T/x.onnx"
+check mutate-over-input 2 "refusing" -- "$TF" mutate "$TINY" --fault pads -o "$TINY"
+check localize-no-data 2 "exactly one of" -- "$TF" localize "$TINY" "$TINY"
+check repair-over-input 2 "refusing" -- "$TF" repair "$TINY" "$TINY" --random 1 -o "$TINY"
+check localize-identical 0 "faults: none" -- "$TF" localize "$TINY" "$TINY" --random 1
+
+# ---- the real Upsample fault
+UP9=$ROOT/examples/upsample_opset9.onnx UP11=$ROOT/examples/upsample_opset11.onnx
+check upsample-localized 1 "hyperparameters: coordinate_transformation_mode at Upsample '/up/Upsample'" -- \
+  "$TF" localize "$UP11" "$UP9" --random 1 --report "$T/up.json"
+report upsample-report "$T/up.json" "r['faults'][0]['category'] == 'hyperparameters' and any(x['kind'] == 'torch-onnx-upsample-asymmetric' for x in r['faults'][0]['findings']) and len(r['faults']) == 1"
+check upsample-repaired 0 "verdict after repair: EQUIVALENT" -- "$TF" repair "$UP11" "$UP9" --random 4 -o "$T/up_fixed.onnx"
+$PY - "$T/up_input.npy" <<'PYEOF'
+import numpy as np, sys
+np.save(sys.argv[1], np.random.default_rng(7).random((1, 3, 64, 64), dtype=np.float32))
+PYEOF
+ort_agrees upsample-ort "$UP11" "$T/up_fixed.onnx" "input=$T/up_input.npy"
+check upsample-repaired-clean 0 "faults: none" -- "$TF" localize "$UP11" "$T/up_fixed.onnx" --random 1
+
+# ---- mutate corpus on tiny_cnn: localize at the mutated node, right category, repaired, checked in ORT
+$PY - "$T/tiny_input.npy" <<'PYEOF'
+import numpy as np, sys
+np.save(sys.argv[1], np.random.default_rng(3).random((1, 3, 32, 32), dtype=np.float32))
+PYEOF
+for kind in input-layout input-normalization channel-order weights-fp16 weights-int8 weights-transposed \
+            channel-permutation bias-dropped bn-folded-twice epsilon pads stride dilation activation-dropped; do
+  out=$T/tiny_$kind.onnx
+  if ! "$TF" mutate "$TINY" --fault "$kind" --seed 2 -o "$out" >/dev/null 2>&1; then
+    failed=$((failed + 1)); echo "FAIL mutate-$kind: mutate failed"; continue
+  fi
+  node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
+  "$TF" localize "$TINY" "$out" --npy "$T/tiny_input.npy" --report "$T/loc_$kind.json" >/dev/null 2>&1
+  report "localize-$kind" "$T/loc_$kind.json" \
+    "len(r['faults']) >= 1 and r['faults'][0]['category'] == '$cat' and any('$node' in op for op in r['faults'][0]['target']['ops'] + r['faults'][0]['source']['ops'])"
+  check "repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
+    "$TF" repair "$TINY" "$out" --random 3 -o "$T/fixed_$kind.onnx"
+  [[ -f $T/fixed_$kind.onnx ]] && ort_agrees "repair-$kind-ort" "$TINY" "$T/fixed_$kind.onnx" "input=$T/tiny_input.npy"
+done
+
+# ---- fixtures: clean pairs and a few faults on a real network (skipped when the fixture cache is absent)
+SQ=$CACHE/fixtures/squeezenet1_1
+if [[ -f $SQ/model_opset13.onnx ]]; then
+  for o in 9 17; do
+    check "clean-squeezenet-$o" 0 "faults: none" -- "$TF" localize "$SQ/model_opset13.onnx" "$SQ/model_opset$o.onnx" --npy "$SQ/input.npy"
+  done
+  for kind in concat-axis stride weights-transposed; do
+    out=$T/sq_$kind.onnx
+    "$TF" mutate "$SQ/model_opset13.onnx" --fault "$kind" --seed 1 -o "$out" >/dev/null 2>&1
+    node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
+    "$TF" localize "$SQ/model_opset13.onnx" "$out" --npy "$SQ/input.npy" --report "$T/sq_$kind.json" >/dev/null 2>&1
+    report "squeezenet-localize-$kind" "$T/sq_$kind.json" \
+      "r['faults'][0]['category'] == '$cat' and any('$node' in op for op in r['faults'][0]['target']['ops'] + r['faults'][0]['source']['ops'])"
+    check "squeezenet-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
+      "$TF" repair "$SQ/model_opset13.onnx" "$out" --npy "$SQ/input.npy" "$SQ/input_2.npy" -o "$T/sq_fixed_$kind.onnx"
+  done
+else
+  skipped=$((skipped + 1)); echo "SKIP squeezenet cases: no fixture cache (the fixtures test builds it)"
+fi
+
+echo "localize tests: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
