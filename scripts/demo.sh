@@ -48,4 +48,16 @@ code=$?
 set -e
 echo "(exit code $code: 0 equivalent, 1 not equivalent -- a CI pipeline can gate on it)"
 
+say "6. Where and why?   transfix localize examples/upsample_opset11.onnx examples/upsample_opset9.onnx --images ...
+   (maps every tensor of the conversion to the source, feeds each op the source's own values, and
+   diagnoses the ops that introduce error)"
+set +e
+"$TF" localize "$EX/upsample_opset11.onnx" "$EX/upsample_opset9.onnx" --images "$IMAGES" --preprocess raw01
+set -e
+
+say "7. Fix it and prove it:   transfix repair ... -o fixed.onnx
+   (applies the suggested fix, keeps it only if it helps on the data, writes the model, compares again)"
+"$TF" repair "$EX/upsample_opset11.onnx" "$EX/upsample_opset9.onnx" --images "$IMAGES" --preprocess raw01 \
+  -o "$OUT/upsample_fixed.onnx" | sed -n '/^repair:/,$p'
+
 printf '\nNext: transfix --help lists every command.\n'

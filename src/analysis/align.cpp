@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "analysis/diagnose.h"
 #include "core/errors.h"
 #include "runtime/interpreter.h"
 
@@ -293,9 +294,9 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   if (same != trace.index.end() && eligible(same->second)) return anchor_to(same->second, "anchor");
   // 2. Same op type with the same element count, nearest below the frontier, or what folds into it.
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
-  auto made_by = [&](int s, const std::string& type) {
+  auto made_by = [&](int s, const std::string& type) {  // same op family (Upsample ~ Resize, Relu ~ Clip)
     const int p = trace.producer[static_cast<size_t>(s)];
-    return p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == type;
+    return p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == op_family(type);
   };
   for (int s = first; s < count; ++s) {
     if (!made_by(s, op) || !eligible(s) || !error_of(s)) continue;
@@ -337,7 +338,7 @@ bool has_counterpart(const Model& target, const SourceTrace& trace, const Forced
   const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
   for (int s = first; s < static_cast<int>(trace.names.size()); ++s) {
     const int p = trace.producer[static_cast<size_t>(s)];
-    if (p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == op && trace.candidate(s) &&
+    if (p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == op_family(op) && trace.candidate(s) &&
         run.below_frontier(s, tv.frontier))
       return true;
   }
