@@ -3,16 +3,22 @@
 # kernels vs the TFLite interpreter (tools/node/tflite_run.js), and transfix's dequantized mode vs
 # its integer mode, on 3 seeded random inputs (uniform over the integer range) and, for image-shaped
 # inputs, one natural image (~/.cache/transfix/images, resized; pixel p -> p for uint8, p - 128 for int8).
-#  - integer mode must match TFLite bit for bit (0 quantization steps);
+#  - --quant-mode int-xnnpack must match the TFLite interpreter bit for bit (0 quantization steps):
+#    that interpreter runs convolutions and fully connected layers in its XNNPACK delegate, which
+#    requantizes in float; --quant-mode int (the built-in kernels' fixed-point arithmetic) is
+#    reported against it, not asserted (double rounding: a step here and there, amplified by SOFTMAX);
 #  - dequantized mode (float with every quantized tensor rounded to its grid) must stay within
-#    DEQ_STEPS output quantization steps of the integer result.
+#    DEQ_STEPS (10) output quantization steps of int-xnnpack; its distance to int is reported.
+#    Both compute the same per layer up to float near-ties (one element in thousands one step
+#    apart), but later layers spread such a step and SOFTMAX outputs amplify it (measured: max 8,
+#    mostly 0-2).
 # Every output's max difference in steps is printed. Skips, saying why, when ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: tflite_quant_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 IMAGES=${TRANSFIX_IMAGES:-${TRANSFIX_CACHE:-$HOME/.cache/transfix}/images}
-DEQ_STEPS=${DEQ_STEPS:-24}
+DEQ_STEPS=${DEQ_STEPS:-10}
 if [[ ! -d $SHARED ]]; then
   echo "SKIP: $SHARED not found (third-party models live beside the repo, not in it)"
   echo "quantized tflite models: 0 passed, 0 failed, 1 skipped"
@@ -95,10 +101,13 @@ while IFS= read -r model; do
     [[ $ok == 1 ]] || continue
     while read -r out deq_steps deq_count; do
       if awk -v s="$deq_steps" -v m="$DEQ_STEPS" 'BEGIN { exit !(s <= m) }'; then
-        passed=$((passed + 1)); echo "ok   $name $case $out: dequantized vs int: max $deq_steps steps ($deq_count differ)"
+        passed=$((passed + 1)); echo "ok   $name $case $out: dequantized vs int-xnnpack: max $deq_steps steps ($deq_count differ)"
       else
-        fail "$name $case $out: dequantized vs int: max $deq_steps steps ($deq_count differ) > $DEQ_STEPS"
+        fail "$name $case $out: dequantized vs int-xnnpack: max $deq_steps steps ($deq_count differ) > $DEQ_STEPS"
       fi
+    done < <(steps "$T/inspect.json" "$dir/int-xnnpack" "$dir/dequantized" dequantized)
+    while read -r out deq_steps deq_count; do
+      echo "info $name $case $out: dequantized vs int: max $deq_steps steps ($deq_count differ)"
     done < <(steps "$T/inspect.json" "$dir/int" "$dir/dequantized" dequantized)
     if ! node "$ROOT/tools/node/tflite_run.js" "$model" "${args[@]}" --output-dir "$dir/ref" >"$T/log" 2>&1; then
       if grep -q "Can't initialize model" "$T/log"; then

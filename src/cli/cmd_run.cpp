@@ -52,6 +52,7 @@ class DumpObserver : public Observer {
     write_npy((fs::path(dir_) / file).string(), value);
     nlohmann::json e = {{"file", file}, {"tensor", name}, {"dtype", dtype_name(value.dtype())}, {"shape", value.shape()}};
     if (producer) e["node"] = producer->name, e["op"] = producer->op_type;
+    if (const auto& q = value.quant()) e["quant"] = {{"scale", q->scale}, {"zero_point", q->zero_point}, {"axis", q->axis}};
     index_.push_back(e);
   }
   void finish() const { write_file_atomic((fs::path(dir_) / "index.json").string(), index_.dump(1) + "\n"); }
