@@ -84,8 +84,9 @@ int run(const RunArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   Model model = load_model(a.model);
   Precision precision = parse_precision(a.precision);
+  const QuantMode quant_mode = parse_quant_mode(a.quant_mode);
   auto inputs = load_inputs(model, a.inputs, a.random, a.seed);
-  Interpreter interp(model, {.precision = precision, .quant_mode = parse_quant_mode(a.quant_mode)});
+  Interpreter interp(model, {.precision = precision, .quant_mode = quant_mode});
   std::unique_ptr<DumpObserver> dump;
   if (!a.dump_dir.empty()) {
     ensure_dir(a.dump_dir, "--dump-all");

@@ -139,6 +139,20 @@ TEST(QuantizedKernels, SoftmaxOfEqualLogits) {
             (std::vector<int64_t>{64, 64, 64, 64}));
 }
 
+TEST(QuantizedKernels, PadFillsWithTheZeroPoint) {
+  // int8 zero point -5 stands for 0.0: PAD [1, 1] on a [2] tensor -> [-5, 7, 8, -5].
+  const Tensor x = q<int8_t>({7, 8}, {2}, 0.5f, -5);
+  EXPECT_EQ(ints(run_quantized("Pad", {x, Tensor::from_vector<int64_t>({1, 1}, {2})}, DType::kI8, 0.5f, -5)),
+            (std::vector<int64_t>{-5, 7, 8, -5}));
+}
+
+TEST(QuantizedKernels, ConcatRescalesInputsWithOtherParameters) {
+  // a is on the output's grid (scale 1, zp 0); b (scale 0.5, zp 4): 8 -> 2.0 -> 2, 3 -> -0.5 -> -1 -> clamp 0.
+  const Tensor a = q<uint8_t>({10}, {1}, 1.0f, 0), b = q<uint8_t>({8, 3}, {2}, 0.5f, 4);
+  EXPECT_EQ(ints(run_quantized("Concat", {a, b}, DType::kU8, 1.0f, 0, {{"axis", int64_t{0}}})),
+            (std::vector<int64_t>{10, 2, 0}));
+}
+
 // Dequantized mode (float, every quantized tensor rounded to its grid) vs the integer modes on
 // ic_resnet8: it computes what int-xnnpack does (float requantization, one rounding) up to float
 // near-ties, while the built-in kernels' fixed-point multiplier rounds twice (a step here and there).

@@ -28,7 +28,10 @@ struct Requantizer {
   std::vector<float> float_scale;  // only for requantize = "fp32"
   int32_t out_zero = 0;
   Range range;
-  int32_t apply(int64_t o, int32_t acc) const {
+  // `wide` is the accumulator; TFLite keeps it in int32, so it wraps the same way (only models with
+  // enormous reductions get there; wrapping keeps them defined).
+  int32_t apply(int64_t o, int64_t wide) const {
+    const int32_t acc = static_cast<int32_t>(wide);
     const size_t c = static_cast<size_t>(o);
     const int32_t scaled = float_scale.empty()
                                ? multiply_by_quantized_multiplier(acc, multiplier[c])
@@ -131,7 +134,7 @@ void quantized_conv(KernelContext& ctx) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / (oh * ow), yy = (p / ow) % oh, xx = p % ow;
       for (int64_t o = 0; o < O; ++o) {
-        int32_t acc = r.bias[static_cast<size_t>(o)];
+        int64_t acc = r.bias[static_cast<size_t>(o)];
         for (int64_t ky = 0; ky < c.kh; ++ky) {
           const int64_t iy = yy * c.win.s[1] + ky * c.win.d[1] - c.win.p[1];
           if (iy < 0 || iy >= c.in_h) continue;
@@ -179,7 +182,7 @@ void quantized_gemm(KernelContext& ctx) {
   Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o) {
-      int32_t acc = r.bias[static_cast<size_t>(o)];
+      int64_t acc = r.bias[static_cast<size_t>(o)];
       for (int64_t i = 0; i < I; ++i) acc += xs[static_cast<size_t>(n * I + i)] * ws[static_cast<size_t>(o * I + i)];
       store(y, n * O + o, r.apply(o, acc));
     }

@@ -58,12 +58,12 @@ int32_t window_max(const Tensor& x, int64_t first, int64_t rows, int64_t cols, i
 }
 
 int32_t window_average(const Tensor& x, int64_t first, int64_t rows, int64_t cols, int64_t row, int64_t col) {
-  int32_t sum = 0;
+  int64_t sum = 0;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) sum += load_q(x, first + i * row + j * col);
-  const int32_t count = static_cast<int32_t>(rows * cols);
+  const int64_t count = rows * cols;
   if (count == 0) return 0;
-  return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+  return static_cast<int32_t>(sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count);
 }
 
 void quantized_max_pool(KernelContext& ctx) { quantized_pool(ctx, window_max); }
