@@ -20,18 +20,27 @@ Multiplier quantize_multiplier(double real_multiplier) {
   return {static_cast<int32_t>(significand), exponent};
 }
 
+namespace {
+
+// Scale > 0 and a zero point an 8/16-bit tensor can hold: the integer arithmetic stays in range.
+TensorQuant checked(const KernelContext& ctx, const QuantParams* q, const std::string& what) {
+  if (!q || q->scale.empty()) ctx.fail(what + " has no quantization parameters");
+  if (q->per_axis()) ctx.fail(what + " must be quantized per tensor");
+  const double scale = q->scale[0];
+  const int64_t zero = q->zero_point.empty() ? 0 : q->zero_point[0];
+  if (!(scale > 0) || !std::isfinite(scale)) ctx.fail(what + ": scale must be positive, got " + std::to_string(scale));
+  if (zero < -32768 || zero > 65535) ctx.fail(what + ": zero point " + std::to_string(zero) + " is out of range");
+  return {scale, static_cast<int32_t>(zero)};
+}
+
+}  // namespace
+
 TensorQuant per_tensor_quant(const KernelContext& ctx, const Tensor& t, const char* what) {
-  const auto& q = t.quant();
-  if (!q || q->scale.empty()) ctx.fail(std::string(what) + " has no quantization parameters");
-  if (q->per_axis()) ctx.fail(std::string(what) + " must be quantized per tensor");
-  return {static_cast<double>(q->scale[0]), static_cast<int32_t>(q->zero_point.empty() ? 0 : q->zero_point[0])};
+  return checked(ctx, t.quant() ? &*t.quant() : nullptr, what);
 }
 
 TensorQuant output_quant(const KernelContext& ctx, size_t i) {
-  const QuantParams* q = ctx.output_quant(i);
-  if (!q || q->scale.empty()) ctx.fail("output " + std::to_string(i) + " has no quantization parameters");
-  if (q->per_axis()) ctx.fail("output " + std::to_string(i) + " must be quantized per tensor");
-  return {static_cast<double>(q->scale[0]), static_cast<int32_t>(q->zero_point.empty() ? 0 : q->zero_point[0])};
+  return checked(ctx, ctx.output_quant(i), "output " + std::to_string(i));
 }
 
 Range dtype_range(const KernelContext& ctx, DType t) {
@@ -48,7 +57,7 @@ Range activation_range(const KernelContext& ctx, DType out_type, const TensorQua
   const std::string act = ctx.node.attr_string("fused_activation", "NONE");
   // TFLite quantizes the bounds in float with round-half-away-from-zero.
   auto quantize = [&](float v) {
-    return out.zero_point + static_cast<int32_t>(std::round(v / static_cast<float>(out.scale)));
+    return out.zero_point + saturating_int(std::round(v / static_cast<float>(out.scale)));
   };
   if (act == "NONE") return full;
   if (act == "RELU") return {std::max(full.lo, quantize(0.0f)), full.hi};

@@ -8,6 +8,8 @@
 //    from zero: -1.5 -> -2);
 //  - fused activations clamp in the quantized domain: [max(qmin, zp + round(lo / s)), min(qmax, zp + round(hi / s))].
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -45,6 +47,13 @@ inline int32_t multiply_by_quantized_multiplier(int32_t x, Multiplier m) {
   // Like TFLite, x * 2^left wraps in int32 only for inputs the converter never produces.
   const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
   return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, m.significand), right);
+}
+
+// A float that the kernel converts to an integer (already rounded, or truncated on purpose), held
+// to +-2^30 first: extreme scales in a model must not make the conversion undefined.
+inline int32_t saturating_int(float v) {
+  constexpr float kLimit = 1073741824.0f;
+  return static_cast<int32_t>(std::isnan(v) ? 0.0f : std::min(kLimit, std::max(-kLimit, v)));
 }
 
 // Quantization of a tensor the kernel needs per tensor (one scale, one zero point).

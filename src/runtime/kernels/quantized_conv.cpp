@@ -35,7 +35,7 @@ struct Requantizer {
     const size_t c = static_cast<size_t>(o);
     const int32_t scaled = float_scale.empty()
                                ? multiply_by_quantized_multiplier(acc, multiplier[c])
-                               : static_cast<int32_t>(std::nearbyint(static_cast<float>(acc) * float_scale[c]));
+                               : saturating_int(std::nearbyint(static_cast<float>(acc) * float_scale[c]));
     return std::min(range.hi, std::max(range.lo, scaled + out_zero));
   }
 };
@@ -58,7 +58,10 @@ Requantizer make_requantizer(const KernelContext& ctx, const Tensor& x, const Te
   r.range = activation_range(ctx, x.dtype(), out);
   for (int64_t o = 0; o < out_channels; ++o) {
     const size_t p = wq->per_axis() ? static_cast<size_t>(o) : 0;
-    r.weight_zero.push_back(static_cast<int32_t>(wq->zero_point.empty() ? 0 : wq->zero_point[std::min(p, wq->zero_point.size() - 1)]));
+    if (!(wq->scale[p] >= 0) || !std::isfinite(wq->scale[p])) ctx.fail("weight scales must be finite and >= 0");
+    const int64_t zero = wq->zero_point.empty() ? 0 : wq->zero_point[std::min(p, wq->zero_point.size() - 1)];
+    if (zero < -32768 || zero > 65535) ctx.fail("weight zero point " + std::to_string(zero) + " is out of range");
+    r.weight_zero.push_back(static_cast<int32_t>(zero));
     r.multiplier.push_back(quantize_multiplier(in.scale * static_cast<double>(wq->scale[p]) / out.scale));
     if (fp32) r.float_scale.push_back(static_cast<float>(in.scale) * wq->scale[p] / static_cast<float>(out.scale));
   }

@@ -53,7 +53,7 @@ Tensor rescaled_to(const KernelContext& ctx, const Tensor& x, const TensorQuant&
   const Range range = dtype_range(ctx, x.dtype());
   Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const int32_t v = static_cast<int32_t>(std::round(static_cast<float>(load_q(x, i)) * scale + bias)) + out.zero_point;
+    const int32_t v = saturating_int(std::round(static_cast<float>(load_q(x, i)) * scale + bias)) + out.zero_point;
     const int32_t c = std::min(range.hi, std::max(range.lo, v));
     if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(c);
     else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(c);

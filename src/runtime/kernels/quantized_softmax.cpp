@@ -43,8 +43,7 @@ void quantized_softmax(KernelContext& ctx) {
     const float inverse = 1.0f / (sum * out_scale);
     for (int64_t j = 0; j < depth; ++j) {
       const float p = exp_of(load_q(x, base + j)) * inverse;
-      int32_t q = x.dtype() == DType::kU8 ? static_cast<int32_t>(p + 0.5f)
-                                          : static_cast<int32_t>(std::round(p)) + out.zero_point;
+      int32_t q = x.dtype() == DType::kU8 ? saturating_int(p + 0.5f) : saturating_int(std::round(p)) + out.zero_point;
       q = std::min(range.hi, std::max(range.lo, q));
       if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[base + j] = static_cast<uint8_t>(q);
       else y.mutable_data<int8_t>()[base + j] = static_cast<int8_t>(q);
