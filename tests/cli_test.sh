@@ -23,6 +23,9 @@ check run-random 0 "float32 \[" -- "$TF" run "$CONV" --random -o "$T/out32"
 check run-output-file 0 "" -- test -s "$(ls "$T"/out32/*.npy | head -1)"
 check run-fp64 0 "float64 \[" -- "$TF" run "$CONV" --random --precision fp64 -o "$T/out64"
 check run-bad-precision 2 "fp32 or fp64" -- "$TF" run "$CONV" --random --precision fp16
+check run-bad-quant-mode 2 "int, int-xnnpack or dequantized" -- "$TF" run "$CONV" --random --quant-mode fp8
+# A float model runs the same in every quantization mode.
+check run-float-dequantized 0 "float32 \\[" -- "$TF" run "$CONV" --random --quant-mode dequantized
 check run-missing-input 2 "no data for model input" -- "$TF" run "$CONV"
 check run-unknown-input 2 "has no input 'nope'" -- "$TF" run "$CONV" --input "nope=$T/x.npy"
 check dump-all 0 "dumped every tensor" -- "$TF" run "$CONV" --random --dump-all "$T/dump"

@@ -51,7 +51,9 @@ nlohmann::json value_json(const ValueInfo& v) {
     if (v.shape[i] >= 0) shape.push_back(v.shape[i]);
     else shape.push_back(sym ? nlohmann::json(v.dim_params[i]) : nlohmann::json(nullptr));
   }
-  return {{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", v.has_shape ? shape : nlohmann::json(nullptr)}};
+  nlohmann::json j = {{"name", v.name}, {"dtype", dtype_name(v.dtype)}, {"shape", v.has_shape ? shape : nlohmann::json(nullptr)}};
+  if (v.quant) j["quant"] = {{"scale", v.quant->scale}, {"zero_point", v.quant->zero_point}, {"axis", v.quant->axis}};
+  return j;
 }
 
 int inspect(const std::string& path, bool as_json) {

@@ -1,4 +1,5 @@
 // transfix run MODEL --input NAME=x.npy ... --output DIR [--precision fp32|fp64] [--dump-all DIR]
+//   [--quant-mode int|int-xnnpack|dequantized]
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -33,6 +34,13 @@ std::string file_stem_for(const std::string& name) {
   return s;
 }
 
+QuantMode parse_quant_mode(const std::string& s) {
+  if (s == "int") return QuantMode::kInteger;
+  if (s == "int-xnnpack") return QuantMode::kIntegerXnnpack;
+  if (s == "dequantized") return QuantMode::kDequantized;
+  throw InputError("--quant-mode must be int, int-xnnpack or dequantized, not '" + s + "'");
+}
+
 // Writes every produced tensor to DIR/NNNN_<name>.npy and an index.json mapping files to tensors.
 class DumpObserver : public Observer {
  public:
@@ -44,6 +52,7 @@ class DumpObserver : public Observer {
     write_npy((fs::path(dir_) / file).string(), value);
     nlohmann::json e = {{"file", file}, {"tensor", name}, {"dtype", dtype_name(value.dtype())}, {"shape", value.shape()}};
     if (producer) e["node"] = producer->name, e["op"] = producer->op_type;
+    if (const auto& q = value.quant()) e["quant"] = {{"scale", q->scale}, {"zero_point", q->zero_point}, {"axis", q->axis}};
     index_.push_back(e);
   }
   void finish() const { write_file_atomic((fs::path(dir_) / "index.json").string(), index_.dump(1) + "\n"); }
@@ -58,6 +67,7 @@ struct RunArgs {
   std::vector<std::string> inputs;
   std::string output_dir;
   std::string precision = "fp32";
+  std::string quant_mode = "int";
   std::string dump_dir;
   bool random = false;
   uint64_t seed = 0;
@@ -74,8 +84,9 @@ int run(const RunArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   Model model = load_model(a.model);
   Precision precision = parse_precision(a.precision);
+  const QuantMode quant_mode = parse_quant_mode(a.quant_mode);
   auto inputs = load_inputs(model, a.inputs, a.random, a.seed);
-  Interpreter interp(model, {precision});
+  Interpreter interp(model, {.precision = precision, .quant_mode = quant_mode});
   std::unique_ptr<DumpObserver> dump;
   if (!a.dump_dir.empty()) {
     ensure_dir(a.dump_dir, "--dump-all");
@@ -107,6 +118,10 @@ void add_run(CLI::App& app) {
   cmd->add_option("-i,--input", a->inputs, "Input as NAME=FILE.npy, or FILE.npy for inputs in order (repeatable)");
   cmd->add_option("-o,--output", a->output_dir, "Directory for the outputs (one NAME.npy per output)");
   cmd->add_option("--precision", a->precision, "fp32 (as the model says) or fp64 (every float op in double)");
+  cmd->add_option("--quant-mode", a->quant_mode,
+                  "Quantized models: int (TFLite's built-in integer kernels, default), int-xnnpack (convolutions and "
+                  "fully connected layers requantized as TFLite's XNNPACK delegate does) or dequantized (float, every "
+                  "quantized tensor rounded to its grid; quantized outputs come out as float)");
   cmd->add_option("--dump-all", a->dump_dir, "Directory to write every intermediate tensor to (.npy + index.json)");
   cmd->add_flag("--random", a->random, "Fill inputs not given with seeded uniform [0,1) data");
   cmd->add_option("--seed", a->seed, "Seed for --random (default 0)");

@@ -1,5 +1,7 @@
 #include "runtime/interpreter.h"
 
+#include "runtime/quant_simulation.h"
+
 #include <chrono>
 #include <unordered_map>
 
@@ -7,6 +9,13 @@ namespace transfix {
 
 namespace {
 bool is_low_precision(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+
+// The graph a quantization mode runs instead of the caller's (nullptr: the caller's as it is).
+std::shared_ptr<const Model> rewrite_for(const Model& model, QuantMode mode) {
+  if (mode == QuantMode::kInteger || !has_quantized_ops(model)) return nullptr;
+  if (mode == QuantMode::kDequantized) return std::make_shared<const Model>(dequantized_model(model));
+  return std::make_shared<const Model>(xnnpack_requantized_model(model));
+}
 }  // namespace
 
 std::map<std::string, int> Interpreter::unsupported_ops(const Model& model) {
@@ -16,8 +25,11 @@ std::map<std::string, int> Interpreter::unsupported_ops(const Model& model) {
   return missing;
 }
 
-Interpreter::Interpreter(const Model& model, InterpreterOptions options) : model_(model), options_(options) {
-  const Graph& g = model.graph;
+Interpreter::Interpreter(const Model& model, InterpreterOptions options)
+    : rewritten_(rewrite_for(model, options.quant_mode)),
+      model_(rewritten_ ? *rewritten_ : model),
+      options_(options) {
+  const Graph& g = model_.graph;
   for (const auto& n : g.nodes) {
     const KernelInfo* k = find_kernel(n.op_type, n.domain);
     if (!k) {
@@ -71,6 +83,9 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     }
     check_input(info, it->second);
     values[info.name] = to_working(it->second);
+    // Quantized inputs carry their declared scale/zero point, like produced values below.
+    Tensor& in = values[info.name];
+    if (info.quant && !in.quant() && !is_float(in.dtype())) in.set_quant(info.quant);
     if (observer) {
       observer->on_value(info.name, values[info.name], nullptr);
       Tensor replacement;

@@ -28,10 +28,18 @@ class Observer {
   }
 };
 
+// How quantized (tflite.quantized) models run: kInteger with the integer arithmetic of TFLite's
+// built-in kernels; kIntegerXnnpack the same except that convolutions and fully connected layers
+// requantize as TFLite's XNNPACK delegate does (float scale, round half to even; the TFLite
+// interpreter applies that delegate by default); kDequantized in float with every quantized tensor
+// rounded to its grid (runtime/quant_simulation.h). Models without quantized ops run the same in all.
+enum class QuantMode { kInteger, kIntegerXnnpack, kDequantized };
+
 struct InterpreterOptions {
   Precision precision = Precision::kF32;
   // Reject inputs whose shape differs from the model's declared input shape.
   bool check_input_shapes = true;
+  QuantMode quant_mode = QuantMode::kInteger;
 };
 
 // Per-node wall time of one run, in node index order of the graph (for profiling).
@@ -50,6 +58,7 @@ class Interpreter {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, Observer* observer = nullptr,
                                     RunStats* stats = nullptr) const;
 
+  // The graph that runs (in kDequantized mode the float rewrite of the caller's model).
   const Model& model() const { return model_; }
   Precision precision() const { return options_.precision; }
 
@@ -60,7 +69,8 @@ class Interpreter {
   Tensor to_working(const Tensor& t) const;
   void check_input(const ValueInfo& info, const Tensor& t) const;
 
-  const Model& model_;
+  std::shared_ptr<const Model> rewritten_;  // the dequantized rewrite when quant_mode asks for it
+  const Model& model_;                      // the graph that runs: the caller's model or rewritten_
   InterpreterOptions options_;
   std::vector<size_t> order_;
   std::vector<const KernelInfo*> kernels_;     // per node index

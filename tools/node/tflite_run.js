@@ -4,7 +4,8 @@
 //
 //   node tools/node/tflite_run.js MODEL.tflite --input NAME=in.npy [--input ...] --output-dir DIR
 //
-// Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_");
+// Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_"; names
+// over 120 characters are cut and get a hash); the JSON summary maps tensor names to files.
 // `--input in.npy` without NAME= feeds the model's only input. A JSON summary is printed.
 // Exit codes: 0 ok, 2 bad usage or input file, 1 interpreter failure.
 //
@@ -75,8 +76,11 @@ const TFLITE_TYPES = {
   int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, bool: Uint8Array,
 };
 
+// Names longer than a file name may be (TFLite joins fused op names with ';') are cut to 120
+// characters plus a hash of the full name.
 function safeFileName(name) {
-  const s = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  let s = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (s.length > 120) s = `${s.slice(0, 120)}_${require('crypto').createHash('sha1').update(name).digest('hex').slice(0, 16)}`;
   return s === '' || s === '.' || s === '..' ? `_${s}` : s;
 }
 

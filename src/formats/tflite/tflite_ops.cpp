@@ -98,13 +98,29 @@ void check_positive(const L& op, std::initializer_list<int32_t> values, const ch
     if (v < 1) op.fail(std::string(what) + " must be >= 1, got " + std::to_string(v));
 }
 
-// Name the main node of an operator writes: the output itself, or "<output>/pre_activation".
+bool quantized(const L& op) { return op.domain() == kTfliteQuantizedDomain; }
+
+// Name the main node of an operator writes: the output itself, or "<output>/pre_activation" when a
+// separate activation node follows (float ops).
 std::string main_output(const L& op, ActivationFunctionType act) {
-  return act == ActivationFunctionType::NONE ? op.output(0) : op.output(0) + "/pre_activation";
+  return act == ActivationFunctionType::NONE || quantized(op) ? op.output(0) : op.output(0) + "/pre_activation";
 }
 
-// Emits the fused activation node: pre_activation -> output.
+// Quantized ops clamp to the activation's range in the integer domain (the bounds quantized with
+// the output's parameters), so the activation stays an attribute of the main node `n`.
+void fuse_quantized_activation(const L& op, Node& n, ActivationFunctionType act) {
+  if (!quantized(op) || act == ActivationFunctionType::NONE) return;
+  if (act != ActivationFunctionType::RELU && act != ActivationFunctionType::RELU6 &&
+      act != ActivationFunctionType::RELU_N1_TO_1)
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (" + op.op_name() + "): fused activation " +
+                           tflite::EnumNameActivationFunctionType(act) + " on quantized tensors is not supported",
+                           op.op_name());
+  set_attr(n, "fused_activation", std::string(tflite::EnumNameActivationFunctionType(act)));
+}
+
+// Emits the fused activation node of a float op: pre_activation -> output.
 void fused_activation(L& op, ActivationFunctionType act) {
+  if (quantized(op)) return;  // fuse_quantized_activation did it
   const std::string pre = main_output(op, act), out = op.output(0);
   switch (act) {
     case ActivationFunctionType::NONE: return;
@@ -142,6 +158,7 @@ void lower_conv_2d(L& op) {
   if (w[0] % group != 0) op.fail("filter " + shape_str(w) + ": output channels not divisible by group " + std::to_string(group));
   const auto act = o.fused_activation_function();
   Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   nhwc(n);
   set_attr(n, "weight_layout", std::string("OHWI"));
   set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
@@ -167,6 +184,7 @@ void lower_depthwise_conv_2d(L& op) {
     op.fail("depth_multiplier " + std::to_string(o.depth_multiplier()) + " does not match filter " + shape_str(w));
   const auto act = o.fused_activation_function();
   Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   nhwc(n);
   set_attr(n, "weight_layout", std::string("1HWO"));
   set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
@@ -194,6 +212,7 @@ void lower_transpose_conv(L& op) {
     op.fail("output_shape " + shape_str(out_shape) + ", filter " + shape_str(w) + " and input " + shape_str(x) + " disagree");
   const auto act = o.fused_activation_function();
   Node& n = op.emit("ConvTranspose", trimmed({op.input(2), op.input(1), op.input(3)}), {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   nhwc(n);
   set_attr(n, "weight_layout", std::string("OHWI"));
   set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
@@ -218,6 +237,7 @@ void lower_pool(L& op, const char* onnx_op) {
   check_positive(op, {o.stride_h(), o.stride_w(), o.filter_height(), o.filter_width()}, "strides and filter size");
   const auto act = o.fused_activation_function();
   Node& n = op.emit(onnx_op, {op.input(0)}, {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   nhwc(n);
   set_attr(n, "kernel_shape", std::vector<int64_t>{o.filter_height(), o.filter_width()});
   set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
@@ -242,6 +262,15 @@ void lower_fully_connected(L& op) {
   const Shape& x = op.input_info(0)->shape;
   const Shape& w = op.input_info(1)->shape;
   if (x.empty() || w[1] < 1) op.fail("input " + shape_str(x) + " cannot feed weights " + shape_str(w));
+  if (quantized(op)) {
+    // One node: the integer kernel flattens x itself (an intermediate value would have no
+    // quantization parameters) and keeps x's leading dims when keep_num_dims says so.
+    Node& n = op.emit("Gemm", trimmed({op.input(0), op.input(1), op.input(2)}), {op.output(0)});
+    fuse_quantized_activation(op, n, act);
+    set_attr(n, "transB", int64_t{1});
+    set_attr(n, "keep_num_dims", int64_t{keep_num_dims ? 1 : 0});
+    return;
+  }
   std::string input = op.input(0);
   if (x.size() != 2 || x[1] != w[1]) {
     input = op.output(0) + "/flattened";
@@ -267,7 +296,8 @@ template <typename Opts>
 void lower_binary_with_activation(L& op, const char* onnx_op, const Opts* o) {
   require_inputs(op, 2);
   const auto act = o ? o->fused_activation_function() : ActivationFunctionType::NONE;
-  op.emit(onnx_op, {op.input(0), op.input(1)}, {main_output(op, act)});
+  Node& n = op.emit(onnx_op, {op.input(0), op.input(1)}, {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   fused_activation(op, act);
 }
 void lower_add(L& op) { lower_binary_with_activation(op, "Add", op.op().builtin_options_as_AddOptions()); }
@@ -357,12 +387,13 @@ void lower_softmax(L& op) {
   require_inputs(op, 1);
   const double beta = o ? o->beta() : 1.0;
   std::string input = op.input(0);
-  if (beta != 1.0) {
+  if (beta != 1.0 && !quantized(op)) {
     input = op.output(0) + "/scaled";
     op.emit("Mul", {op.input(0), float_constant(op, "beta", beta)}, {input});
   }
   Node& n = op.emit("Softmax", {input}, {op.output(0)});
   set_attr(n, "axis", int64_t{-1});
+  if (quantized(op)) set_attr(n, "beta", beta);  // the integer kernel folds it into its exp table
 }
 
 void lower_log_softmax(L& op) {
@@ -422,6 +453,7 @@ void lower_concatenation(L& op) {
   for (size_t i = 0; i < op.num_inputs(); ++i) inputs.push_back(info_of_input(op, i).name);
   const auto act = o.fused_activation_function();
   Node& n = op.emit("Concat", inputs, {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
   set_attr(n, "axis", int64_t{o.axis()});
   fused_activation(op, act);
 }
@@ -764,21 +796,23 @@ bool needs_integer_kernels(const L& op) {
   return false;
 }
 
-// Stand-in kernel for nodes in kTfliteQuantizedDomain.
+// Stand-in kernel for canonical ops in kTfliteQuantizedDomain that have no integer kernel yet
+// (the integer kernels, src/runtime/kernels/quantized_*.cpp, register theirs).
 void quantized_not_implemented(KernelContext& ctx) {
-  throw UnsupportedError("integer kernels for quantized TFLite ops are not implemented yet (" + ctx.node.prov.op_type +
-                         ", operator " + std::to_string(ctx.node.prov.index) + ")", ctx.node.prov.op_type);
+  throw UnsupportedError("no integer kernel for quantized " + ctx.node.prov.op_type + " yet (operator " +
+                         std::to_string(ctx.node.prov.index) + ")", ctx.node.prov.op_type);
 }
 
 [[maybe_unused]] const bool kQuantizedStubsRegistered = [] {
-  std::set<std::string> canonical{"Conv", "ConvTranspose", "MaxPool", "AveragePool", "Gemm", "Reshape", "Relu",
-                                  "Clip", "Tanh", "Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "PRelu",
-                                  "Softmax", "LogSoftmax", "Concat", "ReduceMean", "ReduceSum", "ReduceMax",
-                                  "ReduceMin", "ReduceProd", "Pad", "Resize", "Sigmoid", "HardSwish", "LeakyRelu",
-                                  "Elu", "Exp", "Log", "Sqrt", "Reciprocal", "Abs", "Neg", "MatMul", "ArgMax",
-                                  "ArgMin", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Where",
-                                  "Floor", "Ceil", "Round", "Sin", "Cos", "Unsqueeze", "Concat"};
-  for (const auto& op : canonical) register_kernel(op, KernelInfo{quantized_not_implemented, true}, kTfliteQuantizedDomain);
+  const std::set<std::string> without_kernel{
+      "ConvTranspose", "Reshape", "Relu", "Clip", "Tanh", "Sub", "Div", "Max", "Min", "Pow", "PRelu", "LogSoftmax",
+      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "Resize", "Sigmoid",
+      "HardSwish", "LeakyRelu", "Elu", "Exp", "Log", "Sqrt", "Reciprocal", "Abs", "Neg", "MatMul", "ArgMax",
+      "ArgMin", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Where", "Floor", "Ceil", "Round",
+      "Sin", "Cos", "Unsqueeze"};
+  for (const auto& op : without_kernel)
+    if (!find_kernel(op, kTfliteQuantizedDomain))
+      register_kernel(op, KernelInfo{quantized_not_implemented, true}, kTfliteQuantizedDomain);
   return true;
 }();
 

@@ -379,6 +379,7 @@ class Lowering final : public tflite_lowering::OpLowering {
     return r_.out_.graph.nodes.back();
   }
   void set_domain(const std::string& domain) override { domain_ = domain; }
+  const std::string& domain() const override { return domain_; }
   [[noreturn]] void fail(const std::string& message) const override { r_.fail(where() + ": " + message); }
 
  private:

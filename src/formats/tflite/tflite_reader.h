@@ -25,9 +25,10 @@ Model read_tflite(const std::string& path);
 // Reads a .tflite image held in `file` (e.g. a test's buffer); `label` names it in errors.
 Model read_tflite_storage(std::shared_ptr<Storage> file, const std::string& label);
 
-// Canonical-IR domain of TFLite operators on quantized integer tensors. Their kernels (integer
-// arithmetic with the tensors' scales and zero points) are the next slice; until then these nodes
-// keep their canonical op_type, live in this domain, and fail at run time with UnsupportedError.
+// Canonical-IR domain of TFLite operators on quantized integer tensors: the canonical op_type with
+// TFLite's integer semantics (src/runtime/kernels/quantized_*.cpp; scales and zero points from the
+// tensors' quantization). A fused activation is the attribute fused_activation = "RELU" | "RELU6" |
+// "RELU_N1_TO_1" on the node itself (it clamps in the quantized domain), SOFTMAX's beta an attribute.
 inline constexpr const char* kTfliteQuantizedDomain = "tflite.quantized";
 
 namespace tflite_lowering {
@@ -58,6 +59,7 @@ class OpLowering {
   virtual void replace_input(size_t i, const std::string& value) = 0;
   // Domain of the nodes emitted from now on ("" = default ONNX domain).
   virtual void set_domain(const std::string& domain) = 0;
+  virtual const std::string& domain() const = 0;
   // Fails with InputError naming the operator.
   [[noreturn]] virtual void fail(const std::string& message) const = 0;
 };

@@ -1,0 +1,75 @@
+#include "runtime/kernels/fixed_point.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace transfix::qfixed {
+
+Multiplier quantize_multiplier(double real_multiplier) {
+  if (!(real_multiplier > 0) || !std::isfinite(real_multiplier)) return {};
+  int exponent = 0;
+  const double fraction = std::frexp(real_multiplier, &exponent);  // in [0.5, 1)
+  int64_t significand = static_cast<int64_t>(std::round(fraction * static_cast<double>(int64_t{1} << 31)));
+  if (significand == (int64_t{1} << 31)) {
+    significand /= 2;
+    ++exponent;
+  }
+  if (exponent < -31) return {};  // every bit would be shifted out
+  // Multipliers >= 2^31 do not occur in converted models; saturate rather than overflow.
+  if (exponent > 30) return {INT32_MAX, 30};
+  return {static_cast<int32_t>(significand), exponent};
+}
+
+namespace {
+
+// Scale > 0 and a zero point an 8/16-bit tensor can hold: the integer arithmetic stays in range.
+TensorQuant checked(const KernelContext& ctx, const QuantParams* q, const std::string& what) {
+  if (!q || q->scale.empty()) ctx.fail(what + " has no quantization parameters");
+  if (q->per_axis()) ctx.fail(what + " must be quantized per tensor");
+  const double scale = q->scale[0];
+  const int64_t zero = q->zero_point.empty() ? 0 : q->zero_point[0];
+  if (!(scale > 0) || !std::isfinite(scale)) ctx.fail(what + ": scale must be positive, got " + std::to_string(scale));
+  if (zero < -32768 || zero > 65535) ctx.fail(what + ": zero point " + std::to_string(zero) + " is out of range");
+  return {scale, static_cast<int32_t>(zero)};
+}
+
+}  // namespace
+
+TensorQuant per_tensor_quant(const KernelContext& ctx, const Tensor& t, const char* what) {
+  return checked(ctx, t.quant() ? &*t.quant() : nullptr, what);
+}
+
+TensorQuant output_quant(const KernelContext& ctx, size_t i) {
+  return checked(ctx, ctx.output_quant(i), "output " + std::to_string(i));
+}
+
+Range dtype_range(const KernelContext& ctx, DType t) {
+  switch (t) {
+    case DType::kU8: return {0, 255};
+    case DType::kI8: return {-128, 127};
+    case DType::kI16: return {-32768, 32767};
+    default: ctx.fail(std::string("quantized tensors of type ") + dtype_name(t) + " are not supported");
+  }
+}
+
+Range activation_range(const KernelContext& ctx, DType out_type, const TensorQuant& out) {
+  const Range full = dtype_range(ctx, out_type);
+  const std::string act = ctx.node.attr_string("fused_activation", "NONE");
+  // TFLite quantizes the bounds in float with round-half-away-from-zero.
+  auto quantize = [&](float v) {
+    return out.zero_point + saturating_int(std::round(v / static_cast<float>(out.scale)));
+  };
+  if (act == "NONE") return full;
+  if (act == "RELU") return {std::max(full.lo, quantize(0.0f)), full.hi};
+  if (act == "RELU6") return {std::max(full.lo, quantize(0.0f)), std::min(full.hi, quantize(6.0f))};
+  if (act == "RELU_N1_TO_1") return {std::max(full.lo, quantize(-1.0f)), std::min(full.hi, quantize(1.0f))};
+  throw UnsupportedError("fused activation " + act + " on a quantized op is not supported", ctx.node.op_type);
+}
+
+void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* what) {
+  if (t.dtype() != DType::kU8 && t.dtype() != DType::kI8)
+    throw UnsupportedError(std::string(what) + " of type " + dtype_name(t.dtype()) +
+                           ": only uint8 and int8 quantized tensors are supported", ctx.node.op_type);
+}
+
+}  // namespace transfix::qfixed

@@ -1,0 +1,88 @@
+// Integer arithmetic of TFLite's quantized kernels (the "tflite.quantized" domain), written from the
+// published reference semantics so results match TFLite bit for bit:
+//  - a real multiplier M > 0 is stored as a Q0.31 significand m in [2^30, 2^31) and an exponent e
+//    (M = m * 2^(e - 31)), m = round(frexp(M) * 2^31) (a significand rounding up to 2^31 halves and
+//    bumps e; e < -31 flushes to zero);
+//  - x * M is SaturatingRoundingDoublingHighMul(x * 2^max(e, 0), m) (x * m / 2^31 rounded to
+//    nearest, ties towards +inf: -1.5 -> -1) followed by RoundingDivideByPOT(., max(-e, 0)) (ties away
+//    from zero: -1.5 -> -2);
+//  - fused activations clamp in the quantized domain: [max(qmin, zp + round(lo / s)), min(qmax, zp + round(hi / s))].
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "runtime/kernel.h"
+
+namespace transfix::qfixed {
+
+struct Multiplier {
+  int32_t significand = 0;  // Q0.31, 0 for a zero multiplier
+  int exponent = 0;         // > 0 shifts left before the multiplication, < 0 right after it
+};
+
+Multiplier quantize_multiplier(double real_multiplier);
+
+// a * b / 2^31 rounded to nearest (ties towards +inf, from the nudge and C++'s truncating division);
+// the only overflowing case (a == b == INT32_MIN) saturates.
+inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  const int64_t ab = static_cast<int64_t>(a) * static_cast<int64_t>(b);
+  const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : (1 - (int64_t{1} << 30));
+  return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));  // C++ division truncates toward zero
+}
+
+// x / 2^exponent rounded to nearest, ties away from zero.
+inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
+  if (exponent <= 0) return x;
+  const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+inline int32_t multiply_by_quantized_multiplier(int32_t x, Multiplier m) {
+  const int left = m.exponent > 0 ? m.exponent : 0, right = m.exponent > 0 ? 0 : -m.exponent;
+  // Like TFLite, x * 2^left wraps in int32 only for inputs the converter never produces.
+  const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
+  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, m.significand), right);
+}
+
+// A float that the kernel converts to an integer (already rounded, or truncated on purpose), held
+// to +-2^30 first: extreme scales in a model must not make the conversion undefined.
+inline int32_t saturating_int(float v) {
+  constexpr float kLimit = 1073741824.0f;
+  return static_cast<int32_t>(std::isnan(v) ? 0.0f : std::min(kLimit, std::max(-kLimit, v)));
+}
+
+// Quantization of a tensor the kernel needs per tensor (one scale, one zero point).
+struct TensorQuant {
+  double scale = 1;
+  int32_t zero_point = 0;
+};
+
+// Per-tensor parameters of `t` (or of output i's declared type); fails naming `what` when the
+// tensor is not quantized or is quantized per axis.
+TensorQuant per_tensor_quant(const KernelContext& ctx, const Tensor& t, const char* what);
+TensorQuant output_quant(const KernelContext& ctx, size_t i);
+
+// Range of the integer type of a quantized tensor (uint8, int8, int16).
+struct Range {
+  int32_t lo = 0, hi = 0;
+};
+Range dtype_range(const KernelContext& ctx, DType t);
+
+// Clamp range of the node's output: its dtype's range narrowed by the "fused_activation" attribute
+// (NONE, RELU, RELU6, RELU_N1_TO_1), quantized with the output's scale and zero point.
+Range activation_range(const KernelContext& ctx, DType out_type, const TensorQuant& out);
+
+// Quantized integer tensors handled by these kernels: uint8 or int8 activations.
+void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* what);
+
+// Reads element i of a uint8 / int8 tensor as int32.
+inline int32_t load_q(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::kU8 ? static_cast<int32_t>(t.data<uint8_t>()[i]) : static_cast<int32_t>(t.data<int8_t>()[i]);
+}
+
+}  // namespace transfix::qfixed

@@ -1,0 +1,86 @@
+// Quantized TFLite PAD / PADV2 and CONCATENATION (domain "tflite.quantized"), uint8 or int8. They
+// move values, so they run the default-domain kernels on the integer data, except:
+//  - PAD fills with the output's zero point (the quantized 0.0); PADV2's constant is used as given;
+//  - CONCATENATION rescales inputs whose scale / zero point differ from the output's, in float as
+//    TFLite does: y = round_half_away(x * (s_i / s_y) - zp_i * (s_i / s_y)) + zp_y, clamped.
+#include <cmath>
+
+#include "formats/tflite/tflite_reader.h"
+#include "runtime/kernels/fixed_point.h"
+
+namespace transfix {
+namespace {
+
+using namespace qfixed;
+
+// Runs the default-domain kernel of this node's op on `inputs`; its outputs become this node's.
+void run_default_kernel(KernelContext& ctx, const std::vector<const Tensor*>& inputs) {
+  const KernelInfo* kernel = find_kernel(ctx.node.op_type);
+  if (!kernel) throw UnsupportedError("no kernel for " + ctx.node.op_type, ctx.node.op_type);
+  Node node = ctx.node;
+  node.domain.clear();
+  node.inputs.resize(inputs.size(), "value");
+  std::vector<const ValueInfo*> infos;
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) infos.push_back(ctx.output_info(i));
+  KernelContext inner(node, ctx.opset, ctx.precision, inputs, infos);
+  kernel->fn(inner);
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, inner.outputs()[i]);
+}
+
+Tensor scalar_of(DType t, int32_t v) {
+  return t == DType::kU8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v)) : Tensor::scalar<int8_t>(static_cast<int8_t>(v));
+}
+
+void quantized_pad(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  require_u8_or_i8(ctx, x, "input");
+  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
+  if (in.scale != out.scale || in.zero_point != out.zero_point)
+    throw UnsupportedError("quantized Pad with different input and output quantization is not supported", "Pad");
+  if (ctx.node.attr_string("mode", "constant") != "constant")
+    throw UnsupportedError("quantized Pad supports constant padding only", "Pad");
+  const Tensor zero = scalar_of(x.dtype(), out.zero_point);
+  const Tensor* value = ctx.optional_input(2);
+  run_default_kernel(ctx, {&x, &ctx.input(1), value ? value : &zero});
+}
+
+// Input i rescaled to the output's quantization (a copy only when its parameters differ).
+Tensor rescaled_to(const KernelContext& ctx, const Tensor& x, const TensorQuant& out) {
+  const TensorQuant in = per_tensor_quant(ctx, x, "input");
+  if (in.scale == out.scale && in.zero_point == out.zero_point) return x;
+  const float scale = static_cast<float>(in.scale) * (1.0f / static_cast<float>(out.scale));
+  const float bias = -static_cast<float>(in.zero_point) * scale;
+  const Range range = dtype_range(ctx, x.dtype());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int32_t v = saturating_int(std::round(static_cast<float>(load_q(x, i)) * scale + bias)) + out.zero_point;
+    const int32_t c = std::min(range.hi, std::max(range.lo, v));
+    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(c);
+    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(c);
+  }
+  return y;
+}
+
+void quantized_concat(KernelContext& ctx) {
+  if (ctx.node.attr_string("fused_activation", "NONE") != "NONE")
+    throw UnsupportedError("quantized Concat with a fused activation is not supported", "Concat");
+  const TensorQuant out = output_quant(ctx, 0);
+  std::vector<Tensor> parts;
+  parts.reserve(ctx.num_inputs());
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    require_u8_or_i8(ctx, ctx.input(i), "input");
+    parts.push_back(rescaled_to(ctx, ctx.input(i), out));
+  }
+  std::vector<const Tensor*> inputs;
+  for (const Tensor& t : parts) inputs.push_back(&t);
+  run_default_kernel(ctx, inputs);
+}
+
+[[maybe_unused]] const bool kRegistered = [] {
+  register_kernel("Pad", KernelInfo{quantized_pad, true}, kTfliteQuantizedDomain);
+  register_kernel("Concat", KernelInfo{quantized_concat, true}, kTfliteQuantizedDomain);
+  return true;
+}();
+
+}  // namespace
+}  // namespace transfix
