@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The TorchScript importer against libtorch itself (tests/torchscript_reference.cpp): the seven
+# torchvision fixtures' model.pt (torch.jit.trace) and hand-made models covering ops torchvision lacks
+# (tools/make_torchscript_models.py, generated into the cache). fp32 within 1e-4 of the output scale
+# (or twice libtorch's own fp32 noise floor), fp64 within 1e-10 of libtorch's double run. Then the CLI
+# on .pt files: inspect/run/convert (the converted ONNX must match libtorch in ONNX Runtime) and bad
+# inputs (exit 2 naming the file).
+# Usage: torchscript_test.sh BUILD_DIR
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:?usage: torchscript_test.sh BUILD_DIR}" && pwd)
+TF=$BUILD/transfix
+REF=$BUILD/tests/torchscript_reference
+CLOSE=$BUILD/tests/npy_close
+CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
+FX=$CACHE/fixtures
+TS=$CACHE/torchscript
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+source "$ROOT/tests/lib.sh"
+
+if ! TRANSFIX_CACHE=$CACHE /usr/bin/python3 "$ROOT/tools/make_torchscript_models.py" >"$T/gen.log" 2>&1; then
+  echo "SKIP hand-made TorchScript models: /usr/bin/python3 with torch could not write them:"; tail -3 "$T/gen.log"
+else
+  for m in resample norms pools shapes scripted; do
+    check "libtorch-$m" 0 "^ok" -- "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy"
+  done
+  # Adaptive pooling to sizes other than 1 needs the input's size, which TorchScript does not record.
+  check unsupported-op 2 "aten::adaptive_avg_pool2d.*adaptive_odd.pt|adaptive_odd.pt.*aten::adaptive_avg_pool2d" -- "$TF" inspect "$TS/adaptive_odd.pt"
+
+  # CLI on a .pt: inspect, run, convert to ONNX (ONNX Runtime must agree with libtorch).
+  check inspect 0 "format: +torchscript" -- "$TF" inspect "$TS/resample.pt"
+  check run 0 "output" -- "$TF" run "$TS/shapes.pt" --input "$TS/shapes_input.npy" -o "$T/run"
+  for m in resample norms pools shapes scripted; do
+    "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy" --save-ref "$T/$m.ref.npy" >/dev/null
+    check "convert-$m" 0 "wrote" -- "$TF" convert "$TS/$m.pt" "$T/$m.onnx"
+    check "ort-$m" 0 "" -- node "$ROOT/tools/node/ort_run.js" "$T/$m.onnx" --input "$TS/${m}_input.npy" --output-dir "$T/$m.ort"
+    check "ort-vs-libtorch-$m" 0 "" -- "$CLOSE" "$T/$m.ort/output.npy" "$T/$m.ref.npy" --rel 1e-4
+  done
+
+  # Bad inputs: not TorchScript, corrupted, truncated, empty: exit 2 and the file named.
+  check bad-state-dict 2 "state_dict.pt.*(not a readable TorchScript|TorchScript)" -- "$TF" inspect "$TS/state_dict.pt"
+  # (libtorch does not checksum tensor records: bytes flipped inside weights load silently. These
+  # hit the zip's central directory and a compressed code record.)
+  size=$(stat -c %s "$TS/resample.pt")
+  for at in $((size - 300)) $((size / 2)); do
+    cp "$TS/resample.pt" "$T/corrupt$at.pt"
+    printf 'garbage!%.0s' {1..8} | dd of="$T/corrupt$at.pt" bs=1 seek="$at" conv=notrunc status=none
+    check "bad-corrupt-zip-$at" 2 "corrupt$at.pt" -- "$TF" inspect "$T/corrupt$at.pt"
+  done
+  head -c 3000 "$TS/norms.pt" > "$T/truncated.pt"
+  check bad-truncated 2 "truncated.pt" -- "$TF" run "$T/truncated.pt" --random
+  : > "$T/empty.pt"
+  check bad-empty 2 "empty.pt" -- "$TF" inspect "$T/empty.pt"
+  head -c 5000 /dev/urandom > "$T/random.pth"
+  check bad-random 2 "random.pth" -- "$TF" inspect "$T/random.pth"
+fi
+
+if [[ ! -d $FX ]]; then
+  echo "SKIP torchvision fixtures: $FX is missing (the fixtures suite generates it: ctest -R '^fixtures$')"
+else
+  for dir in "$FX"/*/; do
+    [[ -f $dir/model.pt ]] || continue
+    check "libtorch-$(basename "$dir")" 0 "^ok" -- "$REF" check "$dir/model.pt" "$dir/input.npy"
+  done
+fi
+echo "torchscript: $passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]
