@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VERSION = "3"
+VERSION = "4"
 
 
 class Resample(nn.Module):
@@ -116,10 +116,30 @@ class Scripted(nn.Module):
 
 
 class AdaptiveOdd(nn.Module):
-    """adaptive pooling to sizes other than 1 (needs the input size)."""
+    """adaptive pooling to sizes that do not divide the input (overlapping, uneven bins)."""
 
     def forward(self, x):
-        return F.adaptive_avg_pool2d(x, (3, 5)).flatten(1) + F.adaptive_max_pool2d(x, (3, 5)).flatten(1)
+        a = F.adaptive_avg_pool2d(x, (3, 5)).flatten(1) + F.adaptive_max_pool2d(x, (3, 5)).flatten(1)
+        b = F.adaptive_avg_pool2d(x, (4, 1)).flatten(1)
+        c = F.adaptive_max_pool2d(x, (1, 6)).flatten(1)
+        d = F.adaptive_avg_pool1d(x.flatten(2), 7).flatten(1)
+        return torch.cat([a, b, c, d], 1)
+
+
+class Unsupported(nn.Module):
+    """an op without a lowering (aten::roll) inside a submodule."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(3, 3, 1), Roll())
+
+    def forward(self, x):
+        return self.block(x)
+
+
+class Roll(nn.Module):
+    def forward(self, x):
+        return torch.roll(x, 1, dims=2)
 
 
 MODELS = {  # name: (module, input shape, trace?)
@@ -129,6 +149,7 @@ MODELS = {  # name: (module, input shape, trace?)
     "shapes": (Shapes, (2, 6, 8, 10), True),
     "scripted": (Scripted, (1, 3, 9, 9), False),
     "adaptive_odd": (AdaptiveOdd, (1, 4, 11, 13), True),
+    "unsupported": (Unsupported, (1, 3, 5, 5), True),
 }
 
 

@@ -356,11 +356,35 @@ bool all_ones(const std::vector<int64_t>& v) {
   return !v.empty();
 }
 
-// aten::adaptive_{avg,max}_pool2d(self, output_size). Only global pooling needs no input size.
-void adaptive_pool(L& l, const char* global_op) {
-  if (!all_ones(l.get_ints(1)))
-    l.unsupported("adaptive pooling to an output size other than 1 needs the input's spatial size, which TorchScript does not record");
-  l.result(global_op, {l.tensor(0)}, {}, l.dtype(0), l.rank(0));
+// Adaptive pooling along one axis (negative: counted from the end) to `bins` bins. Bin i covers
+// [floor(i*n/bins), ceil((i+1)*n/bins)) of the axis' size n, computed at run time from Shape(x), so
+// no input size has to be known when the model is read.
+std::string adaptive_axis(L& l, const std::string& x, int64_t axis, int64_t bins, const char* reduce_op) {
+  std::string n = l.emit1("Gather", {l.shape_of(x), l.int64s({axis})}, {{"axis", attr(int64_t{0})}});  // [1]
+  std::string b = l.int64s({bins});
+  std::vector<std::string> parts;
+  for (int64_t i = 0; i < bins; ++i) {
+    std::string start = l.emit1("Div", {l.emit1("Mul", {n, l.int64s({i})}), b});
+    std::string end = l.emit1("Div", {l.emit1("Add", {l.emit1("Mul", {n, l.int64s({i + 1})}), l.int64s({bins - 1})}), b});
+    std::string piece = l.emit1("Slice", {x, start, end, l.int64s({axis})});
+    parts.push_back(l.emit1(reduce_op, {piece}, {{"axes", attr(std::vector<int64_t>{axis})}, {"keepdims", attr(int64_t{1})}}));
+  }
+  return bins == 1 ? parts[0] : l.emit1("Concat", parts, {{"axis", attr(axis)}});
+}
+
+// aten::adaptive_{avg,max}_pool{1,2,3}d(self, output_size). Average and max over a rectangle are the
+// average (max) over rows of row averages (maxima), so the spatial axes are pooled one at a time.
+// The max variant's second output (indices) is not lowered.
+void adaptive_pool(L& l, const char* global_op, const char* reduce_op, size_t spatial) {
+  std::vector<int64_t> sizes = expand(l.get_ints(1), spatial);
+  if (all_ones(sizes)) return void(l.result(global_op, {l.tensor(0)}, {}, l.dtype(0), l.rank(0)));
+  if (sizes.size() != spatial) l.unsupported("output_size needs " + std::to_string(spatial) + " entries");
+  std::string y = l.tensor(0);
+  for (size_t k = 0; k < spatial; ++k) {
+    if (sizes[k] <= 0 || sizes[k] > 4096) l.unsupported("output size out of range");
+    y = adaptive_axis(l, y, static_cast<int64_t>(k) - static_cast<int64_t>(spatial), sizes[k], reduce_op);
+  }
+  l.result("Identity", {y}, {}, l.dtype(0), l.rank(0));
 }
 
 // --- resampling ---
@@ -778,10 +802,10 @@ std::map<std::string, OpLowering> make_table() {
     t["aten::max_pool" + std::to_string(n) + "d"] = [n](L& l) { max_pool(l, n); };
     t["aten::avg_pool" + std::to_string(n) + "d"] = [n](L& l) { avg_pool(l, n); };
   }
-  for (const char* k : {"aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d", "aten::adaptive_avg_pool3d"})
-    t[k] = [](L& l) { adaptive_pool(l, "GlobalAveragePool"); };
-  for (const char* k : {"aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d"})
-    t[k] = [](L& l) { adaptive_pool(l, "GlobalMaxPool"); };
+  for (size_t n = 1; n <= 3; ++n) {
+    t["aten::adaptive_avg_pool" + std::to_string(n) + "d"] = [n](L& l) { adaptive_pool(l, "GlobalAveragePool", "ReduceMean", n); };
+    t["aten::adaptive_max_pool" + std::to_string(n) + "d"] = [n](L& l) { adaptive_pool(l, "GlobalMaxPool", "ReduceMax", n); };
+  }
   for (const char* k : {"aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d"}) t[k] = upsample_nearest;
   for (const char* k : {"aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d"})
     t[k] = [](L& l) { upsample_interpolating(l, "linear"); };
