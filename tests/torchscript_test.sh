@@ -38,6 +38,8 @@ else
     check "ort-vs-libtorch-$m" 0 "" -- "$CLOSE" "$T/$m.ort/output.npy" "$T/$m.ref.npy" --rel 1e-4
   done
 
+  check run-random-no-shape 2 "input 'x' has no recorded shape" -- "$TF" run "$TS/norms.pt" --random
+
   # Bad inputs: not TorchScript, corrupted, truncated, empty: exit 2 and the file named.
   check bad-state-dict 2 "state_dict.pt.*(not a readable TorchScript|TorchScript)" -- "$TF" inspect "$TS/state_dict.pt"
   # (libtorch does not checksum tensor records: bytes flipped inside weights load silently. These
@@ -63,6 +65,11 @@ else
     [[ -f $dir/model.pt ]] || continue
     check "libtorch-$(basename "$dir")" 0 "^ok" -- "$REF" check "$dir/model.pt" "$dir/input.npy"
   done
+fi
+# The use case: a TorchScript source against its ONNX conversion.
+sq=$FX/squeezenet1_1
+if [[ -f $sq/model.pt && -f $sq/model_opset17.onnx ]]; then
+  check compare-pt-onnx 0 "verdict: EQUIVALENT" -- "$TF" compare "$sq/model.pt" "$sq/model_opset17.onnx" --npy "$sq/input.npy" "$sq/input_2.npy"
 fi
 echo "torchscript: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]
