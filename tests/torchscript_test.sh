@@ -22,7 +22,7 @@ source "$ROOT/tests/lib.sh"
 if ! TRANSFIX_CACHE=$CACHE /usr/bin/python3 "$ROOT/tools/make_torchscript_models.py" >"$T/gen.log" 2>&1; then
   echo "SKIP hand-made TorchScript models: /usr/bin/python3 with torch could not write them:"; tail -3 "$T/gen.log"
 else
-  for m in resample norms pools shapes scripted adaptive_odd; do
+  for m in resample norms pools shapes scripted adaptive_odd padding; do
     check "libtorch-$m" 0 "^ok" -- "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy"
   done
   # An op without a lowering: exit 2 naming the op and the module it sits in.
@@ -31,7 +31,7 @@ else
   # CLI on a .pt: inspect, run, convert to ONNX (ONNX Runtime must agree with libtorch).
   check inspect 0 "format: +torchscript" -- "$TF" inspect "$TS/resample.pt"
   check run 0 "output" -- "$TF" run "$TS/shapes.pt" --input "$TS/shapes_input.npy" -o "$T/run"
-  for m in resample norms pools shapes scripted adaptive_odd; do
+  for m in resample norms pools shapes scripted adaptive_odd padding; do
     "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy" --save-ref "$T/$m.ref.npy" >/dev/null
     check "convert-$m" 0 "wrote" -- "$TF" convert "$TS/$m.pt" "$T/$m.onnx"
     check "ort-$m" 0 "" -- node "$ROOT/tools/node/ort_run.js" "$T/$m.onnx" --input "$TS/${m}_input.npy" --output-dir "$T/$m.ort"

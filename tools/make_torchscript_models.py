@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VERSION = "4"
+VERSION = "6"
 
 
 class Resample(nn.Module):
@@ -102,16 +102,18 @@ class Shapes(nn.Module):
 
 
 class Scripted(nn.Module):
-    """scripted (not traced): conv + batch norm + relu + linear, no data-dependent control flow."""
+    """scripted (not traced): conv + batch norm + relu + conv(padding='same') + linear."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
         self.bn = nn.BatchNorm2d(4)
+        self.same = nn.Conv2d(4, 4, (3, 2), padding="same")
         self.fc = nn.Linear(4, 3)
 
     def forward(self, x):
         y = F.relu(self.bn(self.conv(x)))
+        y = self.same(y) * y
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(y, 1), 1))
 
 
@@ -124,6 +126,22 @@ class AdaptiveOdd(nn.Module):
         c = F.adaptive_max_pool2d(x, (1, 6)).flatten(1)
         d = F.adaptive_avg_pool1d(x.flatten(2), 7).flatten(1)
         return torch.cat([a, b, c, d], 1)
+
+
+class Padding(nn.Module):
+    """convolution padding modes (reflect, replicate), F.pad constant with a value, then a transpose
+    of the input-ranked tensor (the rank comes from the convolution's weight)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+        self.b = nn.Conv2d(4, 4, 3, padding=2, padding_mode="replicate", dilation=2)
+        self.c = nn.Conv2d(4, 2, (1, 3), stride=(2, 1), padding=(0, 1))
+
+    def forward(self, x):
+        y = F.pad(self.b(self.a(x)), (1, 2, 0, 3), value=0.5)
+        y = F.pad(y, (2, 1, 1, 0), mode="reflect")
+        return self.c(y).transpose(2, 3)
 
 
 class Unsupported(nn.Module):
@@ -149,6 +167,7 @@ MODELS = {  # name: (module, input shape, trace?)
     "shapes": (Shapes, (2, 6, 8, 10), True),
     "scripted": (Scripted, (1, 3, 9, 9), False),
     "adaptive_odd": (AdaptiveOdd, (1, 4, 11, 13), True),
+    "padding": (Padding, (1, 3, 12, 9), True),
     "unsupported": (Unsupported, (1, 3, 5, 5), True),
 }
 

@@ -106,6 +106,36 @@ Model Lowering::run() {
   return std::move(model_);
 }
 
+// TorchScript records no shapes, but a graph input that reaches a convolution (directly or through
+// ops that keep the rank: padding, normalization, element-wise ops) must have the weight's rank; the
+// IR's Conv requires exactly that. Knowing the rank lets transpose, padding etc. be lowered.
+int64_t Lowering::input_rank_hint(int input_id) const {
+  static const std::set<std::string> keeps_rank = {
+      "aten::pad", "aten::constant_pad_nd", "aten::reflection_pad1d", "aten::reflection_pad2d",
+      "aten::reflection_pad3d", "aten::replication_pad1d", "aten::replication_pad2d", "aten::replication_pad3d",
+      "aten::batch_norm", "aten::relu", "aten::relu_", "aten::add", "aten::sub", "aten::mul", "aten::div",
+      "aten::contiguous", "aten::clone", "aten::dropout", "aten::to"};
+  int value = input_id;
+  for (int depth = 0; depth < 16; ++depth) {
+    const ts::Node* consumer = nullptr;
+    for (const ts::Node& n : graph_.nodes)
+      if (!n.inputs.empty() && n.inputs[0] == value) {
+        consumer = &n;
+        break;
+      }
+    if (!consumer || consumer->outputs.empty()) return -1;
+    const std::string& k = consumer->kind;
+    if (k == "aten::_convolution" || k == "aten::conv1d" || k == "aten::conv2d" || k == "aten::conv3d") {
+      const ts::Value& w = graph_.values.at(static_cast<size_t>(consumer->inputs.at(1)));
+      auto* t = w.is_const ? std::get_if<ts::TensorData>(&w.value) : nullptr;
+      return t ? static_cast<int64_t>(t->shape.size()) : -1;
+    }
+    if (!keeps_rank.count(k)) return -1;
+    value = consumer->outputs[0];
+  }
+  return -1;
+}
+
 void Lowering::bind_inputs() {
   for (int id : graph_.inputs) {
     const ts::Value& v = graph_.values.at(static_cast<size_t>(id));
@@ -119,6 +149,7 @@ void Lowering::bind_inputs() {
     Sym& s = syms_[static_cast<size_t>(id)];
     s.kind = Sym::Kind::kTensor;
     s.name = info.name;
+    s.rank = input_rank_hint(id);
     model_.graph.inputs.push_back(std::move(info));
   }
 }

@@ -86,6 +86,7 @@ class Lowering {
  private:
   void lower_node();
   void bind_inputs();
+  int64_t input_rank_hint(int input_id) const;
   void bind_outputs();
   std::string unique(const std::string& base);
 

@@ -443,6 +443,33 @@ void pixel_shuffle(L& l) {
   l.result("DepthToSpace", {l.tensor(0)}, {{"blocksize", attr(l.get_int(1))}, {"mode", attr(std::string("CRD"))}}, l.dtype(0), l.rank(0));
 }
 
+// --- padding ---
+
+// torch pads list (last dim first: [last_begin, last_end, prev_begin, prev_end, ...]) -> ONNX Pad.
+void lower_pad(L& l, const std::vector<int64_t>& pad, const std::string& mode, std::optional<double> value) {
+  int64_t r = l.rank(0);
+  if (r < 0) l.unsupported("padding a tensor whose rank is not known when the model is read");
+  if (pad.size() % 2 != 0 || static_cast<int64_t>(pad.size() / 2) > r) l.unsupported("bad pad list");
+  std::vector<int64_t> pads(static_cast<size_t>(2 * r), 0);
+  for (size_t k = 0; k < pad.size() / 2; ++k) {
+    size_t axis = static_cast<size_t>(r) - 1 - k;
+    pads[axis] = pad[2 * k];
+    pads[axis + static_cast<size_t>(r)] = pad[2 * k + 1];
+  }
+  static const std::map<std::string, std::string> modes = {{"constant", "constant"}, {"reflect", "reflect"}, {"replicate", "edge"}};
+  auto it = modes.find(mode);
+  if (it == modes.end()) l.unsupported("pad mode '" + mode + "'");
+  std::vector<std::string> ins{l.tensor(0), l.int64s(pads)};
+  if (mode == "constant" && value && *value != 0) ins.push_back(l.scalar(*value, float_type(l, 0)));
+  l.result("Pad", ins, {{"mode", attr(it->second)}}, l.dtype(0), r);
+}
+
+// aten::pad(self, pad, mode='constant', value=None)
+void pad(L& l) {
+  std::string mode = l.num_inputs() > 2 ? l.get_string(2) : "constant";
+  lower_pad(l, l.get_ints(1), mode, l.num_inputs() > 3 ? optional_number(l, 3) : std::nullopt);
+}
+
 // --- shapes ---
 
 // aten::flatten(self, start_dim, end_dim)
@@ -811,6 +838,12 @@ std::map<std::string, OpLowering> make_table() {
     t[k] = [](L& l) { upsample_interpolating(l, "linear"); };
   t["aten::upsample_bicubic2d"] = [](L& l) { upsample_interpolating(l, "cubic"); };
   t["aten::pixel_shuffle"] = pixel_shuffle;
+  t["aten::pad"] = pad;
+  t["aten::constant_pad_nd"] = [](L& l) { lower_pad(l, l.get_ints(1), "constant", optional_number(l, 2)); };
+  for (size_t n = 1; n <= 3; ++n) {
+    t["aten::reflection_pad" + std::to_string(n) + "d"] = [](L& l) { lower_pad(l, l.get_ints(1), "reflect", std::nullopt); };
+    t["aten::replication_pad" + std::to_string(n) + "d"] = [](L& l) { lower_pad(l, l.get_ints(1), "replicate", std::nullopt); };
+  }
   t["aten::flatten"] = flatten;
   for (const char* k : {"aten::view", "aten::reshape"}) t[k] = reshape;
   t["aten::permute"] = permute;
