@@ -42,14 +42,13 @@ else
 
   # Bad inputs: not TorchScript, corrupted, truncated, empty: exit 2 and the file named.
   check bad-state-dict 2 "state_dict.pt.*(not a readable TorchScript|TorchScript)" -- "$TF" inspect "$TS/state_dict.pt"
-  # (libtorch does not checksum tensor records: bytes flipped inside weights load silently. These
-  # hit the zip's central directory and a compressed code record.)
+  # (libtorch does not checksum tensor records: bytes flipped inside weights load silently. This hits
+  # the zip's central directory.)
   size=$(stat -c %s "$TS/resample.pt")
-  for at in $((size - 300)) $((size / 2)); do
-    cp "$TS/resample.pt" "$T/corrupt$at.pt"
-    printf 'garbage!%.0s' {1..8} | dd of="$T/corrupt$at.pt" bs=1 seek="$at" conv=notrunc status=none
-    check "bad-corrupt-zip-$at" 2 "corrupt$at.pt" -- "$TF" inspect "$T/corrupt$at.pt"
-  done
+  cp "$TS/resample.pt" "$T/corrupt.pt"
+  printf 'garbage!%.0s' {1..8} | dd of="$T/corrupt.pt" bs=1 seek=$((size - 300)) conv=notrunc status=none
+  check bad-corrupt-zip 2 "corrupt.pt: not a readable TorchScript archive" -- "$TF" inspect "$T/corrupt.pt"
+  check bad-corrupt-pickle 2 "corrupt_pickle.pt: not a readable TorchScript archive" -- "$TF" inspect "$TS/corrupt_pickle.pt"
   head -c 3000 "$TS/norms.pt" > "$T/truncated.pt"
   check bad-truncated 2 "truncated.pt" -- "$TF" run "$T/truncated.pt" --random
   : > "$T/empty.pt"

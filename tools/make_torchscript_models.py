@@ -5,17 +5,19 @@ Writes into $TRANSFIX_CACHE/torchscript (default ~/.cache/transfix/torchscript),
   <name>.pt          torch.jit.trace (or script) of an eval-mode module, seeded weights
   <name>_input.npy   seeded float32 input
   state_dict.pt      a plain torch.save(state_dict) pickle: not TorchScript (a bad input)
+  corrupt_pickle.pt  resample.pt with its data.pkl record overwritten (a valid zip, a broken archive)
 Idempotent: does nothing when the folder's VERSION matches.
 """
 import os
 import pathlib
+import zipfile
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VERSION = "6"
+VERSION = "7"
 
 
 class Resample(nn.Module):
@@ -201,6 +203,12 @@ def main():
         ts.save(str(out / f"{name}.pt"))
         np.save(out / f"{name}_input.npy", x.numpy())
     torch.save(Norms().state_dict(), out / "state_dict.pt")
+    with zipfile.ZipFile(out / "resample.pt") as src, zipfile.ZipFile(out / "corrupt_pickle.pt", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.endswith("/data.pkl"):
+                data = b"\x80\x02garbage" + bytes(len(data))
+            dst.writestr(item, data)
     stamp.write_text(VERSION + "\n")
     print(f"torchscript test models: {len(MODELS)} written to {out}")
 
