@@ -56,7 +56,9 @@ if [[ -x $REF && -f $FX/resnet101/model.pt ]]; then
   printf '%-20s %9s %12s %12s %8s\n' model import_s transfix_ms libtorch_ms ratio
   for dir in "$FX"/*/; do
     [[ -f $dir/model.pt ]] || continue
-    r=$("$REF" bench "$dir/model.pt" "$dir/input.npy" --iterations "$ITER" --threads "$THREADS")
+    # libtorch's OpenMP threads spin-wait by default; beside transfix's own pool in one process on 2
+    # busy cores that made libtorch 10-100x slower (squeezenet1_1: 2.3 s vs 19 ms passive).
+    r=$(OMP_WAIT_POLICY=PASSIVE "$REF" bench "$dir/model.pt" "$dir/input.npy" --iterations "$ITER" --threads "$THREADS")
     printf '%-20s %9.2f %12.2f %12.2f %7.2fx\n' "$(basename "$dir")" "$(json 'd["reimport_s"]' <<<"$r")" \
       "$(json 'd["transfix_ms"]' <<<"$r")" "$(json 'd["libtorch_ms"]' <<<"$r")" "$(json 'd["ratio"]' <<<"$r")"
   done

@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/api/module.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
 #include <chrono>
@@ -128,7 +129,11 @@ double median_ms(int iterations, F&& fn) {
   return ms[ms.size() / 2];
 }
 
+// libtorch runs with the graph executor's optimizations off: with them, Debian's libtorch 1.13 took
+// 2-3x longer per forward here (mobilenet_v2 from Python, 1 thread, busy machine: ~70 ms off,
+// 180-250 ms on), so "off" is libtorch's better configuration here.
 int bench(const std::string& path, const std::string& input_path, int iterations, int threads) {
+  torch::jit::setGraphExecutorOptimize(false);
   at::set_num_threads(threads);
   set_num_threads(threads);
   configure_allocator_for_inference();

@@ -11,6 +11,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: torchscript_test.sh BUILD_DIR}" && pwd)
 TF=$BUILD/transfix
 REF=$BUILD/tests/torchscript_reference
+export OMP_WAIT_POLICY=PASSIVE  # libtorch's spinning OpenMP threads slow everything on a busy 2-core machine
 CLOSE=$BUILD/tests/npy_close
 CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
 FX=$CACHE/fixtures

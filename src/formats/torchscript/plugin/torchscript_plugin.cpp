@@ -10,6 +10,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/serialization/import.h>
 
 #include <unordered_map>
@@ -205,6 +206,9 @@ void drop_guards(torch::jit::Graph& graph) {
 // freezing turns attributes into constants and folds those branches away (without the numerical
 // rewrites of torch.jit.freeze's optimizations: weights stay exactly as stored).
 std::shared_ptr<torch::jit::Graph> forward_graph(torch::jit::Module& module) {
+  // Inlining follows the process-wide "graph executor optimize" switch; a host that turned it off
+  // (as the benchmark does for libtorch's own runs) would otherwise get calls left un-inlined.
+  torch::jit::GraphOptimizerEnabledGuard inline_everything(true);
   std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
   torch::jit::Inline(*graph);
   if (!has_control_flow(*graph)) return graph;
