@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VERSION = "7"
+VERSION = "9"
 
 
 class Resample(nn.Module):
@@ -35,7 +35,10 @@ class Resample(nn.Module):
         d = F.interpolate(y, size=(11, 7), mode="nearest")
         e = F.pixel_shuffle(y, 2)
         f = F.interpolate(y, scale_factor=2.0, mode="bicubic", align_corners=False)
-        return torch.cat([a.flatten(1), b.flatten(1), c.flatten(1), d.flatten(1), e.flatten(1), f.flatten(1)], 1)
+        g = F.interpolate(y, scale_factor=1.5, mode="bilinear", align_corners=False)
+        h = F.interpolate(y, scale_factor=1.7, mode="nearest")
+        parts = [a, b, c, d, e, f, g, h]
+        return torch.cat([p.flatten(1) for p in parts], 1)
 
 
 class Norms(nn.Module):
@@ -99,7 +102,9 @@ class Shapes(nn.Module):
         red = x.mean(dim=(2, 3), keepdim=True) + x.sum(dim=1, keepdim=True) / 6.0
         sm = F.softmax(x, dim=1) + F.log_softmax(x, dim=-1)
         ar = torch.sqrt(torch.abs(x) + 1).pow(1.5) - torch.exp(-x.abs()) + torch.log(x * x + 1)
-        parts = [y, p - q, r + s[:, :1] * t[:, 2:], u, z, m, k, red, sm, ar]
+        am = torch.argmax(x, dim=1, keepdim=True).float() + (1 - x)
+        ex = x[:, :1].expand_as(x) + x.view(n, c, h, w)[:, :, :, :1].repeat(1, 1, 1, 10)
+        parts = [y, p - q, r + s[:, :1] * t[:, 2:], u, z, m, k, red, sm, ar, am, ex]
         return torch.cat([t.flatten(1) for t in parts], 1)
 
 

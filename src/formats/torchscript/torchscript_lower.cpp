@@ -106,15 +106,23 @@ Model Lowering::run() {
   return std::move(model_);
 }
 
-// TorchScript records no shapes, but a graph input that reaches a convolution (directly or through
-// ops that keep the rank: padding, normalization, element-wise ops) must have the weight's rank; the
-// IR's Conv requires exactly that. Knowing the rank lets transpose, padding etc. be lowered.
+// TorchScript records no shapes, but a graph input whose size() is unpacked into k values has rank k,
+// and one that reaches a convolution (directly or through ops that keep the rank: padding,
+// normalization, element-wise ops) has the weight's rank (the IR's Conv requires exactly that).
+// Knowing the rank lets transpose, padding, repeat etc. be lowered.
 int64_t Lowering::input_rank_hint(int input_id) const {
   static const std::set<std::string> keeps_rank = {
       "aten::pad", "aten::constant_pad_nd", "aten::reflection_pad1d", "aten::reflection_pad2d",
       "aten::reflection_pad3d", "aten::replication_pad1d", "aten::replication_pad2d", "aten::replication_pad3d",
       "aten::batch_norm", "aten::relu", "aten::relu_", "aten::add", "aten::sub", "aten::mul", "aten::div",
       "aten::contiguous", "aten::clone", "aten::dropout", "aten::to"};
+  // `n, c, h, w = x.size()` unpacks exactly rank-many values (TorchScript raises otherwise).
+  for (const ts::Node& size : graph_.nodes) {
+    if (size.kind != "aten::size" || size.inputs.size() != 1 || size.inputs[0] != input_id) continue;
+    for (const ts::Node& unpack : graph_.nodes)
+      if (unpack.kind == "prim::ListUnpack" && unpack.inputs.size() == 1 && unpack.inputs[0] == size.outputs.at(0))
+        return static_cast<int64_t>(unpack.outputs.size());
+  }
   int value = input_id;
   for (int depth = 0; depth < 16; ++depth) {
     const ts::Node* consumer = nullptr;

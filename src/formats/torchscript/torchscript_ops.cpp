@@ -736,6 +736,34 @@ void div(L& l) {
   l.result("Div", {x, y}, {}, dt, binary_rank(l));
 }
 
+// aten::rsub(self, other, alpha) = other - alpha * self
+void rsub(L& l) {
+  DType dt;
+  auto [x, y] = operands(l, &dt);
+  if (l.num_inputs() > 2 && !l.is_none(2) && l.get_double(2) != 1.0) x = l.emit1("Mul", {x, l.scalar(l.get_double(2), dt)});
+  l.result("Sub", {y, x}, {}, dt, binary_rank(l));
+}
+
+// aten::argmax(self, dim, keepdim): int64 indices of the first maximum.
+void argmax(L& l) {
+  if (l.is_none(1)) l.unsupported("argmax over all elements (dim=None)");
+  bool keep = l.get_bool(2);
+  l.result("ArgMax", {l.tensor(0)}, {{"axis", attr(l.get_int(1))}, {"keepdims", attr(int64_t{keep})}}, DType::kI64,
+           l.rank(0) >= 0 ? l.rank(0) - (keep ? 0 : 1) : -1);
+}
+
+// aten::expand_as(self, other)
+void expand_as(L& l) {
+  l.result("Expand", {l.tensor(0), l.shape_of(l.tensor(1))}, {}, l.dtype(0), l.rank(1));
+}
+
+// aten::repeat(self, repeats): Tile when the repeats cover every dim.
+void repeat(L& l) {
+  std::vector<int64_t> reps = l.get_ints(1);
+  if (l.rank(0) != static_cast<int64_t>(reps.size())) l.unsupported("repeat that adds dims, or of a tensor of unknown rank");
+  l.result("Tile", {l.tensor(0), l.int64s(reps)}, {}, l.dtype(0), l.rank(0));
+}
+
 void pow(L& l) {
   DType dt = float_type(l, 0);
   l.result("Pow", {l.tensor(0, dt), l.tensor(1, dt)}, {}, dt, binary_rank(l));
@@ -872,6 +900,10 @@ std::map<std::string, OpLowering> make_table() {
   t["aten::div"] = div;
   t["aten::floor_divide"] = floor_divide;
   t["aten::pow"] = pow;
+  t["aten::rsub"] = rsub;
+  t["aten::argmax"] = argmax;
+  t["aten::expand_as"] = expand_as;
+  t["aten::repeat"] = repeat;
   t["aten::rsqrt"] = rsqrt;
   t["aten::mean"] = [](L& l) { reduce(l, "ReduceMean"); };
   t["aten::sum"] = [](L& l) { reduce(l, "ReduceSum"); };
