@@ -67,6 +67,14 @@ else
     [[ -f $dir/model.pt ]] || continue
     check "libtorch-$(basename "$dir")" 0 "^ok" -- "$REF" check "$dir/model.pt" "$dir/input.npy"
   done
+  # A real model with traced shape arithmetic (channel shuffle: size -> floor_divide -> view), converted
+  # to ONNX and run in ONNX Runtime against PyTorch's own output.
+  sh=$FX/shufflenet_v2_x1_0
+  if [[ -f $sh/model.pt ]]; then
+    check convert-shufflenet 0 "wrote" -- "$TF" convert "$sh/model.pt" "$T/shufflenet.onnx"
+    check ort-shufflenet 0 "" -- node "$ROOT/tools/node/ort_run.js" "$T/shufflenet.onnx" --input "$sh/input.npy" --output-dir "$T/shufflenet.ort"
+    check ort-vs-pytorch-shufflenet 0 "" -- "$CLOSE" "$T/shufflenet.ort/output.npy" "$sh/output.npy" --rel 1e-4
+  fi
 fi
 # The use case: a TorchScript source against its ONNX conversion.
 sq=$FX/squeezenet1_1
