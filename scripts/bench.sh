@@ -3,6 +3,7 @@
 #  - batch-1 fp32 latency, 2 threads: transfix vs ONNX Runtime (graph optimization "all") in the same run
 #  - peak memory of resnet101 inference vs its weight bytes
 #  - conformance pass count, fp64/fp32 overhead
+#  - TorchScript: import time of resnet101's model.pt, transfix vs libtorch latency on the fixtures' model.pt
 #  - kernel micro-benchmarks (bench_kernels)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,26 @@ echo
 echo "== ONNX conformance (libonnx-testdata)"
 "$BUILD/tests/transfix_conformance" /usr/share/libonnx-testdata/data | tail -1
 "$BUILD/tests/transfix_conformance" /usr/share/libonnx-testdata/data --precision fp64 | tail -1
+
+REF=$BUILD/tests/torchscript_reference
+if [[ -x $REF && -f $FX/resnet101/model.pt ]]; then
+  echo
+  echo "== TorchScript import (target < 3 s for resnet101): transfix inspect, wall time incl. loading libtorch"
+  t0=$(date +%s.%N)
+  "$TF" inspect "$FX/resnet101/model.pt" >/dev/null
+  echo "resnet101 model.pt: $(calc "$(date +%s.%N) - $t0") s"
+  echo
+  echo "== TorchScript fixtures: transfix vs libtorch forward, batch 1, $THREADS threads, fp32, median of $ITER runs"
+  printf '%-20s %9s %12s %12s %8s\n' model import_s transfix_ms libtorch_ms ratio
+  for dir in "$FX"/*/; do
+    [[ -f $dir/model.pt ]] || continue
+    # libtorch's OpenMP threads spin-wait by default; beside transfix's own pool in one process on 2
+    # busy cores that made libtorch 10-100x slower (squeezenet1_1: 2.3 s vs 19 ms passive).
+    r=$(OMP_WAIT_POLICY=PASSIVE "$REF" bench "$dir/model.pt" "$dir/input.npy" --iterations "$ITER" --threads "$THREADS")
+    printf '%-20s %9.2f %12.2f %12.2f %7.2fx\n' "$(basename "$dir")" "$(json 'd["reimport_s"]' <<<"$r")" \
+      "$(json 'd["transfix_ms"]' <<<"$r")" "$(json 'd["libtorch_ms"]' <<<"$r")" "$(json 'd["ratio"]' <<<"$r")"
+  done
+fi
 
 if [[ -x $BUILD/bench/bench_kernels ]]; then
   echo

@@ -315,6 +315,8 @@ std::unique_ptr<Dataset> open_npy(const std::vector<std::string>& paths, const s
 }
 
 Tensor random_input(const ValueInfo& info, std::mt19937_64& rng) {
+  if (!info.has_shape)  // e.g. TorchScript, which records no input shapes
+    throw InputError("input '" + info.name + "' has no recorded shape, so random data cannot be shaped like it; give it with --input FILE.npy");
   Shape shape = info.shape;
   for (auto& d : shape)
     if (d < 0) d = 1;  // symbolic dims (batch): 1

@@ -11,6 +11,7 @@
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_writer.h"
 #include "formats/tflite/tflite_reader.h"
+#include "formats/torchscript/torchscript_reader.h"
 
 namespace fs = std::filesystem;
 
@@ -97,6 +98,7 @@ Model load_model(const std::string& path) {
   switch (f) {
     case ModelFormat::kOnnx: return read_onnx(path);
     case ModelFormat::kTflite: return read_tflite(path);
+    case ModelFormat::kTorchScript: return read_torchscript(path);
     case ModelFormat::kUnknown:
       throw InputError(path + ": unrecognized model format (supported: .onnx)");
     default:

@@ -293,12 +293,16 @@ onnx::ModelProto build_proto(const Model& model, ExternalSink* sink) {
 
   auto* gp = m.mutable_graph();
   gp->set_name(g.name.empty() ? "graph" : g.name);  // ONNX requires a graph name
+  // ONNX Runtime rejects repeated node names; provenance names repeat when one source op became
+  // several nodes (a TorchScript module path), so repeats get a suffix.
+  std::unordered_set<std::string> written_names;
   for (size_t i : node_write_order(g)) {
     const Node& n = g.nodes[i];
     auto* np = gp->add_node();
     np->set_op_type(n.op_type);
     if (!n.domain.empty()) np->set_domain(n.domain);
     std::string name = written_node_name(n);
+    for (int k = 1; !name.empty() && !written_names.insert(name).second; ++k) name = written_node_name(n) + "_" + std::to_string(k);
     if (!name.empty()) np->set_name(name);
     for (const auto& in : n.inputs) np->add_input(in);
     for (const auto& out : n.outputs) np->add_output(out);
