@@ -391,6 +391,10 @@ std::vector<Value> KerasReader::call_layer(const json& layer, int64_t layer_inde
   }
   if (call.outputs_.empty()) call.fail("produced no output");
   for (const Value& v : call.outputs_) out_.graph.value_info[v.name] = value_info(v);
+  // Preprocessing layers in a row at the input: later ones still describe the input contract.
+  if ((cls == "Rescaling" || cls == "Normalization") && !call.inputs_.empty())
+    if (auto it = graph_input_of_.find(call.inputs_[0].name); it != graph_input_of_.end())
+      graph_input_of_[call.outputs_[0].name] = it->second;
   return call.outputs_;
 }
 
