@@ -441,6 +441,21 @@ def bad_files():
     m = conv_model()
     m.layers[1]["inbound_nodes"] = [[["nowhere", 0, 0, {}]]]
     m.save(os.path.join(bad, "dangling.h5"))
+    # Untrusted nesting: call arguments 100000 lists deep (Keras 3 form), models nested 40 deep.
+    m = conv_model()
+    m.layers[1]["inbound_nodes"] = [{"args": "DEEP"}]
+    m.save(os.path.join(bad, "deep_args.h5"))
+    with h5py.File(os.path.join(bad, "deep_args.h5"), "a") as f:  # Python's json cannot build it: splice the text
+        f.attrs["model_config"] = json.dumps(m.config()).replace('"DEEP"', "[" * 100000 + "]" * 100000)
+    model = {"class_name": "Sequential", "config": {"name": "s0", "layers": [
+        {"class_name": "Dense", "config": {"name": "d", "units": 1, "batch_input_shape": [None, 2]}}]}}
+    for depth in range(1, 40):
+        model = {"class_name": "Sequential", "config": {"name": "s%d" % depth, "layers": [
+            {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 2], "name": "in%d" % depth}},
+            dict(model, name="s%d" % (depth - 1))]}}
+    with h5py.File(os.path.join(bad, "nested_too_deep.h5"), "w") as f:
+        f.attrs["model_config"] = json.dumps(model)
+        f.create_group("model_weights").attrs["layer_names"] = np.array([b"s38"])
     with h5py.File(os.path.join(bad, "bad_json.h5"), "w") as f:
         f.attrs["model_config"] = '{"class_name": "Functional", "config": {'
     with open(os.path.join(bad, "not_hdf5.h5"), "wb") as f:

@@ -435,16 +435,19 @@ std::pair<std::vector<TensorRef>, json> parse_inbound_node(const json& node, con
   if (node.is_array()) {  // Keras 2: [[name, node, tensor, kwargs], ...]
     for (const json& entry : node) {
       auto ref = as_tensor_ref(entry);
-      if (!ref) throw InputError("malformed inbound node entry " + entry.dump().substr(0, 80));
+      if (!ref) throw InputError("malformed inbound node entry (expected [layer, node, tensor, kwargs])");
       refs.push_back(*ref);
       if (entry.size() == 4 && entry[3].is_object() && kwargs.empty()) kwargs = entry[3];
     }
   } else if (node.is_object()) {  // Keras 3: {"args": [...], "kwargs": {...}}
-    std::function<void(const json&)> collect = [&](const json& j) {
+    // Tensors may sit in nested lists (e.g. Concatenate's one list argument); the depth is bounded
+    // because the config is untrusted.
+    std::function<void(const json&, int)> collect = [&](const json& j, int depth) {
+      if (depth > 8) throw InputError("inbound node arguments nested too deeply");
       if (auto ref = as_tensor_ref(j); ref && j.is_object()) refs.push_back(*ref);
-      else if (j.is_array()) for (const json& e : j) collect(e);
+      else if (j.is_array()) for (const json& e : j) collect(e, depth + 1);
     };
-    if (node.contains("args")) collect(node["args"]);
+    if (node.contains("args")) collect(node["args"], 0);
     if (node.contains("kwargs") && node["kwargs"].is_object()) kwargs = node["kwargs"];
   } else {
     throw InputError("malformed inbound node");
