@@ -54,6 +54,7 @@ check format 0 '^keras$' -- $PY -c 'import json,sys; print(json.load(open(sys.ar
 check contract-range 0 'input_contract.image.value_range = 0,255' -- "$TF" inspect "$T/cases/preprocessing_lambda.h5"
 check contract-layout 0 'input_contract.image.layout = NHWC' -- "$TF" inspect "$T/cases/preprocessing_lambda.h5"
 check contract-normalization 0 'input_contract.image.normalization_mean' -- "$TF" inspect "$T/cases/preprocessing_lambda.h5"
+check contract-uint8 0 'input_contract.pixels.dtype = uint8' -- "$TF" inspect "$T/cases/uint8_input.h5"
 check batch-symbolic 0 'x  float32 \[batch, 9, 8, 4\]' -- "$TF" inspect "$T/cases/convolutions.h5"
 check convert-onnx 0 '' -- "$TF" convert "$T/cases/shapes.h5" "$T/shapes.onnx"
 check converted-runs 0 '' -- "$TF" run "$T/shapes.onnx" -i "$T/cases/shapes.in0.npy" -o "$T/shapes_onnx.out"

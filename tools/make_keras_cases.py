@@ -122,6 +122,9 @@ ACTIVATIONS = {
     "gelu": lambda x: 0.5 * x * (1 + np.vectorize(__import__("math").erf)(x / np.sqrt(2))),
     "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1), "softplus": lambda x: np.log1p(np.exp(x)),
     "softsign": lambda x: x / (1 + np.abs(x)), "linear": lambda x: x, "exponential": np.exp,
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x), "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
+    "hard_silu": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "log_softmax": lambda x: x - x.max(-1, keepdims=True) - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)),
 }
 
 # ---------------------------------------------------------------- Keras 2 file layout
@@ -336,6 +339,17 @@ def case_preprocessing_lambda():
     save_case("preprocessing_lambda", m, [x], [(np.maximum(n * 2, 0) + n).mean((1, 2))])
 
 
+def case_uint8_input():
+    m = Model()
+    x = rng.integers(0, 256, (1, 2, 2, 3)).astype(np.uint8)
+    m.input("pixels", (2, 2, 3), dtype="uint8")
+    m.add("Rescaling", "to01", "pixels", scale=1 / 255.0, offset=0.0)
+    m.outputs = [["to01", 0, 0]]
+    m.save(os.path.join(OUT, "uint8_input.h5"))
+    np.save(os.path.join(OUT, "uint8_input.in0.npy"), x)
+    np.save(os.path.join(OUT, "uint8_input.out0.npy"), (x / 255.0).astype(np.float32))
+
+
 def case_nested_shared():
     """A Sequential model nested in a Functional one, called twice (shared weights), plus a shared Dense."""
     k1, b1, k2 = randn(4, 6), randn(6), randn(6, 3)
@@ -465,5 +479,5 @@ def bad_files():
 
 
 for fn in [case_convolutions, case_conv1d_pooling, case_dense_activations, case_activation_layers, case_merge, case_shapes,
-           case_preprocessing_lambda, case_nested_shared, case_sequential, bad_files]:
+           case_preprocessing_lambda, case_uint8_input, case_nested_shared, case_sequential, bad_files]:
     fn()

@@ -216,7 +216,8 @@ void emit_gelu(C& c, const std::string& x, const std::string& out, bool approxim
 void emit_activation(C& c, const std::string& name, const std::string& x, const std::string& out) {
   static const std::unordered_map<std::string, std::string> plain{
       {"relu", "Relu"},       {"sigmoid", "Sigmoid"},   {"tanh", "Tanh"},         {"softplus", "Softplus"},
-      {"softsign", "Softsign"}, {"exponential", "Exp"}, {"elu", "Elu"}};
+      {"softsign", "Softsign"}, {"exponential", "Exp"}, {"elu", "Elu"}, {"mish", "Mish"},
+      {"hard_silu", "HardSwish"}, {"hard_swish", "HardSwish"}, {"log_softmax", "LogSoftmax"}};
   if (name == "linear") {
     if (x != out) c.emit("Identity", {x}, {out});
     return;
@@ -224,6 +225,7 @@ void emit_activation(C& c, const std::string& name, const std::string& x, const 
   if (auto it = plain.find(name); it != plain.end()) {
     Node& n = c.emit(it->second, {x}, {out});
     if (name == "elu") set_attr(n, "alpha", 1.0);
+    if (name == "log_softmax") set_attr(n, "axis", int64_t{-1});
     return;
   }
   if (name == "relu6") {
@@ -237,6 +239,8 @@ void emit_activation(C& c, const std::string& name, const std::string& x, const 
   } else if (name == "swish" || name == "silu") {
     c.emit("Sigmoid", {x}, {out + "/sigmoid"});
     c.emit("Mul", {x, out + "/sigmoid"}, {out});
+  } else if (name == "leaky_relu") {  // the activation function's default slope
+    set_attr(c.emit("LeakyRelu", {x}, {out}), "alpha", 0.2);
   } else if (name == "gelu") {
     emit_gelu(c, x, out, false);
   } else if (name == "hard_sigmoid") {

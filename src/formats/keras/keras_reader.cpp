@@ -337,6 +337,7 @@ Value KerasReader::graph_input(const json& layer, const std::string& name) {
   graph_input_of_[name] = name;
   auto& props = out_.meta.props;
   props["input_contract." + name + ".dtype"] = dtype_name(dtype);
+  if (dtype == DType::kU8) props["input_contract." + name + ".value_range"] = "0,255";
   if (s.size() == 4) props["input_contract." + name + ".layout"] = "NHWC";
   if (s.size() == 3) props["input_contract." + name + ".layout"] = "NWC";
   if (dtype == DType::kF32) return {name, s};
