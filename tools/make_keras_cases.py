@@ -59,13 +59,20 @@ def depthwise(x, w, b, strides=(1, 1), padding="valid"):
     return conv2d(x, full, b, strides, padding)
 
 
-def conv2d_transpose(x, w, b, strides, padding):
+def deconv_length(n, k, s, padding, output_padding):
+    if output_padding is None:
+        return n * s + max(k - s, 0) if padding == "valid" else n * s
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * s + k - 2 * pad + output_padding
+
+
+def conv2d_transpose(x, w, b, strides, padding, output_padding=(None, None)):
     """w [KH,KW,F,C]; Keras output size, TF gradient-of-conv padding (odd pixel at the end)."""
     n, h, wd, c = x.shape
     kh, kw, f, _ = w.shape
     sh, sw = strides
-    oh = h * sh + max(kh - sh, 0) if padding == "valid" else h * sh
-    ow = wd * sw + max(kw - sw, 0) if padding == "valid" else wd * sw
+    oh = deconv_length(h, kh, sh, padding, output_padding[0])
+    ow = deconv_length(wd, kw, sw, padding, output_padding[1])
     full = np.zeros((n, (h - 1) * sh + kh, (wd - 1) * sw + kw, f))
     for i in range(h):
         for j in range(wd):
@@ -213,9 +220,13 @@ def case_convolutions():
     m.add("Conv2DTranspose", "deconv_valid", "x", [("kernel", tk2), ("bias", tb2)], filters=2, kernel_size=[2, 3],
           strides=[3, 2], padding="valid", use_bias=True, activation="linear")
     y6 = conv2d_transpose(x, tk2, tb2, (3, 2), "valid")
+    tk3, tb3 = randn(3, 3, 2, 4), randn(2)
+    m.add("Conv2DTranspose", "deconv_outpad", "x", [("kernel", tk3), ("bias", tb3)], filters=2, kernel_size=[3, 3],
+          strides=[2, 3], padding="same", output_padding=[1, 2], use_bias=True, activation="linear")
+    y7 = conv2d_transpose(x, tk3, tb3, (2, 3), "same", (1, 2))
     m.outputs = [["conv_same", 0, 0], ["conv_grouped_dilated", 0, 0], ["dw", 0, 0], ["sep", 0, 0],
-                 ["deconv_same", 0, 0], ["deconv_valid", 0, 0]]
-    save_case("convolutions", m, [x], [y1, y2, y3, y4, y5, y6])
+                 ["deconv_same", 0, 0], ["deconv_valid", 0, 0], ["deconv_outpad", 0, 0]]
+    save_case("convolutions", m, [x], [y1, y2, y3, y4, y5, y6, y7])
 
 
 def case_conv1d_pooling():
@@ -293,6 +304,28 @@ def case_merge():
     m.outputs = [[n, 0, 0] for n in ["add", "subtract", "multiply", "average", "maximum", "concat", "concat_h"]]
     save_case("merge", m, [a, b], [a + b, a - b, a * b, (a + b) / 2, np.maximum(a, b), np.concatenate([a, b, a + b], -1),
                                    np.concatenate([a, b], 1)])
+
+
+def case_keras3_nodes():
+    """Keras 3 config forms: batch_shape, inbound nodes as {"args": [...], "kwargs": {...}} with tensors as
+    __keras_tensor__ objects (a list argument for Concatenate), activation as an object."""
+    m = Model()
+    a, b = randn(2, 5), randn(2, 5)
+    m.input("a", (5,))
+    m.input("b", (5,))
+    k = randn(5, 3)
+    m.add("Dense", "dense", "a", [("kernel", k)], units=3, use_bias=False,
+          activation={"module": "keras.activations", "class_name": "function", "config": "tanh"})
+    m.add("Concatenate", "concat", ["dense", "b"], axis=-1)
+    kt = lambda name: {"class_name": "__keras_tensor__", "config": {"shape": [None, 5], "dtype": "float32",
+                                                                    "keras_history": [name, 0, 0]}}
+    for layer in m.layers:
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_shape"] = layer["config"].pop("batch_input_shape")
+    m.layers[2]["inbound_nodes"] = [{"args": [kt("a")], "kwargs": {}}]
+    m.layers[3]["inbound_nodes"] = [{"args": [[kt("dense"), kt("b")]], "kwargs": {}}]
+    m.outputs = [["concat", 0, 0]]
+    save_case("keras3_nodes", m, [a, b], [np.concatenate([np.tanh(a @ k), b], -1)])
 
 
 def case_shapes():
@@ -479,5 +512,5 @@ def bad_files():
 
 
 for fn in [case_convolutions, case_conv1d_pooling, case_dense_activations, case_activation_layers, case_merge, case_shapes,
-           case_preprocessing_lambda, case_uint8_input, case_nested_shared, case_sequential, bad_files]:
+           case_preprocessing_lambda, case_uint8_input, case_keras3_nodes, case_nested_shared, case_sequential, bad_files]:
     fn()
