@@ -69,6 +69,7 @@ check wrong-shape 2 "wrong_shape.h5: layer 'conv' \\(Conv2D\\): weight 'kernel' 
 check unsupported-layer 2 "layer 'conv3d' \\(Conv3D\\): layer class Conv3D is not supported" -- "$TF" inspect "$B/unsupported_layer.h5"
 check huge-dims 2 "huge_dims.h5: layer 'conv' \\(Conv2D\\): weight 'kernel': dataset .* more than the file" -- "$TF" inspect "$B/huge_dims.h5"
 check dangling 2 "dangling.h5: layer 'conv': its inputs are never computed" -- "$TF" inspect "$B/dangling.h5"
+check name-clash 2 "name_clash.h5: layer '.*' \\((Conv2D|Activation)\\): value name 'conv/pre_activation' is produced twice" -- "$TF" inspect "$B/name_clash.h5"
 check deep-args 2 "deep_args.h5: layer 'conv': inbound node arguments nested too deeply" -- "$TF" inspect "$B/deep_args.h5"
 check nested-too-deep 2 'nested_too_deep.h5: models nested more than 32 deep' -- "$TF" inspect "$B/nested_too_deep.h5"
 check bad-json 2 'bad_json.h5: model_config attribute is not valid JSON' -- "$TF" inspect "$B/bad_json.h5"

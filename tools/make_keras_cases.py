@@ -486,6 +486,10 @@ def bad_files():
         g.create_dataset("conv/kernel:0", shape=(1 << 20, 1 << 20, 1, 1), dtype="f4", chunks=(1, 1, 1, 1))
         g.create_dataset("conv/bias:0", data=randn(4))
     m = conv_model()
+    m.layers[1]["config"]["activation"] = "relu"
+    m.add("Activation", "conv/pre_activation", "x", activation="tanh")  # clashes with conv's intermediate
+    m.save(os.path.join(bad, "name_clash.h5"))
+    m = conv_model()
     m.layers[1]["inbound_nodes"] = [[["nowhere", 0, 0, {}]]]
     m.save(os.path.join(bad, "dangling.h5"))
     # Untrusted nesting: call arguments 100000 lists deep (Keras 3 form), models nested 40 deep.

@@ -161,6 +161,7 @@ class KerasReader {
   Model out_;
   std::string keras_version_;
   std::map<std::string, std::string> graph_input_of_;  // value -> graph input it is (or is a cast of)
+  std::set<std::string> produced_;                     // values written by a node or graph inputs
   const Hdf5File& h5() const { return h5_; }
   const std::string& label() const { return label_; }
 
@@ -227,6 +228,9 @@ std::string Call::add_constant(const std::string& suffix, Tensor value) {
 }
 
 Node& Call::emit(const std::string& op_type, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  // Layer names come from the file: two layers must not end up writing one value.
+  for (const std::string& o : outputs)
+    if (!r_.produced_.insert(o).second) fail("value name '" + o + "' is produced twice (clashing layer names)");
   Node n;
   n.op_type = op_type;
   n.name = outputs.empty() ? output_name(0) : outputs[0];
@@ -333,6 +337,7 @@ Value KerasReader::graph_input(const json& layer, const std::string& name) {
   ValueInfo info = value_info({name, s});
   info.dtype = dtype;
   info.prov = {"keras", "InputLayer", name, -1};
+  if (!produced_.insert(name).second) fail("input name '" + name + "' clashes with another value");
   out_.graph.inputs.push_back(info);
   graph_input_of_[name] = name;
   auto& props = out_.meta.props;
@@ -350,6 +355,7 @@ Value KerasReader::graph_input(const json& layer, const std::string& name) {
   n.outputs = {cast};
   n.attrs["to"] = Attribute{int64_t{1}};  // ONNX FLOAT
   n.prov = info.prov;
+  produced_.insert(cast);
   out_.graph.nodes.push_back(std::move(n));
   graph_input_of_[cast] = name;
   return {cast, s};
