@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/errors.h"
-#include "formats/keras/hdf5_file.h"
+#include "formats/keras/keras_h5_contents.h"
 #include "formats/keras/keras_lowering.h"
 
 namespace fs = std::filesystem;
@@ -135,15 +135,16 @@ struct WeightScope {
 
 class KerasReader {
  public:
-  KerasReader(const std::string& path, const std::string& architecture_json) : h5_(path), label_(path), arch_(architecture_json) {}
+  KerasReader(const std::string& path, const std::string& architecture_json)
+      : h5_(read_keras_h5(path)), label_(path), arch_(architecture_json) {}
 
   Model read() {
     const json model = load_config();
     read_meta(model);
-    weights_root_ = h5_.has_group("model_weights") ? "model_weights" : "";
-    if (!h5_.has_attribute(weights_root_, "layer_names"))
+    weights_root_ = h5_.groups.count("model_weights") ? "model_weights" : "";
+    if (!h5_.has_list(weights_root_, "layer_names"))
       fail("no weights: neither /model_weights nor the root group has a layer_names attribute");
-    weight_layers_ = h5_.string_list_attribute(weights_root_, "layer_names");
+    weight_layers_ = h5_.list(weights_root_, "layer_names");
     std::vector<Value> outs = lower_model(model, "", WeightScope{}, nullptr, 0);
     for (const Value& v : outs) {
       ValueInfo info = value_info(v);
@@ -162,7 +163,7 @@ class KerasReader {
   std::string keras_version_;
   std::map<std::string, std::string> graph_input_of_;  // value -> graph input it is (or is a cast of)
   std::set<std::string> produced_;                     // values written by a node or graph inputs
-  const Hdf5File& h5() const { return h5_; }
+  const KerasH5Contents& h5() const { return h5_; }
   const std::string& label() const { return label_; }
 
  private:
@@ -191,7 +192,7 @@ class KerasReader {
     return info;
   }
 
-  Hdf5File h5_;
+  KerasH5Contents h5_;
   std::string label_, arch_;
   std::string weights_root_;
   std::vector<std::string> weight_layers_;
@@ -207,12 +208,11 @@ Tensor Call::weight(const std::string& role, size_t index, const Shape& expected
   if (!entry && index < weights_.size()) entry = &weights_[index];
   if (!entry)
     fail("weight '" + role + "' is missing (the file lists " + std::to_string(weights_.size()) + " weights for this layer)");
-  Tensor t;
-  try {
-    t = r_.h5().float_dataset(entry->path);
-  } catch (const InputError& e) {
-    fail(std::string("weight '") + role + "': " + (std::string(e.what()).substr(r_.label().size() + 2)));
-  }
+  if (auto err = r_.h5().dataset_errors.find(entry->path); err != r_.h5().dataset_errors.end())
+    fail("weight '" + role + "': " + err->second);
+  auto data = r_.h5().datasets.find(entry->path);
+  if (data == r_.h5().datasets.end()) fail("weight '" + role + "': dataset '" + entry->path + "' is missing");
+  const Tensor& t = data->second;
   bool ok = t.shape().size() == expected.size();
   for (size_t i = 0; ok && i < expected.size(); ++i) ok = expected[i] < 0 || expected[i] == t.shape()[i];
   if (!ok) fail("weight '" + role + "' has shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
@@ -260,7 +260,7 @@ void Call::unsupported(const std::string& message) const {
 json KerasReader::load_config() {
   std::string text, source;
   if (arch_.empty() && h5_.has_attribute("", "model_config")) {
-    text = h5_.string_attribute("", "model_config");
+    text = h5_.attribute("", "model_config");
     source = "model_config attribute";
   } else {
     std::string json_path = arch_;
@@ -288,7 +288,7 @@ void KerasReader::read_meta(const json& model) {
   m.opsets[""] = kLoweringOpset;
   for (const char* key : {"keras_version", "backend"})
     if (h5_.has_attribute("", key)) {
-      std::string v = h5_.string_attribute("", key);
+      std::string v = h5_.attribute("", key);
       m.props[key] = v;
       if (std::string(key) == "keras_version") keras_version_ = v;
     }
@@ -371,10 +371,10 @@ std::vector<WeightEntry> KerasReader::weights_of(const std::string& layer, const
     return mine;
   }
   const std::string group = weights_root_.empty() ? layer : weights_root_ + "/" + layer;
-  if (std::find(weight_layers_.begin(), weight_layers_.end(), layer) == weight_layers_.end() || !h5_.has_group(group)) return {};
+  if (std::find(weight_layers_.begin(), weight_layers_.end(), layer) == weight_layers_.end() || !h5_.groups.count(group)) return {};
   std::vector<WeightEntry> out;
-  if (!h5_.has_attribute(group, "weight_names")) return out;
-  for (const std::string& n : h5_.string_list_attribute(group, "weight_names")) out.push_back({weight_role(n), group + "/" + n});
+  if (!h5_.has_list(group, "weight_names")) return out;
+  for (const std::string& n : h5_.list(group, "weight_names")) out.push_back({weight_role(n), group + "/" + n});
   return out;
 }
 
