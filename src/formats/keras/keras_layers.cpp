@@ -646,6 +646,7 @@ void lower_thresholded_relu(C& c) {
 // PReLU: alpha has the input's shape without the batch dim, 1 along shared_axes (1-based).
 void lower_prelu(C& c) {
   const Value& x = input(c);
+  if (x.shape.empty()) c.fail("input must have rank >= 1");
   Shape alpha_shape(x.shape.begin() + 1, x.shape.end());
   if (const json* shared = cfg_find(c, "shared_axes")) {
     std::vector<int64_t> axes = shared->is_array() ? cfg_ints(c, "shared_axes", shared->size()) : cfg_ints(c, "shared_axes", 1);
