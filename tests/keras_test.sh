@@ -82,6 +82,8 @@ if [[ $lines -eq 1 ]]; then ok "hdf5-quiet: one line of error output"; else fail
 D=$ROOT/tests/data/keras
 check hdf5-crash 2 'hdf5_library_crash.h5: the HDF5 library crashed reading this file' -- "$TF" inspect "$D/hdf5_library_crash.h5"
 check hdf5-loop 2 'hdf5_library_loop.h5: reading the HDF5 file did not finish within 3 s' -- env TRANSFIX_HDF5_TIMEOUT=3 "$TF" inspect "$D/hdf5_library_loop.h5"
+printf 'PK\003\004 a zip archive' >"$T/v3.keras"
+check keras-v3-zip 2 'v3.keras: Keras v3 .keras archives are not supported' -- "$TF" inspect "$T/v3.keras"
 cp "$B/no_config.h5" "$T/arch.h5"
 echo '{"class_name": "Functional", "config": [' >"$T/arch.json"
 check bad-arch-json 2 'arch.json is not valid JSON' -- "$TF" inspect "$T/arch.h5"
