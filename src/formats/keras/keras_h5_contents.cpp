@@ -179,11 +179,13 @@ std::string read_child(const std::string& path, pid_t child, int fd, int timeout
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  // The child always exits 0 itself: a signal (or a sanitizer's exit code) means libhdf5 crashed.
   if (WIFSIGNALED(status))
     throw InputError(path + ": the HDF5 library crashed reading this file (signal " + std::to_string(WTERMSIG(status)) +
                      "): the file is malformed");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw InputError(path + ": reading the HDF5 file failed (exit status " + std::to_string(WEXITSTATUS(status)) + ")");
+    throw InputError(path + ": the HDF5 library crashed reading this file (exit status " +
+                     std::to_string(WEXITSTATUS(status)) + "): the file is malformed");
   return buf;
 }
 
