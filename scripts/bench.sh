@@ -39,6 +39,16 @@ for m in mobilenet_v2 resnet101; do
   printf '%-14s fp32 %8.2f ms  fp64 %8.2f ms  overhead %.2fx\n' "$m" "$f32" "$f64" "$(calc "$f64 / $f32")"
 done
 
+SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
+if compgen -G "$SHARED/*/*.h5" >/dev/null; then
+  echo
+  echo "== Keras .h5 import time (target < 1 s for the largest), median of 5 loads"
+  for m in $(ls -S "$SHARED"/*/*.h5); do
+    loads=$(for _ in 1 2 3 4 5; do "$TF" bench "$m" --iterations 1 --warmup 0 --threads "$THREADS" --json | json 'd["load_ms"]'; done | sort -g)
+    printf '%-36s %6.1f MB  load %8.1f ms\n' "$(basename "$m")" "$(calc "$(stat -c %s "$m") / 1e6")" "$(sed -n 3p <<<"$loads")"
+  done
+fi
+
 echo
 echo "== ONNX conformance (libonnx-testdata)"
 "$BUILD/tests/transfix_conformance" /usr/share/libonnx-testdata/data | tail -1

@@ -12,11 +12,12 @@ DEBS=(
   libpng-dev libjpeg-dev zlib1g-dev
   flatbuffers-compiler libflatbuffers-dev
   libtorch-dev
+  libhdf5-dev
 )
 # Node.js may come from elsewhere than Debian (Debian's npm then conflicts): install only if missing.
 command -v node >/dev/null 2>&1 || DEBS+=(nodejs)
 command -v npm >/dev/null 2>&1 || DEBS+=(npm)
-PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)
+PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-h5py)
 [[ "${1:-}" == "--no-python" ]] || DEBS+=("${PY_DEBS[@]}")
 
 missing=()

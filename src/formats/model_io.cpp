@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "core/errors.h"
+#include "formats/keras/keras_reader.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_writer.h"
 #include "formats/tflite/tflite_reader.h"
@@ -99,8 +100,12 @@ Model load_model(const std::string& path) {
     case ModelFormat::kOnnx: return read_onnx(path);
     case ModelFormat::kTflite: return read_tflite(path);
     case ModelFormat::kTorchScript: return read_torchscript(path);
+    case ModelFormat::kKeras:
+      if (starts_with(file_head(path, 4), "PK\x03\x04", 4))
+        throw UnsupportedError(path + ": Keras v3 .keras archives are not supported (save as .h5)", "Keras");
+      return read_keras(path);
     case ModelFormat::kUnknown:
-      throw InputError(path + ": unrecognized model format (supported: .onnx)");
+      throw InputError(path + ": unrecognized model format (supported: .onnx, .tflite, Keras .h5)");
     default:
       throw UnsupportedError(path + ": " + model_format_name(f) + " models are not yet supported", model_format_name(f));
   }
