@@ -35,6 +35,7 @@ Interpreter::Interpreter(const Model& model, InterpreterOptions options) : model
     for (const auto& in : n.inputs)
       if (!in.empty()) ++use_counts_[in];
   for (const auto& out : g.outputs) ++use_counts_[out.name];
+  node_states_.resize(g.nodes.size());
 }
 
 Tensor Interpreter::to_working(const Tensor& t) const {
@@ -105,6 +106,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       ins.push_back(t);
     }
     KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins), output_infos_[idx]);
+    ctx.set_node_state(&node_states_[idx]);
     auto started = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       kernel.fn(ctx);

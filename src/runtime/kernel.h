@@ -8,6 +8,7 @@
 // ctx.float_out(requested) for the dtype to produce, and ctx.promote(t) for constants.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,10 +60,17 @@ class KernelContext {
 
   std::vector<Tensor>& outputs() { return outputs_; }
 
+  // Storage owned by the interpreter for this node, kept across runs (for caches such as prepacked
+  // weights); nullptr when the kernel runs outside an interpreter. A kernel must check that what
+  // it finds there still matches its inputs.
+  std::shared_ptr<void>* node_state() const { return node_state_; }
+  void set_node_state(std::shared_ptr<void>* state) { node_state_ = state; }
+
  private:
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor> outputs_;
   std::vector<const ValueInfo*> output_infos_;
+  std::shared_ptr<void>* node_state_ = nullptr;
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

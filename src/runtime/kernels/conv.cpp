@@ -11,11 +11,13 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/gemm.h"
 #include "runtime/kernel.h"
 #include "runtime/kernel_util.h"
+#include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/window.h"
 #include "runtime/thread_pool.h"
 
@@ -170,6 +172,10 @@ void conv_typed(KernelContext& ctx) {
 
   Shape out_shape{batch, out_channels};
   out_shape.insert(out_shape.end(), geo.out.begin(), geo.out.end());
+  if constexpr (std::is_same_v<T, float>) {
+    Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
+    if (y.numel() > 0 && conv_dnnl(ctx, x, weights, bias, DnnlConvRequest{&geo, group, false, ConvWeightLayout::kOIHW, {}}, y)) return ctx.set_output(0, y);
+  }
   Tensor y(x.dtype(), out_shape);
   if (y.numel() == 0) return ctx.set_output(0, y);
   const T* xd = x.data<T>();
@@ -339,6 +345,12 @@ void conv_nhwc_typed(KernelContext& ctx) {
     throw UnsupportedError("Conv: weight_layout '" + weight_layout + "' is not supported (OHWI, 1HWO)", "Conv");
   const bool depthwise = weight_layout == "1HWO";
   const NhwcConv c = nhwc_setup(ctx, x, weights, bias, depthwise);
+  if constexpr (std::is_same_v<T, float>) {
+    Tensor y = Tensor::uninitialized(x.dtype(), {c.batch, c.out_h(), c.out_w(), c.out_channels});
+    const WindowGeometry geo = window_geometry(ctx, {c.in_h, c.in_w}, {c.kh, c.kw}, false);
+    const DnnlConvRequest request{&geo, c.group, true, depthwise ? ConvWeightLayout::k1HWO : ConvWeightLayout::kOHWI, {}};
+    if (y.numel() > 0 && conv_dnnl(ctx, x, weights, bias, request, y)) return ctx.set_output(0, y);
+  }
   Tensor y(x.dtype(), {c.batch, c.out_h(), c.out_w(), c.out_channels});
   if (y.numel() == 0) return ctx.set_output(0, y);
   T* yd = y.mutable_data<T>();
