@@ -14,19 +14,12 @@ namespace transfix {
 
 enum class ConvWeightLayout { kOIHW, kOHWI, k1HWO };  // ONNX; TFLite conv; TFLite depthwise
 
-// An activation applied to the Conv result inside the same pass (the interpreter fuses the
-// node that follows when nobody observes the Conv output on its own).
-struct ConvActivation {
-  enum class Kind { kNone, kRelu, kClip } kind = Kind::kNone;
-  float lo = 0.0f, hi = 0.0f;
-};
-
 struct DnnlConvRequest {
   const WindowGeometry* geo;
   int64_t group = 1;
   bool nhwc = false;  // X [N, D..., C] and Y [N, D..., O] instead of [N, C, D...]
   ConvWeightLayout weight_layout = ConvWeightLayout::kOIHW;
-  ConvActivation activation;
+  FusedActivation activation;  // applied by oneDNN as a post-op
 };
 
 // Writes every element of y (allocated with the output shape). Returns false, leaving y as it
