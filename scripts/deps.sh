@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBS=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler libprotobuf-dev libonnx-dev libonnx-testdata
-  libeigen3-dev libopenblas-dev
+  libeigen3-dev libopenblas-dev libdnnl-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libjpeg-dev zlib1g-dev
   flatbuffers-compiler libflatbuffers-dev

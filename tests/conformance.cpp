@@ -15,6 +15,7 @@
 
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
+#include "runtime/thread_pool.h"
 #include "runtime/interpreter.h"
 
 namespace fs = std::filesystem;
@@ -141,6 +142,7 @@ Outcome run_case(const fs::path& dir, Precision precision) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  transfix::use_sleeping_openmp_threads(argv);
   if (argc < 2) {
     std::cerr << "usage: transfix_conformance DATA_DIR [--filter SUBSTR] [--precision fp32|fp64] [--verbose]\n";
     return 2;

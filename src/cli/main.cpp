@@ -7,6 +7,7 @@
 
 int main(int argc, char** argv) {
   using namespace transfix::cli;
+  transfix::use_sleeping_openmp_threads(argv);
   transfix::configure_allocator_for_inference();
   CLI::App app{"transfix: finds and fixes what deep-learning model converters break.\n"
                "Exit codes: 0 ok, 1 finding (e.g. models disagree), 2 usage or input error."};

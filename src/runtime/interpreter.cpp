@@ -3,6 +3,8 @@
 #include "runtime/quant_simulation.h"
 
 #include <chrono>
+#include <limits>
+#include <optional>
 #include <unordered_map>
 
 namespace transfix {
@@ -47,6 +49,68 @@ Interpreter::Interpreter(const Model& model, InterpreterOptions options)
     for (const auto& in : n.inputs)
       if (!in.empty()) ++use_counts_[in];
   for (const auto& out : g.outputs) ++use_counts_[out.name];
+  node_states_.resize(g.nodes.size());
+  find_fusions();
+}
+
+namespace {
+// A Clip bound known before running: an initializer or a Constant node's scalar float `value`.
+std::optional<float> constant_scalar(const Graph& g, const std::string& name) {
+  const Tensor* t = nullptr;
+  auto init = g.initializers.find(name);
+  if (init != g.initializers.end()) t = &init->second;
+  for (const auto& n : g.nodes)
+    if (!t && n.op_type == "Constant" && n.domain.empty() && n.outputs.size() == 1 && n.outputs[0] == name)
+      t = n.attr_tensor("value");
+  if (!t || t->dtype() != DType::kF32 || t->numel() != 1) return std::nullopt;
+  return t->data<float>()[0];
+}
+}  // namespace
+
+// Conv followed by its output's only reader, a Relu or a Clip with constant bounds: the Conv can
+// apply the activation itself and the intermediate is never stored (the values the graph defines
+// are unchanged, which is why this happens only when no observer asks for every value).
+void Interpreter::find_fusions() {
+  const Graph& g = model_.graph;
+  fused_consumer_.assign(g.nodes.size(), -1);
+  fused_activation_.assign(g.nodes.size(), FusedActivation{});
+  std::unordered_map<std::string, int> reader;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& in : g.nodes[i].inputs) reader[in] = static_cast<int>(i);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& conv = g.nodes[i];
+    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) continue;
+    auto uses = use_counts_.find(conv.outputs[0]);
+    if (uses == use_counts_.end() || uses->second != 1) continue;
+    const int c = reader[conv.outputs[0]];
+    const Node& act = g.nodes[c];
+    if (!act.domain.empty() || act.inputs.empty() || act.inputs[0] != conv.outputs[0] || act.outputs.size() != 1) continue;
+    FusedActivation f;
+    if (act.op_type == "Relu") {
+      f.kind = FusedActivation::Kind::kRelu;
+    } else if (act.op_type == "Clip") {
+      f.kind = FusedActivation::Kind::kClip;
+      f.lo = std::numeric_limits<float>::lowest();
+      f.hi = std::numeric_limits<float>::max();
+      if (model_.opset() < 11) {
+        f.lo = static_cast<float>(act.attr_float("min", f.lo));
+        f.hi = static_cast<float>(act.attr_float("max", f.hi));
+      } else {
+        bool known = true;
+        for (size_t b = 1; b < act.inputs.size() && b <= 2; ++b) {
+          if (act.inputs[b].empty()) continue;
+          std::optional<float> v = constant_scalar(g, act.inputs[b]);
+          known = known && v.has_value();
+          if (v) (b == 1 ? f.lo : f.hi) = *v;
+        }
+        if (!known || act.inputs.size() > 3) continue;
+      }
+    } else {
+      continue;
+    }
+    fused_consumer_[i] = c;
+    fused_activation_[i] = f;
+  }
 }
 
 Tensor Interpreter::to_working(const Tensor& t) const {
@@ -106,9 +170,18 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     return c != constants_.end() ? &c->second : nullptr;
   };
 
+  const bool fuse = !observer && options_.precision == Precision::kF32;
+  std::vector<bool> folded(g.nodes.size(), false);  // activations a Conv already applied
   for (size_t idx : order_) {
     const Node& node = g.nodes[idx];
     const KernelInfo& kernel = *kernels_[idx];
+    if (folded[idx]) {  // nothing to compute; its output was stored by the Conv
+      for (const auto& name : node.inputs) {
+        auto r = name.empty() ? remaining.end() : remaining.find(name);
+        if (r != remaining.end() && --r->second == 0) values.erase(name);
+      }
+      continue;
+    }
     std::vector<const Tensor*> ins;
     std::vector<Tensor> widened;  // float16 inputs run as float32 for kernels that want it
     widened.reserve(node.inputs.size());
@@ -123,7 +196,11 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       }
       ins.push_back(t);
     }
+    // Not with float16 inputs: the Conv output is rounded to float16 before the activation reads it.
+    const int fused_into = fuse && low == DType::kUndefined ? fused_consumer_[idx] : -1;
     KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins), output_infos_[idx]);
+    ctx.set_node_state(&node_states_[idx]);
+    if (fused_into >= 0) ctx.set_fused_activation(fused_activation_[idx]);
     auto started = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       kernel.fn(ctx);
@@ -139,8 +216,9 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       throw InputError("node '" + node.name + "' (" + node.op_type + "): out of memory");
     }
     if (stats) stats->node_ms[idx] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (fused_into >= 0) folded[fused_into] = true;
     for (size_t o = 0; o < node.outputs.size(); ++o) {
-      const std::string& name = node.outputs[o];
+      const std::string& name = fused_into >= 0 ? g.nodes[fused_into].outputs[0] : node.outputs[o];
       if (name.empty()) continue;
       Tensor& out = ctx.outputs()[o];
       if (!out.defined()) {

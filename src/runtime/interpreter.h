@@ -77,6 +77,12 @@ class Interpreter {
   std::vector<std::vector<const ValueInfo*>> output_infos_;  // per node index, per output
   std::map<std::string, Tensor> constants_;    // initializers in working precision
   std::map<std::string, int> use_counts_;      // consumers per value (graph outputs count once more)
+  // Conv -> the Relu/Clip node folded into it in fp32 runs without an observer (-1: none).
+  std::vector<int> fused_consumer_;
+  std::vector<FusedActivation> fused_activation_;
+  void find_fusions();
+  // Per-node kernel caches (KernelContext::node_state), filled during run(): one run at a time.
+  mutable std::vector<std::shared_ptr<void>> node_states_;
 };
 
 }  // namespace transfix

@@ -8,6 +8,7 @@
 // ctx.float_out(requested) for the dtype to produce, and ctx.promote(t) for constants.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,19 @@ namespace transfix {
 
 enum class Precision { kF32, kF64 };
 const char* precision_name(Precision p);
+
+// An activation the interpreter asks a kernel to apply to its output 0 in the same pass: it folds
+// a Relu or Clip into the Conv before it when no observer looks at the Conv output on its own.
+struct FusedActivation {
+  enum class Kind { kNone, kRelu, kClip } kind = Kind::kNone;
+  float lo = 0.0f, hi = 0.0f;  // Clip bounds
+  // Relu / Clip exactly as their kernels compute them (NaN passes through).
+  float apply(float v) const {
+    if (kind == Kind::kRelu) return v < 0.0f ? 0.0f : v;
+    if (kind == Kind::kClip) return v < lo ? lo : (v > hi ? hi : v);
+    return v;
+  }
+};
 
 class KernelContext {
  public:
@@ -59,10 +73,22 @@ class KernelContext {
 
   std::vector<Tensor>& outputs() { return outputs_; }
 
+  // Storage owned by the interpreter for this node, kept across runs (for caches such as prepacked
+  // weights); nullptr when the kernel runs outside an interpreter. A kernel must check that what
+  // it finds there still matches its inputs.
+  std::shared_ptr<void>* node_state() const { return node_state_; }
+  void set_node_state(std::shared_ptr<void>* state) { node_state_ = state; }
+
+  // Activation to apply to output 0 (kNone unless the interpreter fused one; only Conv, fp32).
+  const FusedActivation& fused_activation() const { return fused_; }
+  void set_fused_activation(const FusedActivation& a) { fused_ = a; }
+
  private:
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor> outputs_;
   std::vector<const ValueInfo*> output_infos_;
+  std::shared_ptr<void>* node_state_ = nullptr;
+  FusedActivation fused_;
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

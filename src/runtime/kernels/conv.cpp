@@ -11,11 +11,13 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/gemm.h"
 #include "runtime/kernel.h"
 #include "runtime/kernel_util.h"
+#include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/window.h"
 #include "runtime/thread_pool.h"
 
@@ -140,6 +142,22 @@ void conv_im2col(const T* x, const T* weights, int64_t group_in, int64_t group_o
   gemm(false, false, group_out, out_plane, rows, T(1), weights, rows, col.get(), out_plane, beta, y, out_plane);
 }
 
+// The activation the interpreter fused into this Conv, on the finished output (paths without a post-op).
+void apply_fused_activation(KernelContext& ctx, Tensor& y) {
+  const FusedActivation& f = ctx.fused_activation();
+  if (f.kind == FusedActivation::Kind::kNone || y.numel() == 0) return;
+  dispatch_float(y.dtype(), "Conv", [&](auto t) {
+    using T = decltype(t);
+    T* data = y.mutable_data<T>();
+    parallel_for(y.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        if (f.kind == FusedActivation::Kind::kRelu) data[i] = data[i] < T(0) ? T(0) : data[i];
+        else data[i] = data[i] < T(f.lo) ? T(f.lo) : (data[i] > T(f.hi) ? T(f.hi) : data[i]);
+      }
+    }, 16384);
+  });
+}
+
 template <typename T>
 void conv_typed(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -170,6 +188,11 @@ void conv_typed(KernelContext& ctx) {
 
   Shape out_shape{batch, out_channels};
   out_shape.insert(out_shape.end(), geo.out.begin(), geo.out.end());
+  if constexpr (std::is_same_v<T, float>) {
+    Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
+    const DnnlConvRequest request{&geo, group, false, ConvWeightLayout::kOIHW, ctx.fused_activation()};
+    if (y.numel() > 0 && conv_dnnl(ctx, x, weights, bias, request, y)) return ctx.set_output(0, y);
+  }
   Tensor y(x.dtype(), out_shape);
   if (y.numel() == 0) return ctx.set_output(0, y);
   const T* xd = x.data<T>();
@@ -187,6 +210,7 @@ void conv_typed(KernelContext& ctx) {
 
   if (group_in == 1) {
     conv_depthwise(xd, wd, batch, out_channels, group_out, w, yd);
+    apply_fused_activation(ctx, y);
     return ctx.set_output(0, y);
   }
 
@@ -202,6 +226,7 @@ void conv_typed(KernelContext& ctx) {
       else
         conv_im2col(xg, wg, group_in, group_out, w, beta, yg);
     }
+  apply_fused_activation(ctx, y);
   ctx.set_output(0, y);
 }
 
@@ -339,6 +364,13 @@ void conv_nhwc_typed(KernelContext& ctx) {
     throw UnsupportedError("Conv: weight_layout '" + weight_layout + "' is not supported (OHWI, 1HWO)", "Conv");
   const bool depthwise = weight_layout == "1HWO";
   const NhwcConv c = nhwc_setup(ctx, x, weights, bias, depthwise);
+  if constexpr (std::is_same_v<T, float>) {
+    Tensor y = Tensor::uninitialized(x.dtype(), {c.batch, c.out_h(), c.out_w(), c.out_channels});
+    const WindowGeometry geo = window_geometry(ctx, {c.in_h, c.in_w}, {c.kh, c.kw}, false);
+    const DnnlConvRequest request{&geo, c.group, true, depthwise ? ConvWeightLayout::k1HWO : ConvWeightLayout::kOHWI,
+                                  ctx.fused_activation()};
+    if (y.numel() > 0 && conv_dnnl(ctx, x, weights, bias, request, y)) return ctx.set_output(0, y);
+  }
   Tensor y(x.dtype(), {c.batch, c.out_h(), c.out_w(), c.out_channels});
   if (y.numel() == 0) return ctx.set_output(0, y);
   T* yd = y.mutable_data<T>();
@@ -347,6 +379,7 @@ void conv_nhwc_typed(KernelContext& ctx) {
     for (int64_t p = 0; p < positions; ++p) std::copy_n(bias->data<T>(), c.out_channels, yd + p * c.out_channels);
   if (depthwise) conv_nhwc_depthwise(x.data<T>(), weights.data<T>(), c, yd);
   else conv_nhwc_ohwi(x.data<T>(), weights.data<T>(), c, bias ? T(1) : T(0), yd);
+  apply_fused_activation(ctx, y);
   ctx.set_output(0, y);
 }
 
