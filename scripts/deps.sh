@@ -11,7 +11,7 @@ DEBS=(
   nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libjpeg-dev zlib1g-dev
   flatbuffers-compiler libflatbuffers-dev
-  libarmnn-dev libarmnntfliteparser-dev clang-14 libclang-rt-14-dev
+  libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22 clang-14 libclang-rt-14-dev
 )
 # Node.js may come from elsewhere than Debian (Debian's npm then conflicts): install only if missing.
 command -v node >/dev/null 2>&1 || DEBS+=(nodejs)

@@ -37,7 +37,13 @@ np.save(sys.argv[2], np.random.default_rng(3).uniform(-2, 2, shape).astype(np.fl
   for out in "$T/$name.ref"/*.npy; do
     cmp -s "$out" "$T/$name.back/$(basename "$out")" || { good=0; fail "$name: written file gives other outputs ($(basename "$out"))"; }
   done
-  [[ $good -eq 1 ]] && { passed=$((passed + 1)); echo "ok   $name: transfix == TFLite, written file == original"; }
+  [[ $good -eq 1 ]] || continue
+  # Description, metadata bytes, signatures and tensor facts, from flatc's JSON dump of the written file.
+  flatc --json --strict-json --raw-binary -o "$T/back_json" "$ROOT/src/formats/tflite/tflite_schema.fbs" -- "$T/$name.written.tflite" 2>/dev/null
+  if ! facts=$(/usr/bin/python3 "$ROOT/tests/tflite_ops/same_file_facts.py" "$json" "$T/back_json/$name.written.json"); then
+    fail "$name: $facts"; continue
+  fi
+  passed=$((passed + 1)); echo "ok   $name: transfix == TFLite, written file == original; $facts"
 done
 echo "tflite ops: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -82,8 +82,15 @@ int run(const Args& a) {
   armnn::INetworkPtr network = parser->CreateNetworkFromBinaryFile(a.model.c_str());
   armnn::IRuntime::CreationOptions options;
   armnn::IRuntimePtr runtime = armnn::IRuntime::Create(options);
-  armnn::IOptimizedNetworkPtr optimized =
-      armnn::Optimize(*network, {armnn::Compute::CpuRef}, runtime->GetDeviceSpec());
+  std::vector<std::string> errors;
+  armnn::IOptimizedNetworkPtr optimized = armnn::Optimize(*network, {armnn::Compute::CpuRef}, runtime->GetDeviceSpec(),
+                                                          armnn::OptimizerOptions(), armnn::Optional<std::vector<std::string>&>(errors));
+  if (!optimized) {
+    std::string all;
+    for (const auto& e : errors) all += " " + e;
+    if (all.empty()) all = " no CpuRef backend (Debian package libarmnn-cpuref-backend22)";
+    throw std::runtime_error("Optimize (CpuRef) failed:" + all);
+  }
   armnn::NetworkId id = 0;
   std::string message;
   if (runtime->LoadNetwork(id, std::move(optimized), message, armnn::INetworkProperties()) != armnn::Status::Success)

@@ -84,6 +84,24 @@ CASES = [
           (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),), "MirrorPadOptions", {"mode": "REFLECT"}),
 ]
 
+def with_signature_and_metadata(case):
+    """Adds a SignatureDef and two metadata entries (text and binary) that a round trip must keep."""
+    name, m = case
+    buffers = m["buffers"]
+    buffers.append({"data": list(b"1.14.0") + [0] * 10})
+    buffers.append({"data": [0, 1, 2, 255, 7]})
+    m["metadata"] = [{"name": "min_runtime_version", "buffer": len(buffers) - 2},
+                     {"name": "binary_blob", "buffer": len(buffers) - 1}]
+    g = m["subgraphs"][0]
+    m["signature_defs"] = [{"inputs": [{"name": "serving_x", "tensor_index": g["inputs"][0]}],
+                            "outputs": [{"name": "serving_y", "tensor_index": g["outputs"][0]}],
+                            "signature_key": "serving_default", "subgraph_index": 0}]
+    return name + "_signature", m
+
+
+CASES.append(with_signature_and_metadata(model("relu_signature", ("RELU", 19), [2, 3], [[2, 3]])))
+CODES["RELU"] = 19
+
 if __name__ == "__main__":
     for name, m in CASES:
         with open("%s/%s.json" % (sys.argv[1], name), "w") as f:
