@@ -107,6 +107,7 @@ Model load_model(const std::string& path) {
 
 void save_model(const Model& model, const std::string& path) {
   ModelFormat f = format_from_extension(lower_extension(path));
+  if (f == ModelFormat::kOnnx && model.meta.format == "tflite") return write_onnx(prepare_for_onnx(model), path);
   if (f == ModelFormat::kOnnx) return write_onnx(model, path);
   if (f == ModelFormat::kTflite) return write_tflite(model, path);
   if (f == ModelFormat::kUnknown)

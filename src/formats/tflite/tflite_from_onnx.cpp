@@ -245,6 +245,7 @@ class NhwcRewriter {
     }
     n.inputs[0] = x;
     n.outputs[0] = y + "/nhwc";
+    n.name = n.outputs[0];
     nodes.push_back(n);
     transpose(y + "/nhwc", kToNchw, y, n, nodes);
   }
@@ -385,7 +386,105 @@ void cancel_transposes(Graph& g) {
   }
 }
 
+// NHWC nodes read from TFLite -> ONNX's NCHW: Transpose in, the node without layout attributes and
+// with OIHW / [O, 1, KH, KW] / [I, O, KH, KW] weights, Transpose out.
+class NchwRewriter {
+ public:
+  explicit NchwRewriter(Model& m) : m_(m) {}
+
+  void rewrite() {
+    std::vector<Node> out;
+    for (Node& n : m_.graph.nodes) {
+      if (n.domain == kQuantizedDomain)
+        throw UnsupportedError("TFLite -> ONNX: node '" + n.name + "' (" + n.op_type +
+                               ") computes on quantized integers (TFLite integer kernels have no ONNX form here)", n.op_type);
+      if (n.attr_string("layout", "") == "NHWC") convert(n, out);
+      else out.push_back(std::move(n));
+    }
+    m_.graph.nodes = std::move(out);
+  }
+
+ private:
+  static constexpr const char* kQuantizedDomain = "tflite.quantized";
+  std::string original_input_;  // NHWC input of the node being converted
+
+  void transpose(const std::string& x, const std::vector<int64_t>& perm, const std::string& y, const Node& like,
+                 std::vector<Node>& nodes) {
+    Node t;
+    t.op_type = "Transpose";
+    t.name = y;
+    t.inputs = {x};
+    t.outputs = {y};
+    t.prov = like.prov;
+    set_attr(t, "perm", perm);
+    nodes.push_back(std::move(t));
+  }
+
+  // Weights in ONNX's layout: a permuted copy of a float constant, else a Transpose node.
+  std::string weights(const Node& n, const std::string& w, const std::vector<int64_t>& perm, std::vector<Node>& nodes) {
+    auto it = m_.graph.initializers.find(w);
+    const std::string name = w + "/onnx_layout";
+    if (m_.graph.initializers.count(name)) return name;
+    if (it != m_.graph.initializers.end() && it->second.dtype() == DType::kF32) {
+      m_.graph.initializers[name] = permuted(it->second, perm);
+      return name;
+    }
+    transpose(w, perm, name + "_" + n.name, n, nodes);
+    return name + "_" + n.name;
+  }
+
+  // SAME_UPPER as explicit pads (ONNX Runtime rejects auto_pad with dilations), from the NHWC
+  // input shape the TFLite file states.
+  void explicit_same_pads(Node& n) {
+    if (n.op_type == "ConvTranspose" || n.attr_string("auto_pad", "") != "SAME_UPPER") return;
+    const ValueInfo* x = m_.graph.find_value_info(original_input_);
+    if (!x || x->shape.size() != 4) return;
+    const std::vector<int64_t> k = n.attr_ints("kernel_shape"), s = n.attr_ints("strides", {1, 1}),
+                               d = n.attr_ints("dilations", {1, 1});
+    if (k.size() != 2) return;
+    std::vector<int64_t> pads(4);
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t in = x->shape[i + 1], out = (in + s[i] - 1) / s[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in);
+      pads[i] = total / 2;
+      pads[i + 2] = total - total / 2;
+    }
+    n.attrs.erase("auto_pad");
+    set_attr(n, "pads", pads);
+  }
+
+  void convert(Node& n, std::vector<Node>& nodes) {
+    const std::string y = n.outputs[0];
+    original_input_ = n.inputs[0];
+    transpose(n.inputs[0], kToNchw, n.inputs[0] + "/nchw_for_" + n.name, n, nodes);
+    n.inputs[0] = n.inputs[0] + "/nchw_for_" + n.name;
+    const std::string wl = n.attr_string("weight_layout", "");
+    if (n.op_type == "Conv" && wl == "OHWI") n.inputs[1] = weights(n, n.inputs[1], {0, 3, 1, 2}, nodes);
+    else if (n.op_type == "Conv" && wl == "1HWO") n.inputs[1] = weights(n, n.inputs[1], {3, 0, 1, 2}, nodes);
+    else if (n.op_type == "ConvTranspose" && wl == "OHWI") n.inputs[1] = weights(n, n.inputs[1], {3, 0, 1, 2}, nodes);
+    else if (!wl.empty()) unsupported(n, "weight_layout " + wl);
+    explicit_same_pads(n);
+    n.attrs.erase("layout");
+    n.attrs.erase("weight_layout");
+    n.outputs[0] = y + "/nchw";
+    n.name = n.outputs[0];
+    nodes.push_back(n);
+    transpose(y + "/nchw", kToNhwc, y, n, nodes);
+  }
+
+  Model& m_;
+};
+
 }  // namespace
+
+Model prepare_for_onnx(const Model& model) {
+  Model m = model;
+  NchwRewriter(m).rewrite();
+  while (sink_transposes(m.graph)) {
+  }
+  cancel_transposes(m.graph);
+  return m;
+}
 
 Model prepare_for_tflite(const Model& model) {
   Model m = model;

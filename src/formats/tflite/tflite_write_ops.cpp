@@ -200,7 +200,13 @@ TfOp map_gemm(WriteContext& ctx, const Node& n) {
     unsupported(n, "transA, alpha or beta other than the defaults");
   const std::string w = weights_oi(ctx, n, n.attr_int("transB", 0) != 0);
   std::string bias = n.has_input(2) ? n.inputs[2] : "";
-  if (!bias.empty() && ctx.shape_of(bias).size() != 1) unsupported(n, "C must be a vector (TFLite bias)");
+  if (!bias.empty() && ctx.shape_of(bias).size() != 1) {
+    // A constant [1, O] bias (common in ONNX) is the same vector.
+    const Tensor* c = ctx.constant(bias);
+    const int64_t out_features = ctx.shape_of(w)[0];
+    if (!c || c->numel() != out_features) unsupported(n, "C must be a constant with one value per output (TFLite bias)");
+    bias = ctx.add_constant(bias + "/vector", c->reshaped({out_features}));
+  }
   return fully_connected(n.inputs[0], w, bias, n.outputs[0]);
 }
 

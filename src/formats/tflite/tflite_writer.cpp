@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <set>
@@ -381,6 +382,10 @@ std::string model_to_tflite_bytes(const Model& model) {
 }
 
 void write_tflite(const Model& model, const std::string& path) {
+  // The source may be memory-mapped by this very model: never write over it.
+  std::error_code ec;
+  if (!model.path.empty() && std::filesystem::exists(path, ec) && std::filesystem::equivalent(model.path, path, ec))
+    throw InputError(path + ": refusing to overwrite the model's own source file");
   const std::string bytes = model_to_tflite_bytes(model);
   write_file_atomic(path, bytes);
 }

@@ -28,4 +28,9 @@ void write_tflite(const Model& model, const std::string& path);
 // dims are fixed to 1. Back-to-back inverse Transposes cancel. The result runs in the interpreter.
 Model prepare_for_tflite(const Model& model);
 
+// The inverse, for writing a model read from TFLite as ONNX: NHWC nodes (layout = "NHWC") become
+// ONNX NCHW nodes between Transposes with weights in ONNX's layout; inverse Transposes cancel.
+// UnsupportedError for nodes computing on quantized integers (domain tflite.quantized).
+Model prepare_for_onnx(const Model& model);
+
 }  // namespace transfix
