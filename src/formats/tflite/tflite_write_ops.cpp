@@ -606,9 +606,12 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     return true;
   }
   if ((op == "DEPTH_TO_SPACE" || op == "SPACE_TO_DEPTH") && g.size() == 3) {
-    const Shape x = ctx.shape_of(g[0]->inputs[0]), y = ctx.shape_of(last.outputs[0]);
+    // The block size is in the first Reshape's target: [N, H, W, b, b, C'] or [N, H/b, b, W/b, b, C]
+    // (not a ratio of shapes, which may hold zero dims).
     const bool d2s = op == "DEPTH_TO_SPACE";
-    const int block = static_cast<int>(d2s ? y[1] / x[1] : x[1] / y[1]);
+    const std::vector<int64_t> blocks = constant_ints(ctx, *g[0], 1, "block shape");
+    if (blocks.size() != 6) return false;
+    const int block = static_cast<int>(d2s ? blocks[3] : blocks[2]);
     TfOp t = make(d2s ? BO::DEPTH_TO_SPACE : BO::SPACE_TO_DEPTH, {g[0]->inputs[0]}, {last.outputs[0]});
     if (d2s) out.push_back(with_options(t, Opt::DepthToSpaceOptions, [block](FBB& b, const TfOp&) { return tflite::CreateDepthToSpaceOptions(b, block).Union(); }));
     else out.push_back(with_options(t, Opt::SpaceToDepthOptions, [block](FBB& b, const TfOp&) { return tflite::CreateSpaceToDepthOptions(b, block).Union(); }));
