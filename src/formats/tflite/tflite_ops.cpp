@@ -136,7 +136,7 @@ void lower_conv_2d(L& op) {
   const Shape& x = op.input_info(0)->shape;
   const Shape& w = op.input_info(1)->shape;
   // A filter with fewer input channels than the input is a grouped convolution.
-  if (w[3] < 1 || x[3] % w[3] != 0)
+  if (w[3] < 1 || x[3] < 1 || x[3] % w[3] != 0)
     op.fail("filter " + shape_str(w) + " does not divide the input channels of " + shape_str(x));
   const int64_t group = x[3] / w[3];
   if (w[0] % group != 0) op.fail("filter " + shape_str(w) + ": output channels not divisible by group " + std::to_string(group));
@@ -619,8 +619,11 @@ std::string transpose_to(L& op, const std::string& x, const std::vector<int64_t>
   return out;
 }
 
-int64_t block_size_of(const L& op, int32_t block) {
-  if (block < 1) op.fail("block_size must be >= 1, got " + std::to_string(block));
+// Block sizes and paddings beyond this are not meaningful and would overflow shape arithmetic.
+constexpr int64_t kMaxBlock = 1 << 16, kMaxPadding = 1 << 24;
+
+int64_t block_size_of(const L& op, int64_t block) {
+  if (block < 1 || block > kMaxBlock) op.fail("block size must be in [1, " + std::to_string(kMaxBlock) + "], got " + std::to_string(block));
   return block;
 }
 
@@ -659,8 +662,8 @@ void lower_space_to_batch_nd(L& op) {
   require_rank(op, 0, 4, "input");
   const std::vector<int64_t> block = constant_ints(op, 1, "block_shape"), pads = constant_ints(op, 2, "paddings");
   if (block.size() != 2 || pads.size() != 4) op.fail("only 2 spatial dims (block_shape [2], paddings [2, 2]) are supported");
-  if (block[0] < 1 || block[1] < 1) op.fail("block_shape must be >= 1");
-  for (int64_t p : pads) if (p < 0) op.fail("paddings must be >= 0");
+  for (int64_t b : block) block_size_of(op, b);
+  for (int64_t p : pads) if (p < 0 || p > kMaxPadding) op.fail("paddings must be in [0, " + std::to_string(kMaxPadding) + "]");
   const Shape& x = op.input_info(0)->shape;
   const int64_t h = x[1] + pads[0] + pads[1], w = x[2] + pads[2] + pads[3];
   if (h % block[0] != 0 || w % block[1] != 0) op.fail("padded size is not divisible by block_shape");
@@ -681,11 +684,11 @@ void lower_batch_to_space_nd(L& op) {
   require_rank(op, 0, 4, "input");
   const std::vector<int64_t> block = constant_ints(op, 1, "block_shape"), crops = constant_ints(op, 2, "crops");
   if (block.size() != 2 || crops.size() != 4) op.fail("only 2 spatial dims (block_shape [2], crops [2, 2]) are supported");
-  if (block[0] < 1 || block[1] < 1) op.fail("block_shape must be >= 1");
+  for (int64_t b : block) block_size_of(op, b);
   const Shape& x = op.input_info(0)->shape;
   if (x[0] % (block[0] * block[1]) != 0) op.fail("batch is not divisible by the block size");
   const int64_t n = x[0] / (block[0] * block[1]), h = x[1] * block[0], w = x[2] * block[1];
-  for (int64_t c : crops) if (c < 0) op.fail("crops must be >= 0");
+  for (int64_t c : crops) if (c < 0 || c > kMaxPadding) op.fail("crops must be in [0, " + std::to_string(kMaxPadding) + "]");
   if (crops[0] + crops[1] > h || crops[2] + crops[3] > w) op.fail("crops are larger than the output");
   const std::string base = op.output(0);
   const bool crop = crops[0] || crops[1] || crops[2] || crops[3];
