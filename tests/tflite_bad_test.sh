@@ -15,7 +15,10 @@ for f in "$ROOT"/tests/data/tflite_bad/*; do
   name=$(basename "$f")
   timeout 60 "$TRANSFIX" inspect "$f" >"$T/out" 2>"$T/err"
   rc=$?
-  if [[ $rc -eq 0 ]]; then
+  if [[ $rc -eq 0 && $name == fuzz_* ]]; then
+    # What the fuzz target exercises: read, then write (a run may declare gigabytes of input).
+    timeout 60 "$TRANSFIX" convert "$f" "$T/c.tflite" >/dev/null 2>"$T/err"; rc=$?
+  elif [[ $rc -eq 0 ]]; then
     timeout 60 "$TRANSFIX" run "$f" --random -o "$T/o" >"$T/out" 2>"$T/err"; rc=$?
     timeout 60 "$TRANSFIX" convert "$f" "$T/c.tflite" >/dev/null 2>>"$T/err"; rc2=$?
     [[ $rc2 -ne 2 ]] && rc=$rc2

@@ -27,6 +27,8 @@ constexpr uint32_t kSchemaVersion = 3;
 constexpr size_t kBufferAlignment = 16;
 // A FlatBuffer addresses at most 2 GiB (32-bit offsets).
 constexpr size_t kMaxFlatbufferBytes = (size_t{1} << 31) - 1;
+// Largest total input size for the interpreter run that learns intermediate shapes.
+constexpr int64_t kMaxShapeRunInputBytes = int64_t{256} << 20;
 
 tflite::TensorType tensor_type(DType t, const std::string& value) {
   using TT = tflite::TensorType;
@@ -134,8 +136,12 @@ class Writer final : public tflite_writing::WriteContext {
       try {
         Interpreter interp(m_);
         std::map<std::string, Tensor> inputs;
+        int64_t bytes = 0;
         for (const auto& in : g_.inputs) {
           if (!static_shape(&in)) throw UnsupportedError("input '" + in.name + "' has no static shape", "shape");
+          bytes += shape_numel(in.shape) * static_cast<int64_t>(dtype_size(in.dtype));
+          // A run to learn shapes must stay cheap (files are untrusted: huge declared inputs).
+          if (bytes > kMaxShapeRunInputBytes) throw UnsupportedError("inputs larger than 256 MB", "shape");
           inputs[in.name] = Tensor(in.dtype, in.shape);
         }
         interp.run(inputs, &rec);
