@@ -342,6 +342,9 @@ TfOp map_slice(WriteContext& ctx, const Node& n) {
   std::vector<int64_t> axes, steps;
   if (n.has_input(3)) axes = constant_ints(ctx, n, 3, "axes");
   if (n.has_input(4)) steps = constant_ints(ctx, n, 4, "steps");
+  if (ends.size() != starts.size() || (!axes.empty() && axes.size() != starts.size()) ||
+      (!steps.empty() && steps.size() != starts.size()))
+    unsupported(n, "starts, ends, axes and steps differ in length");
   std::vector<int64_t> begin(x.size(), 0), end(x.begin(), x.end()), stride(x.size(), 1);
   bool unit = true;
   int32_t end_mask = 0;
@@ -384,14 +387,19 @@ TfOp map_split(WriteContext& ctx, const Node& n, bool equal_split) {
   std::vector<int64_t> sizes;
   if (n.has_input(1)) sizes = constant_ints(ctx, n, 1, "split");
   else
-    for (const auto& out : n.outputs) sizes.push_back(ctx.shape_of(out)[static_cast<size_t>(axis)]);
+    for (const auto& out : n.outputs) {
+      const Shape y = ctx.shape_of(out);
+      if (y.size() != x.size()) unsupported(n, "outputs of another rank than the input");
+      sizes.push_back(y[static_cast<size_t>(axis)]);
+    }
   return with_options(make(BO::SPLIT_V, {n.inputs[0], int32_vector(ctx, n, "size_splits", sizes), axis_input}, n.outputs),
                       Opt::SplitVOptions, [count](FBB& b, const TfOp&) { return tflite::CreateSplitVOptions(b, count).Union(); });
 }
 
 TfOp map_resize(WriteContext& ctx, const Node& n) {
   const Shape x = ctx.shape_of(n.inputs[0]), y = ctx.shape_of(n.outputs[0]);
-  if (x.size() != 4 || x[0] != y[0] || x[3] != y[3]) unsupported(n, "only NHWC 4-D resizes of H and W have a TFLite form");
+  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[3] != y[3])
+    unsupported(n, "only NHWC 4-D resizes of H and W have a TFLite form");
   const std::string size = int32_vector(ctx, n, "size", {y[1], y[2]});
   const std::string mode = n.attr_string("mode", "nearest"), coord = n.attr_string("coordinate_transformation_mode", "half_pixel");
   const bool align = coord == "align_corners";
@@ -622,9 +630,11 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     const Node* blocks = first_of(g, "Reshape");
     if (!blocks) return false;
     const std::vector<int64_t> s = constant_ints(ctx, *blocks, 1, "block_shape");
+    if (s.size() != 6) return false;
     std::vector<int64_t> p{0, 0, 0, 0};
     if (pad) {
       const std::vector<int64_t> q = constant_ints(ctx, *pad, 1, "pads");
+      if (q.size() != 8) return false;
       p = {q[1], q[5], q[2], q[6]};
     }
     const std::string x = pad ? pad->inputs[0] : blocks->inputs[0];
@@ -636,10 +646,12 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     const Node* blocks = first_of(g, "Reshape");
     if (!blocks) return false;
     const std::vector<int64_t> s = constant_ints(ctx, *blocks, 1, "block_shape");
+    if (s.size() != 6) return false;
     std::vector<int64_t> c{0, 0, 0, 0};
     if (const Node* slice = first_of(g, "Slice")) {
       const Shape full = ctx.shape_of(slice->inputs[0]);
       const std::vector<int64_t> st = constant_ints(ctx, *slice, 1, "starts"), en = constant_ints(ctx, *slice, 2, "ends");
+      if (full.size() != 4 || st.size() != 2 || en.size() != 2) return false;
       c = {st[0], full[1] - en[0], st[1], full[2] - en[1]};
     }
     out.push_back(make(BO::BATCH_TO_SPACE_ND, {blocks->inputs[0], int32_vector(ctx, last, "block_shape", {s[0], s[1]}),
