@@ -44,7 +44,7 @@ def model(name, op, x_shape, out_shapes, consts=(), options_type=None, options=N
 
 CODES = {"DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "SPACE_TO_BATCH_ND": 38, "BATCH_TO_SPACE_ND": 37,
          "STRIDED_SLICE": 45, "L2_NORMALIZATION": 11, "LOCAL_RESPONSE_NORMALIZATION": 13, "UNPACK": 88,
-         "GELU": 150, "GATHER": 36, "ARG_MAX": 56, "SPLIT_V": 102, "MIRROR_PAD": 100}
+         "GELU": 150, "GATHER": 36, "ARG_MAX": 56, "SPLIT_V": 102, "MIRROR_PAD": 100, "SHAPE": 77}
 
 
 def op(name):
@@ -80,6 +80,7 @@ CASES = [
           out_type="INT32"),
     model("split_v", op("SPLIT_V"), [2, 7], [[2, 2], [2, 2], [2, 3]], (([3], [2, -1, 3]), ([], [1])),
           "SplitVOptions", {"num_splits": 3}),
+    model("shape_int32", op("SHAPE"), [2, 3, 4], [[3]], (), "ShapeOptions", {"out_type": "INT32"}, out_type="INT32"),
     model("mirror_pad_reflect", op("MIRROR_PAD"), [1, 4, 5, 2], [[1, 6, 8, 2]],
           (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),), "MirrorPadOptions", {"mode": "REFLECT"}),
 ]

@@ -435,6 +435,13 @@ TfOp arg(WriteContext& ctx, const Node& n, const std::string& out) {
   return with_options(op, Opt::ArgMinOptions, [type](FBB& b, const TfOp&) { return tflite::CreateArgMinOptions(b, type).Union(); });
 }
 
+// SHAPE with out_type = the output's type (int32 or int64).
+TfOp shape_op(WriteContext& ctx, const Node& n, const std::string& x, const std::string& out) {
+  const auto type = tensor_type(n, ctx.dtype_of(out));
+  return with_options(make(BO::SHAPE, {x}, {out}), Opt::ShapeOptions,
+                      [type](FBB& b, const TfOp&) { return tflite::CreateShapeOptions(b, type).Union(); });
+}
+
 TfOp map_softmax(WriteContext& ctx, const Node& n, const std::string& x, float beta) {
   const int64_t axis = normalize_axis(n, n.attr_int("axis", -1), ctx.shape_of(n.inputs[0]).size());
   if (axis != static_cast<int64_t>(ctx.shape_of(n.inputs[0]).size()) - 1) unsupported(n, "softmax over an axis other than the last");
@@ -530,7 +537,7 @@ std::vector<TfOp> map_node(WriteContext& ctx, const Node& n, const std::string& 
     if (group_op == "DEQUANTIZE") return {make(BO::DEQUANTIZE, {n.inputs[0]}, {n.outputs[0]})};
     return {map_cast(ctx, n)};
   }
-  if (t == "Shape") return {make(BO::SHAPE, {n.inputs[0]}, {n.outputs[0]})};
+  if (t == "Shape") return {shape_op(ctx, n, n.inputs[0], n.outputs[0])};
   if (t == "Resize") return {map_resize(ctx, n)};
   if (t == "DequantizeLinear") return {make(BO::DEQUANTIZE, {n.inputs[0]}, {n.outputs[0]})};
   if (t == "QuantizeLinear") return {make(BO::QUANTIZE, {n.inputs[0]}, {n.outputs[0]})};
@@ -595,10 +602,7 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     return true;
   }
   if (op == "SHAPE") {
-    const auto type = tensor_type(last, ctx.dtype_of(last.outputs[0]));
-    out.push_back(with_options(make(BO::SHAPE, {g[0]->inputs[0]}, {last.outputs[0]}), Opt::ShapeOptions,
-                               [](FBB& b, const TfOp&) { return tflite::CreateShapeOptions(b).Union(); }));
-    (void)type;
+    out.push_back(shape_op(ctx, last, g[0]->inputs[0], last.outputs[0]));
     return true;
   }
   if (op == "PACK" && last.op_type == "Concat") {
