@@ -5,6 +5,8 @@
 #  - conformance pass count, fp64/fp32 overhead
 #  - TorchScript: import time of resnet101's model.pt, transfix vs libtorch latency on the fixtures' model.pt
 #  - kernel micro-benchmarks (bench_kernels)
+#  - TFLite: transfix vs the TFLite interpreter (tfjs-tflite, wasm) vs Arm NN CpuRef, one thread;
+#    reader speed and memory on a 100 MB .tflite written by transfix's own writer
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
@@ -73,6 +75,54 @@ if [[ -x $REF && -f $FX/resnet101/model.pt ]]; then
       "$(json 'd["transfix_ms"]' <<<"$r")" "$(json 'd["libtorch_ms"]' <<<"$r")" "$(json 'd["ratio"]' <<<"$r")"
   done
 fi
+SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
+echo
+echo "== TFLite latency, batch 1, 1 thread, median of $ITER runs (Arm NN: mean) — transfix vs tfjs-tflite vs Arm NN CpuRef"
+printf '%-34s %12s %12s %12s %10s %10s\n' model transfix_ms tflite_ms armnn_ms tf/tflite armnn/tf
+for m in tflite2onnx/mobilenet_v1_0.25_128 tflite2onnx/mobilenet_v1_0.25_128_quant mlcommons_tiny/vww_mobilenetv1_025_96_float \
+         mlcommons_tiny/vww_mobilenetv1_025_96_int8; do
+  model=$SHARED/$m.tflite
+  [[ -f $model ]] || { echo "$m: not found (skipped)"; continue; }
+  input=$(mktemp --suffix .npy)
+  name=$("$TF" inspect --json "$model" | /usr/bin/python3 -c 'import json, sys, numpy as np
+v = json.load(sys.stdin)["inputs"][0]
+rng = np.random.default_rng(1)
+integer = np.issubdtype(np.dtype(v["dtype"]), np.integer)
+x = rng.integers(0, 100, v["shape"]) if integer else rng.uniform(-1, 1, v["shape"])
+np.save(sys.argv[1], x.astype(v["dtype"])); print(v["name"])' "$input")
+  tf=$( ("$TF" bench "$model" --input "$input" --threads 1 --iterations "$ITER" --warmup 3 --json | json 'd["latency_ms"]["median"]') 2>/dev/null || echo nan)
+  tfl=$( (node "$ROOT/tools/node/tflite_run.js" "$model" --input "$name=$input" --bench "$ITER" | json 'd["latency_ms"]["median"]') 2>/dev/null || echo nan)
+  arm=nan
+  [[ -x $BUILD/armnn_run ]] && arm=$("$BUILD/armnn_run" "$model" --input "$name=$input" --output-dir "$(mktemp -d)" --repeat "$ITER" 2>/dev/null | awk '/latency_ms/ { print $2 }')
+  ratio() { [[ $1 == nan || -z $2 || $2 == nan ]] && echo "-" || calc "$1 / $2"; }
+  printf '%-34s %12s %12s %12s %10s %10s\n' "$(basename "$m")" "$tf" "$tfl" "${arm:-nan}" "$(ratio "$tf" "$tfl")" "$(ratio "${arm:-nan}" "$tf")"
+  rm -f "$input"
+done
+echo "(transfix nan: integer kernels for quantized TFLite ops not available in this build; tfjs-tflite runs"
+echo " its XNNPACK delegate; Arm NN CpuRef is Arm's unoptimized reference backend)"
+
+echo
+echo "== TFLite reader: a 100 MB .tflite (one FULLY_CONNECTED 5120x5120, written by transfix convert)"
+big=${TRANSFIX_CACHE:-$HOME/.cache/transfix}/bench/big_fc_100mb.tflite
+if [[ ! -f $big ]]; then
+  mkdir -p "$(dirname "$big")"
+  /usr/bin/python3 -c 'import numpy as np, onnx, sys
+from onnx import helper, numpy_helper, TensorProto
+n = 5120
+w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32), "w")
+g = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], "big_fc",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])], [w])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), sys.argv[1])' "${big%.tflite}.onnx"
+  "$TF" convert "${big%.tflite}.onnx" "$big" >/dev/null
+  rm -f "${big%.tflite}.onnx"
+fi
+size=$(stat -c %s "$big")
+# inspect loads the whole model (verifier, every tensor, lowering) without computing: its peak RSS
+# shows whether the weights were copied (they are views of the mapping, pages never touched).
+read -r secs kb < <(/usr/bin/time -f '%e %M' "$TF" inspect "$big" 2>&1 >/dev/null | tail -1)
+load=$("$TF" bench "$big" --threads 1 --iterations 1 --warmup 0 --json | json 'd["load_ms"]')
+echo "file $(calc "$size / 1e6") MB: load_model $(calc "$load") ms; inspect: ${secs} s wall, peak RSS $(calc "$kb / 1e3") MB (no copy of the weights: RSS << file size)"
 
 if [[ -x $BUILD/bench/bench_kernels ]]; then
   echo

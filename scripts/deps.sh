@@ -13,6 +13,7 @@ DEBS=(
   flatbuffers-compiler libflatbuffers-dev
   libtorch-dev
   libhdf5-dev
+  libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22 clang-14 libclang-rt-14-dev
 )
 # Node.js may come from elsewhere than Debian (Debian's npm then conflicts): install only if missing.
 command -v node >/dev/null 2>&1 || DEBS+=(nodejs)

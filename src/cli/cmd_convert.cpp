@@ -24,7 +24,7 @@ int convert(const std::string& in, const std::string& out) {
 
 void add_convert(CLI::App& app) {
   auto in = std::make_shared<std::string>(), out = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("convert", "Read a model and write it out (ONNX -> ONNX for now)");
+  auto* cmd = app.add_subcommand("convert", "Read a model and write it out (.onnx or .tflite; ONNX <-> TFLite converts layouts)");
   cmd->add_option("input", *in, "Model to read")->required();
   cmd->add_option("output", *out, "Model to write (written atomically; never over the input)")->required();
   cmd->callback([=] { exit_code() = convert(*in, *out); });

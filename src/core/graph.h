@@ -86,6 +86,12 @@ struct Graph {
   std::vector<size_t> topological_order() const;
 };
 
+// A named entry point of a model (TFLite SignatureDef): signature names -> graph value names.
+struct Signature {
+  std::string key;
+  std::vector<std::pair<std::string, std::string>> inputs, outputs;
+};
+
 struct ModelMeta {
   std::string format;            // "onnx", "tflite", ...
   std::string producer_name;
@@ -96,6 +102,8 @@ struct ModelMeta {
   int64_t model_version = 0;
   std::map<std::string, int64_t> opsets;         // domain ("" = ai.onnx) -> version
   std::map<std::string, std::string> props;     // metadata_props / TFLite metadata / ...
+  std::map<std::string, std::string> metadata_bytes;  // raw TFLite metadata buffers (props shows them as text)
+  std::vector<Signature> signatures;            // TFLite SignatureDefs of subgraph 0
 };
 
 struct Model {

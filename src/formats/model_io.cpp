@@ -13,6 +13,7 @@
 #include "formats/onnx/onnx_writer.h"
 #include "formats/tflite/tflite_reader.h"
 #include "formats/torchscript/torchscript_reader.h"
+#include "formats/tflite/tflite_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -113,10 +114,12 @@ Model load_model(const std::string& path) {
 
 void save_model(const Model& model, const std::string& path) {
   ModelFormat f = format_from_extension(lower_extension(path));
+  if (f == ModelFormat::kOnnx && model.meta.format == "tflite") return write_onnx(prepare_for_onnx(model), path);
   if (f == ModelFormat::kOnnx) return write_onnx(model, path);
+  if (f == ModelFormat::kTflite) return write_tflite(model, path);
   if (f == ModelFormat::kUnknown)
     throw UnsupportedError(path + ": cannot tell the output format from the extension '" + lower_extension(path) +
-                           "' (supported: .onnx)", "save");
+                           "' (supported: .onnx, .tflite)", "save");
   throw UnsupportedError(path + ": writing " + std::string(model_format_name(f)) + " models is not yet supported",
                          model_format_name(f));
 }

@@ -3,6 +3,7 @@
 // @tensorflow/tfjs-tflite) on .npy inputs: the reference runtime for transfix's TFLite reader.
 //
 //   node tools/node/tflite_run.js MODEL.tflite --input NAME=in.npy [--input ...] --output-dir DIR
+//   node tools/node/tflite_run.js MODEL.tflite --input NAME=in.npy --bench N [--warmup W]   (median latency, JSON)
 //
 // Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_"; names
 // over 120 characters are cut and get a hash); the JSON summary maps tensor names to files.
@@ -21,10 +22,10 @@ const path = require('path');
 const vm = require('vm');
 const { UsageError, readNpy, writeNpy } = require('./npy');
 
-const USAGE = 'usage: node tflite_run.js MODEL.tflite [--input [NAME=]FILE.npy]... --output-dir DIR';
+const USAGE = 'usage: node tflite_run.js MODEL.tflite [--input [NAME=]FILE.npy]... (--output-dir DIR | --bench N [--warmup W])';
 
 function parseArgs(argv) {
-  const args = { inputs: [] };
+  const args = { inputs: [], bench: 0, warmup: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -36,13 +37,15 @@ function parseArgs(argv) {
       const eq = v.indexOf('=');
       args.inputs.push(eq > 0 ? { name: v.slice(0, eq), file: v.slice(eq + 1) } : { name: null, file: v });
     } else if (a === '--output-dir') args.outputDir = value();
+    else if (a === '--bench') args.bench = parseInt(value(), 10);
+    else if (a === '--warmup') args.warmup = parseInt(value(), 10);
     else if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`, true);
     else if (args.model) throw new UsageError(`more than one model given: ${args.model}, ${a}`, true);
     else args.model = a;
   }
   if (!args.model) throw new UsageError('no model given', true);
-  if (!args.outputDir) throw new UsageError('give --output-dir DIR', true);
+  if (!args.outputDir && !args.bench) throw new UsageError('give --output-dir DIR or --bench N', true);
   return args;
 }
 
@@ -125,6 +128,19 @@ async function main() {
   const missing = names.filter((n) => !given.has(n));
   if (missing.length) throw new UsageError(`missing input(s) ${missing.join(', ')}`);
   if (!runner.infer()) throw new Error('TFLite interpreter: inference failed');
+  if (args.bench > 0) {
+    // --bench N: median wall time of N inferences after W warm-up ones (one thread, as loaded).
+    for (let i = 0; i < args.warmup; i++) runner.infer();
+    const times = [];
+    for (let i = 0; i < args.bench; i++) {
+      const start = process.hrtime.bigint();
+      runner.infer();
+      times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    times.sort((x, y) => x - y);
+    console.log(JSON.stringify({ model: args.model, latency_ms: { median: times[times.length >> 1], min: times[0] } }));
+    return;
+  }
 
   fs.mkdirSync(args.outputDir, { recursive: true });
   const outputs = {};

@@ -220,10 +220,10 @@ void fill_attribute(const std::string& key, const Attribute& a, const Node& n, o
 }
 
 // The node name to write: the original one when the node came from an ONNX file (an unnamed node
-// stays unnamed), otherwise the IR name.
+// stays unnamed), otherwise the IR name (other formats' provenance names an original operator, which
+// may have become several nodes: TFLite's fused activations).
 std::string written_node_name(const Node& n) {
-  if (!n.prov.name.empty()) return n.prov.name;
-  if (n.prov.format == "onnx") return "";
+  if (n.prov.format == "onnx") return n.prov.name;
   return n.name;
 }
 

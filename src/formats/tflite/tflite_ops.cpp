@@ -152,7 +152,7 @@ void lower_conv_2d(L& op) {
   const Shape& x = op.input_info(0)->shape;
   const Shape& w = op.input_info(1)->shape;
   // A filter with fewer input channels than the input is a grouped convolution.
-  if (w[3] < 1 || x[3] % w[3] != 0)
+  if (w[3] < 1 || x[3] < 1 || x[3] % w[3] != 0)
     op.fail("filter " + shape_str(w) + " does not divide the input channels of " + shape_str(x));
   const int64_t group = x[3] / w[3];
   if (w[0] % group != 0) op.fail("filter " + shape_str(w) + ": output channels not divisible by group " + std::to_string(group));
@@ -635,6 +635,232 @@ void lower_batch_matmul(L& op) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Block rearrangements, strided slices, normalizations (NHWC, spelled with Reshape / Transpose /
+// Slice / reductions so that they run on existing kernels and fold back when written).
+
+// Reshape node to a static shape.
+std::string reshape_to(L& op, const std::string& x, const Shape& shape, const std::string& out, const std::string& what) {
+  Node& n = op.emit("Reshape", {x, int64_constant(op, what, shape)}, {out});
+  set_attr(n, "allowzero", int64_t{1});
+  return out;
+}
+
+std::string transpose_to(L& op, const std::string& x, const std::vector<int64_t>& perm, const std::string& out) {
+  Node& n = op.emit("Transpose", {x}, {out});
+  set_attr(n, "perm", perm);
+  return out;
+}
+
+// Block sizes and paddings beyond this are not meaningful and would overflow shape arithmetic.
+constexpr int64_t kMaxBlock = 1 << 16, kMaxPadding = 1 << 24;
+
+int64_t block_size_of(const L& op, int64_t block) {
+  if (block < 1 || block > kMaxBlock) op.fail("block size must be in [1, " + std::to_string(kMaxBlock) + "], got " + std::to_string(block));
+  return block;
+}
+
+// DEPTH_TO_SPACE (NHWC): out[n, h*b + i, w*b + j, c] = in[n, h, w, (i*b + j)*C' + c].
+void lower_depth_to_space(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_DepthToSpaceOptions(), "DepthToSpaceOptions");
+  require_inputs(op, 1);
+  require_rank(op, 0, 4, "input");
+  const int64_t b = block_size_of(op, o.block_size());
+  const Shape& x = op.input_info(0)->shape;
+  if (x[3] % (b * b) != 0) op.fail("depth " + std::to_string(x[3]) + " is not divisible by block_size^2");
+  const std::string base = op.output(0);
+  std::string v = reshape_to(op, op.input(0), {x[0], x[1], x[2], b, b, x[3] / (b * b)}, base + "/blocks", "block_shape");
+  v = transpose_to(op, v, {0, 1, 3, 2, 4, 5}, base + "/interleaved");
+  reshape_to(op, v, {x[0], x[1] * b, x[2] * b, x[3] / (b * b)}, base, "out_shape");
+}
+
+// SPACE_TO_DEPTH (NHWC): the inverse of DEPTH_TO_SPACE.
+void lower_space_to_depth(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_SpaceToDepthOptions(), "SpaceToDepthOptions");
+  require_inputs(op, 1);
+  require_rank(op, 0, 4, "input");
+  const int64_t b = block_size_of(op, o.block_size());
+  const Shape& x = op.input_info(0)->shape;
+  if (x[1] % b != 0 || x[2] % b != 0) op.fail("height and width of " + shape_str(x) + " are not divisible by block_size");
+  const std::string base = op.output(0);
+  std::string v = reshape_to(op, op.input(0), {x[0], x[1] / b, b, x[2] / b, b, x[3]}, base + "/blocks", "block_shape");
+  v = transpose_to(op, v, {0, 1, 3, 2, 4, 5}, base + "/gathered");
+  reshape_to(op, v, {x[0], x[1] / b, x[2] / b, b * b * x[3]}, base, "out_shape");
+}
+
+// SPACE_TO_BATCH_ND (4-D NHWC, block [bh, bw], paddings [2, 2]): pad H and W, then
+// out[(i*bw + j)*N + n, h, w, c] = padded[n, h*bh + i, w*bw + j, c].
+void lower_space_to_batch_nd(L& op) {
+  require_inputs(op, 3);
+  require_rank(op, 0, 4, "input");
+  const std::vector<int64_t> block = constant_ints(op, 1, "block_shape"), pads = constant_ints(op, 2, "paddings");
+  if (block.size() != 2 || pads.size() != 4) op.fail("only 2 spatial dims (block_shape [2], paddings [2, 2]) are supported");
+  for (int64_t b : block) block_size_of(op, b);
+  for (int64_t p : pads) if (p < 0 || p > kMaxPadding) op.fail("paddings must be in [0, " + std::to_string(kMaxPadding) + "]");
+  const Shape& x = op.input_info(0)->shape;
+  const int64_t h = x[1] + pads[0] + pads[1], w = x[2] + pads[2] + pads[3];
+  if (h % block[0] != 0 || w % block[1] != 0) op.fail("padded size is not divisible by block_shape");
+  const std::string base = op.output(0);
+  std::string v = op.input(0);
+  if (pads[0] || pads[1] || pads[2] || pads[3]) {
+    v = base + "/padded";
+    op.emit("Pad", {op.input(0), int64_constant(op, "pads", {0, pads[0], pads[2], 0, 0, pads[1], pads[3], 0})}, {v});
+  }
+  v = reshape_to(op, v, {x[0], h / block[0], block[0], w / block[1], block[1], x[3]}, base + "/blocks", "block_shape");
+  v = transpose_to(op, v, {2, 4, 0, 1, 3, 5}, base + "/batched");
+  reshape_to(op, v, {block[0] * block[1] * x[0], h / block[0], w / block[1], x[3]}, base, "out_shape");
+}
+
+// BATCH_TO_SPACE_ND (4-D NHWC, block [bh, bw], crops [2, 2]): the inverse, then crop.
+void lower_batch_to_space_nd(L& op) {
+  require_inputs(op, 3);
+  require_rank(op, 0, 4, "input");
+  const std::vector<int64_t> block = constant_ints(op, 1, "block_shape"), crops = constant_ints(op, 2, "crops");
+  if (block.size() != 2 || crops.size() != 4) op.fail("only 2 spatial dims (block_shape [2], crops [2, 2]) are supported");
+  for (int64_t b : block) block_size_of(op, b);
+  const Shape& x = op.input_info(0)->shape;
+  if (x[0] % (block[0] * block[1]) != 0) op.fail("batch is not divisible by the block size");
+  const int64_t n = x[0] / (block[0] * block[1]), h = x[1] * block[0], w = x[2] * block[1];
+  for (int64_t c : crops) if (c < 0 || c > kMaxPadding) op.fail("crops must be in [0, " + std::to_string(kMaxPadding) + "]");
+  if (crops[0] + crops[1] > h || crops[2] + crops[3] > w) op.fail("crops are larger than the output");
+  const std::string base = op.output(0);
+  const bool crop = crops[0] || crops[1] || crops[2] || crops[3];
+  std::string v = reshape_to(op, op.input(0), {block[0], block[1], n, x[1], x[2], x[3]}, base + "/blocks", "block_shape");
+  v = transpose_to(op, v, {2, 3, 0, 4, 1, 5}, base + "/spaced");
+  v = reshape_to(op, v, {n, h, w, x[3]}, crop ? base + "/uncropped" : base, "out_shape");
+  if (crop)
+    op.emit("Slice", {v, int64_constant(op, "starts", {crops[0], crops[2]}),
+                      int64_constant(op, "ends", {h - crops[1], w - crops[3]}), int64_constant(op, "axes", {1, 2})},
+            {base});
+}
+
+// STRIDED_SLICE with begin/end/ellipsis/new_axis/shrink_axis masks: the spec is expanded to one
+// (begin, end, stride) per input dim, sliced with ONNX Slice (which clamps like TFLite), and a
+// Reshape to the output's static shape inserts new axes and drops shrunk ones.
+void lower_strided_slice(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_StridedSliceOptions(), "StridedSliceOptions");
+  require_inputs(op, 4);
+  if (o.offset())
+    throw UnsupportedError("operator " + std::to_string(op.index()) + " (STRIDED_SLICE): offset = true is not supported", op.op_name());
+  const std::vector<int64_t> begin = constant_ints(op, 1, "begin"), end = constant_ints(op, 2, "end"),
+                             strides = constant_ints(op, 3, "strides");
+  const size_t n = begin.size();
+  if (end.size() != n || strides.size() != n) op.fail("begin, end and strides differ in length");
+  if (n > 32) op.fail("more than 32 slice entries");
+  const Shape& x = op.input_info(0)->shape;
+  const size_t rank = x.size();
+  auto bit = [](int32_t mask, size_t i) { return (mask >> i) & 1; };
+  size_t new_axes = 0, ellipses = 0;
+  for (size_t i = 0; i < n; ++i) new_axes += bit(o.new_axis_mask(), i) && !bit(o.ellipsis_mask(), i), ellipses += bit(o.ellipsis_mask(), i);
+  if (ellipses > 1) op.fail("more than one ellipsis");
+  if (n - ellipses - new_axes > rank) op.fail("slice spec has more entries than the input has dims");
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> starts, ends, axes, steps;
+  size_t dim = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (bit(o.ellipsis_mask(), i)) {
+      dim += rank - (n - ellipses - new_axes);  // the ellipsis covers the dims no other entry names
+      continue;
+    }
+    if (bit(o.new_axis_mask(), i)) continue;
+    if (dim >= rank) op.fail("slice spec names more dims than the input has");
+    const int64_t stride = strides[i];
+    if (stride == 0) op.fail("stride 0");
+    const int64_t d = x[dim];
+    int64_t s = begin[i], e = end[i], step = stride;
+    if (bit(o.shrink_axis_mask(), i)) {
+      s = s < 0 ? s + d : s;
+      if (s < 0 || s >= d) op.fail("shrink index " + std::to_string(begin[i]) + " out of range for dim of size " + std::to_string(d));
+      e = s + 1;
+      step = 1;
+    } else {
+      if (bit(o.begin_mask(), i)) s = stride > 0 ? 0 : kMax;
+      if (bit(o.end_mask(), i)) e = stride > 0 ? kMax : kMin;
+    }
+    starts.push_back(s), ends.push_back(e), axes.push_back(static_cast<int64_t>(dim)), steps.push_back(step);
+    ++dim;
+  }
+  const std::string sliced = op.output(0) + "/sliced";
+  op.emit("Slice", {op.input(0), int64_constant(op, "starts", starts), int64_constant(op, "ends", ends),
+                    int64_constant(op, "axes", axes), int64_constant(op, "steps", steps)}, {sliced});
+  reshape_to(op, sliced, op.output_info(0)->shape, op.output(0), "out_shape");
+}
+
+// L2_NORMALIZATION over the last axis: x / sqrt(max(sum(x^2), 1e-6)) (TFLite's epsilon).
+void lower_l2_normalization(L& op) {
+  const auto* o = op.op().builtin_options_as_L2NormOptions();
+  require_inputs(op, 1);
+  const auto act = o ? o->fused_activation_function() : ActivationFunctionType::NONE;
+  const std::string base = op.output(0);
+  op.emit("Mul", {op.input(0), op.input(0)}, {base + "/squared"});
+  Node& sum = op.emit("ReduceSum", {base + "/squared", int64_constant(op, "axes", {-1})}, {base + "/sum"});
+  set_attr(sum, "keepdims", int64_t{1});
+  op.emit("Max", {base + "/sum", float_constant(op, "epsilon", 1e-6)}, {base + "/clamped"});
+  op.emit("Sqrt", {base + "/clamped"}, {base + "/norm"});
+  op.emit("Div", {op.input(0), base + "/norm"}, {main_output(op, act)});
+  fused_activation(op, act);
+}
+
+// LOCAL_RESPONSE_NORMALIZATION over the last (channel) axis: x / (bias + alpha * sum_{|k| <= r} x^2)^beta.
+// ONNX LRN normalizes axis 1 and divides alpha by size = 2r + 1: Transpose to NCHW and back.
+void lower_local_response_normalization(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_LocalResponseNormalizationOptions(), "LocalResponseNormalizationOptions");
+  require_inputs(op, 1);
+  require_rank(op, 0, 4, "input");
+  if (o.radius() < 0) op.fail("radius must be >= 0");
+  const int64_t size = 2 * static_cast<int64_t>(o.radius()) + 1;
+  const std::string base = op.output(0);
+  std::string v = transpose_to(op, op.input(0), {0, 3, 1, 2}, base + "/nchw");
+  Node& n = op.emit("LRN", {v}, {base + "/normalized_nchw"});
+  set_attr(n, "size", size);
+  set_attr(n, "alpha", static_cast<double>(o.alpha()) * static_cast<double>(size));
+  set_attr(n, "beta", static_cast<double>(o.beta()));
+  set_attr(n, "bias", static_cast<double>(o.bias()));
+  transpose_to(op, base + "/normalized_nchw", {0, 2, 3, 1}, base);
+}
+
+// UNPACK: Split along `axis` into `num` parts, each Squeezed.
+void lower_unpack(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_UnpackOptions(), "UnpackOptions");
+  require_inputs(op, 1);
+  const Shape& x = op.input_info(0)->shape;
+  const int64_t rank = static_cast<int64_t>(x.size());
+  const int64_t axis = o.axis() < 0 ? o.axis() + rank : o.axis();
+  if (axis < 0 || axis >= rank) op.fail("axis out of range");
+  if (static_cast<int64_t>(op.num_outputs()) != x[static_cast<size_t>(axis)])
+    op.fail(std::to_string(op.num_outputs()) + " outputs for a dim of size " + std::to_string(x[static_cast<size_t>(axis)]));
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < op.num_outputs(); ++i) parts.push_back(op.output(i) + "/part");
+  Node& split = op.emit("Split", {op.input(0), int64_constant(op, "split", std::vector<int64_t>(op.num_outputs(), 1))}, parts);
+  set_attr(split, "axis", axis);
+  const std::string axes = int64_constant(op, "axes", {axis});
+  for (size_t i = 0; i < op.num_outputs(); ++i) op.emit("Squeeze", {parts[i], axes}, {op.output(i)});
+}
+
+// GELU: 0.5 x (1 + erf(x / sqrt 2)); approximate: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+void lower_gelu(L& op) {
+  const auto* o = op.op().builtin_options_as_GeluOptions();
+  require_inputs(op, 1);
+  const std::string x = op.input(0), base = op.output(0);
+  std::string inner;
+  if (o && o->approximate()) {
+    op.emit("Mul", {x, x}, {base + "/x2"});
+    op.emit("Mul", {base + "/x2", x}, {base + "/x3"});
+    op.emit("Mul", {base + "/x3", float_constant(op, "c", 0.044715)}, {base + "/cx3"});
+    op.emit("Add", {x, base + "/cx3"}, {base + "/poly"});
+    op.emit("Mul", {base + "/poly", float_constant(op, "k", std::sqrt(2.0 / M_PI))}, {base + "/arg"});
+    op.emit("Tanh", {base + "/arg"}, {base + "/t"});
+    inner = base + "/t";
+  } else {
+    op.emit("Mul", {x, float_constant(op, "inv_sqrt2", 1.0 / std::sqrt(2.0))}, {base + "/arg"});
+    op.emit("Erf", {base + "/arg"}, {base + "/t"});
+    inner = base + "/t";
+  }
+  op.emit("Add", {inner, float_constant(op, "one", 1.0)}, {base + "/one_plus"});
+  op.emit("Mul", {x, base + "/one_plus"}, {base + "/x_one_plus"});
+  op.emit("Mul", {base + "/x_one_plus", float_constant(op, "half", 0.5)}, {base});
+}
+
+// ---------------------------------------------------------------------------------------------
 // Resize. Sizes [new_h, new_w] -> ONNX sizes [N, new_h, new_w, C]: the NHWC layout needs no
 // attribute since Resize treats every axis alike.
 //
@@ -749,6 +975,11 @@ const std::unordered_map<std::string, LowerFn>& lowering_table() {
       {"ARG_MAX", lower_arg_max}, {"ARG_MIN", lower_arg_min}, {"CAST", lower_cast}, {"SHAPE", lower_shape},
       {"RESIZE_BILINEAR", lower_resize_bilinear}, {"RESIZE_NEAREST_NEIGHBOR", lower_resize_nearest_neighbor},
       {"DEQUANTIZE", lower_dequantize}, {"QUANTIZE", lower_quantize},
+      {"DEPTH_TO_SPACE", lower_depth_to_space}, {"SPACE_TO_DEPTH", lower_space_to_depth},
+      {"SPACE_TO_BATCH_ND", lower_space_to_batch_nd}, {"BATCH_TO_SPACE_ND", lower_batch_to_space_nd},
+      {"STRIDED_SLICE", lower_strided_slice}, {"L2_NORMALIZATION", lower_l2_normalization},
+      {"LOCAL_RESPONSE_NORMALIZATION", lower_local_response_normalization}, {"UNPACK", lower_unpack},
+      {"GELU", lower_gelu},
   };
   return table;
 }

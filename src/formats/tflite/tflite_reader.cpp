@@ -117,6 +117,7 @@ class Reader {
     subgraph_ = model_->subgraphs()->Get(0);
     read_meta();
     read_tensors();
+    read_signatures();
     read_io();
     read_operators();
     return std::move(out_);
@@ -169,6 +170,7 @@ class Reader {
         const std::string name = md->name() ? md->name()->str() : "";
         auto [data, size] = buffer_bytes(md->buffer(), "metadata '" + name + "'");
         m.props[name] = data ? metadata_text(data, size) : "";
+        m.metadata_bytes[name] = data ? std::string(reinterpret_cast<const char*>(data), size) : "";
       }
     }
     if (model_->signature_defs()) {
@@ -274,6 +276,30 @@ class Reader {
         c.set_quant(info.quant);
         out_.graph.initializers[name] = std::move(c);
       }
+    }
+  }
+
+  // SignatureDefs of subgraph 0 with their tensors' IR names (for writing them back).
+  void read_signatures() {
+    if (!model_->signature_defs()) return;
+    for (const tflite::SignatureDef* sd : *model_->signature_defs()) {
+      if (!sd || sd->subgraph_index() != 0) continue;
+      Signature sig;
+      sig.key = sd->signature_key() ? sd->signature_key()->str() : "";
+      auto map = [&](const auto* maps, auto& out) {
+        if (!maps) return;
+        for (const tflite::TensorMap* tm : *maps) {
+          if (!tm) continue;
+          const std::string what = "signature '" + sig.key + "'";
+          if (tm->tensor_index() >= names_.size())
+            fail(what + ": tensor index " + std::to_string(tm->tensor_index()) + " out of range (" +
+                 std::to_string(names_.size()) + " tensors)");
+          out.emplace_back(tm->name() ? tm->name()->str() : "", names_[tm->tensor_index()]);
+        }
+      };
+      map(sd->inputs(), sig.inputs);
+      map(sd->outputs(), sig.outputs);
+      out_.meta.signatures.push_back(std::move(sig));
     }
   }
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes one small TFLite model per operator as FlatBuffers JSON (compiled to .tflite by
+`flatc -b src/formats/tflite/tflite_schema.fbs`). Built from the format's field names, not by
+transfix's writer, so the reader is tested against files it did not produce.
+
+Usage: make_op_models.py OUT_DIR   (writes OUT_DIR/<case>.json)
+"""
+import json
+import struct
+import sys
+
+
+def i32(values):
+    return list(struct.pack("<%di" % len(values), *values))
+
+
+def model(name, op, x_shape, out_shapes, consts=(), options_type=None, options=None, out_type="FLOAT32",
+          const_first=False):
+    """One operator: input x (float32), constant int32 operands `consts` [(shape, values)], outputs."""
+    tensors = [{"shape": x_shape, "type": "FLOAT32", "buffer": 0, "name": "x"}]
+    buffers = [{}]
+    const_ids = []
+    for k, (shape, values) in enumerate(consts):
+        buffers.append({"data": i32(values)})
+        tensors.append({"shape": shape, "type": "INT32", "buffer": len(buffers) - 1, "name": "c%d" % k})
+        const_ids.append(len(tensors) - 1)
+    out_ids = []
+    for k, s in enumerate(out_shapes):
+        tensors.append({"shape": s, "type": out_type, "buffer": 0, "name": "y%d" % k})
+        out_ids.append(len(tensors) - 1)
+    inputs = const_ids + [0] if const_first else [0] + const_ids
+    operator = {"opcode_index": 0, "inputs": inputs, "outputs": out_ids}
+    if options_type:
+        operator["builtin_options_type"] = options_type
+        operator["builtin_options"] = options or {}
+    return name, {
+        "version": 3,
+        "description": "transfix op test " + name,
+        "operator_codes": [{"deprecated_builtin_code": min(op[1], 127), "builtin_code": op[0], "version": 1}],
+        "subgraphs": [{"tensors": tensors, "inputs": [0], "outputs": out_ids, "operators": [operator], "name": "main"}],
+        "buffers": buffers,
+    }
+
+
+CODES = {"DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "SPACE_TO_BATCH_ND": 38, "BATCH_TO_SPACE_ND": 37,
+         "STRIDED_SLICE": 45, "L2_NORMALIZATION": 11, "LOCAL_RESPONSE_NORMALIZATION": 13, "UNPACK": 88,
+         "GELU": 150, "GATHER": 36, "ARG_MAX": 56, "SPLIT_V": 102, "MIRROR_PAD": 100, "SHAPE": 77}
+
+
+def op(name):
+    return (name, CODES[name])
+
+
+CASES = [
+    model("depth_to_space", op("DEPTH_TO_SPACE"), [1, 2, 3, 8], [[1, 4, 6, 2]], (), "DepthToSpaceOptions", {"block_size": 2}),
+    model("space_to_depth", op("SPACE_TO_DEPTH"), [1, 4, 6, 3], [[1, 2, 3, 12]], (), "SpaceToDepthOptions", {"block_size": 2}),
+    model("space_to_batch_nd", op("SPACE_TO_BATCH_ND"), [1, 5, 6, 2], [[4, 3, 4, 2]],
+          (([2], [2, 2]), ([2, 2], [1, 0, 0, 2])), "SpaceToBatchNDOptions", {}),
+    model("batch_to_space_nd", op("BATCH_TO_SPACE_ND"), [4, 3, 4, 2], [[1, 5, 6, 2]],
+          (([2], [2, 2]), ([2, 2], [1, 0, 0, 2])), "BatchToSpaceNDOptions", {}),
+    model("strided_slice_strides", op("STRIDED_SLICE"), [4, 6, 5], [[2, 3, 5]],
+          (([3], [1, -1, 0]), ([3], [4, 0, 5]), ([3], [2, -2, 1])), "StridedSliceOptions", {}),
+    model("strided_slice_masks_shrink", op("STRIDED_SLICE"), [4, 6, 5], [[3, 5]],
+          (([3], [2, 1, 0]), ([3], [3, 4, 0]), ([3], [1, 1, 1])), "StridedSliceOptions",
+          {"begin_mask": 4, "end_mask": 4, "shrink_axis_mask": 1}),
+    model("strided_slice_ellipsis_new_axis", op("STRIDED_SLICE"), [4, 6, 5], [[4, 6, 1, 2]],
+          (([3], [0, 0, 1]), ([3], [0, 0, 3]), ([3], [1, 1, 1])), "StridedSliceOptions",
+          {"ellipsis_mask": 1, "new_axis_mask": 2}),
+    model("strided_slice_reverse", op("STRIDED_SLICE"), [4, 6, 5], [[4, 6, 5]],
+          (([3], [0, 0, 0]), ([3], [0, 0, 0]), ([3], [1, -1, 1])), "StridedSliceOptions",
+          {"begin_mask": 7, "end_mask": 7}),
+    model("l2_normalization", op("L2_NORMALIZATION"), [2, 3, 8], [[2, 3, 8]], (), "L2NormOptions", {}),
+    model("local_response_normalization", op("LOCAL_RESPONSE_NORMALIZATION"), [1, 3, 3, 8], [[1, 3, 3, 8]], (),
+          "LocalResponseNormalizationOptions", {"radius": 2, "bias": 1.5, "alpha": 0.3, "beta": 0.6}),
+    model("unpack", op("UNPACK"), [3, 4, 2], [[3, 2]] * 4, (), "UnpackOptions", {"num": 4, "axis": 1}),
+    model("gelu", op("GELU"), [2, 5], [[2, 5]], (), "GeluOptions", {"approximate": False}),
+    model("gelu_approximate", op("GELU"), [2, 5], [[2, 5]], (), "GeluOptions", {"approximate": True}),
+    model("gather", op("GATHER"), [5, 4], [[3, 4]], (([3], [3, 0, 3]),), "GatherOptions", {"axis": 0}),
+    model("arg_max", op("ARG_MAX"), [3, 7], [[3]], (([1], [1]),), "ArgMaxOptions", {"output_type": "INT32"},
+          out_type="INT32"),
+    model("split_v", op("SPLIT_V"), [2, 7], [[2, 2], [2, 2], [2, 3]], (([3], [2, -1, 3]), ([], [1])),
+          "SplitVOptions", {"num_splits": 3}),
+    model("shape_int32", op("SHAPE"), [2, 3, 4], [[3]], (), "ShapeOptions", {"out_type": "INT32"}, out_type="INT32"),
+    model("mirror_pad_reflect", op("MIRROR_PAD"), [1, 4, 5, 2], [[1, 6, 8, 2]],
+          (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),), "MirrorPadOptions", {"mode": "REFLECT"}),
+]
+
+def with_signature_and_metadata(case):
+    """Adds a SignatureDef and two metadata entries (text and binary) that a round trip must keep."""
+    name, m = case
+    buffers = m["buffers"]
+    buffers.append({"data": list(b"1.14.0") + [0] * 10})
+    buffers.append({"data": [0, 1, 2, 255, 7]})
+    m["metadata"] = [{"name": "min_runtime_version", "buffer": len(buffers) - 2},
+                     {"name": "binary_blob", "buffer": len(buffers) - 1}]
+    g = m["subgraphs"][0]
+    m["signature_defs"] = [{"inputs": [{"name": "serving_x", "tensor_index": g["inputs"][0]}],
+                            "outputs": [{"name": "serving_y", "tensor_index": g["outputs"][0]}],
+                            "signature_key": "serving_default", "subgraph_index": 0}]
+    return name + "_signature", m
+
+
+CASES.append(with_signature_and_metadata(model("relu_signature", ("RELU", 19), [2, 3], [[2, 3]])))
+CODES["RELU"] = 19
+
+if __name__ == "__main__":
+    for name, m in CASES:
+        with open("%s/%s.json" % (sys.argv[1], name), "w") as f:
+            json.dump(m, f)
