@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "analysis/known_faults.h"
@@ -616,6 +617,51 @@ std::string repair_text(const Ctx& c, const Fault& f) {
          std::to_string(f.segment.source_nodes.size()) + " ops, translated";
 }
 
+// The target op that fails even when fed the source's values, compared with the source op of the same
+// family that reads the same (mapped) inputs: its attributes usually say why (a concat axis, a perm).
+Fault diagnose_crash(const Ctx& c, const Alignment& al) {
+  Fault f;
+  f.category = "crash";
+  f.kind = "the target fails even when fed the source's values";
+  f.summary = "crash at node '" + al.crash_node + "': " + al.crash;
+  f.confidence = 0.6;
+  int t = -1;
+  for (size_t i = 0; i < c.target.graph.nodes.size(); ++i)
+    if (c.target.graph.nodes[i].name == al.crash_node) t = static_cast<int>(i);
+  if (t < 0) return f;
+  const Node& tn = c.target.graph.nodes[static_cast<size_t>(t)];
+  std::multiset<std::string> mapped;
+  for (const auto& in : tn.inputs)
+    if (auto it = al.target_to_source.find(in); it != al.target_to_source.end()) mapped.insert(it->second);
+  f.target_ops.push_back(op_label(tn));
+  f.target_node = t;
+  for (size_t s = 0; s < c.source.graph.nodes.size(); ++s) {
+    const Node& sn = c.source.graph.nodes[s];
+    if (op_family(sn.op_type) != op_family(tn.op_type)) continue;
+    std::multiset<std::string> ins;
+    for (const auto& in : sn.inputs)
+      if (mapped.count(in)) ins.insert(in);
+    if (mapped.empty() || ins != mapped) continue;
+    NodePairing np;
+    np.pairs.push_back({static_cast<int>(s), t});
+    f.segment.target = tn.outputs.empty() ? "" : tn.outputs[0];
+    f.segment.source = sn.outputs.empty() ? "" : sn.outputs[0];
+    f.segment.target_nodes = {t};
+    f.segment.source_nodes = {static_cast<int>(s)};
+    f.segment.error = std::numeric_limits<double>::infinity();
+    f.source_ops.push_back(op_label(sn));
+    f.source_node = static_cast<int>(s);
+    hyperparameter_findings(c, np, f.segment, f);
+    if (const Finding* hp = f.findings.empty() ? nullptr : &f.findings.front(); hp && hp->stage == "hyperparameters") {
+      f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
+      f.summary = f.category + ": " + f.kind + " at " + op_label(tn) + " (the target crashes there: " + al.crash + ")";
+      f.repair.text = repair_text(c, f);
+    }
+    break;
+  }
+  return f;
+}
+
 }  // namespace
 
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
@@ -639,14 +685,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     f.summary = f.category + ": " + f.kind + " at " + where;
     d.faults.push_back(std::move(f));
   }
-  if (!al.crash.empty()) {
-    Fault f;
-    f.category = "crash";
-    f.kind = "the target fails even when fed the source's values";
-    f.summary = "crash at node '" + al.crash_node + "': " + al.crash;
-    f.confidence = 0.9;
-    d.faults.push_back(f);
-  }
+  if (!al.crash.empty()) d.faults.push_back(diagnose_crash(c, al));
   // Explained faults first (a shape change downstream of a fault shows up as an unexplained one),
   // then by the error they introduce.
   std::stable_sort(d.faults.begin(), d.faults.end(), [](const Fault& a, const Fault& b) {

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/errors.h"
+
 namespace transfix {
 
 LocalizeResult localize_with_probe(const Model& source, const Model& target, const ProbeInputs& probe,
@@ -20,7 +22,18 @@ LocalizeResult localize_with_probe(const Model& source, const Model& target, con
 
 LocalizeResult localize_models(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& opt) {
   ProbeInputs probe = next_probe(data, source, target, opt.source_preprocess, opt.target_preprocess);
-  return localize_with_probe(source, target, probe, opt);
+  LocalizeResult r = localize_with_probe(source, target, probe, opt);
+  for (int i = 1; i < opt.probes && r.diagnosis.faults.empty(); ++i) {
+    try {
+      probe = next_probe(data, source, target, opt.source_preprocess, opt.target_preprocess);
+    } catch (const InputError&) {
+      break;  // no more samples
+    }
+    const double before = r.seconds;
+    r = localize_with_probe(source, target, probe, opt);
+    r.seconds += before;
+  }
+  return r;
 }
 
 nlohmann::json localize_json(const LocalizeResult& r) {

@@ -18,6 +18,9 @@ struct LocalizeOptions {
   Preprocess source_preprocess = preprocess_preset("torchvision");
   Preprocess target_preprocess = preprocess_preset("torchvision");
   AlignOptions align;
+  // Probe inputs tried in turn until one shows a fault (a fault may change nothing on one input,
+  // e.g. ReLU -> ReLU6 where no value exceeds 6).
+  int probes = 2;
 };
 
 struct LocalizeResult {

@@ -20,6 +20,7 @@ struct LocalizeArgs {
   std::string report;
   int threads = 0;
   bool all_pairs = false;
+  int probes = 2;
 };
 
 std::string g(double v) {
@@ -37,6 +38,8 @@ int localize(const LocalizeArgs& a) {
   Model source = load_model(a.source), target = load_model(a.target);
   LocalizeOptions opt;
   opt.source_preprocess = a.data.source(), opt.target_preprocess = a.data.target();
+  if (a.probes < 1) throw InputError("localize: --probes must be >= 1");
+  opt.probes = a.probes;
   auto data = a.data.factory()(source);
   LocalizeResult r = localize_models(source, target, *data, opt);
   print_localize(r, a.all_pairs);
@@ -100,6 +103,7 @@ void add_localize(CLI::App& app) {
   cmd->add_option("target", a->target, "Its conversion")->required();
   add_data_options(cmd, a->data);
   cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/localize.md)");
+  cmd->add_option("--probes", a->probes, "Samples tried in turn until one shows a fault (default 2)");
   cmd->add_flag("--all-pairs", a->all_pairs, "Print every mapped tensor pair");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = localize(*a); });

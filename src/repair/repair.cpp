@@ -434,6 +434,8 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
   std::set<std::string> tried;  // fault summaries whose fix was rolled back
   for (r.rounds = 1; r.rounds <= opt.max_rounds && elapsed() < opt.max_seconds; ++r.rounds) {
     LocalizeResult loc = localize_with_probe(source, r.repaired, samples[0], opt.localize);
+    for (size_t i = 1; i < samples.size() && loc.diagnosis.faults.empty() && current.max_rel > 0; ++i)
+      loc = localize_with_probe(source, r.repaired, samples[i], opt.localize);
     if (r.rounds == 1) r.first = loc;
     r.last = loc;
     bool progress = false;
