@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CACHE ?= $(HOME)/.cache/transfix
 export TRANSFIX_CACHE := $(CACHE)
 
-.PHONY: all deps build test test-asan demo bench fixtures clean
+.PHONY: all deps build test test-asan demo bench bench-diagnosis fixtures clean
 
 all: build
 
@@ -39,6 +39,9 @@ demo: build
 
 bench: build fixtures
 	@scripts/bench.sh $(BUILD)
+
+bench-diagnosis: build fixtures
+	@$(BUILD)/bench/bench_diagnosis $${TRANSFIX_CACHE:-$$HOME/.cache/transfix}/fixtures docs/diagnosis.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -295,6 +295,7 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   // 2. Same op type with the same element count, nearest below the frontier, or what folds into it.
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
   auto made_by = [&](int s, const std::string& type) {  // same op family (Upsample ~ Resize, Relu ~ Clip)
+    if (op_family(type) == "layout") return false;  // Reshape, Transpose...: too common to mean anything
     const int p = trace.producer[static_cast<size_t>(s)];
     return p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == op_family(type);
   };
@@ -335,6 +336,7 @@ bool has_counterpart(const Model& target, const SourceTrace& trace, const Forced
   auto same = trace.index.find(name);
   if (same != trace.index.end() && trace.candidate(same->second) && run.below_frontier(same->second, tv.frontier)) return true;
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
+  if (op_family(op) == "layout") return false;  // Reshape, Transpose...: too common to mean anything
   const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
   for (int s = first; s < static_cast<int>(trace.names.size()); ++s) {
     const int p = trace.producer[static_cast<size_t>(s)];
