@@ -20,6 +20,18 @@ namespace transfix {
 namespace keras_lowering {
 namespace {
 
+// The shape left by reducing `axes` of `in` (kept as 1s with keepdims).
+Shape reduced_shape(const Shape& in, const std::vector<int64_t>& axes, bool keep) {
+  Shape out;
+  for (size_t d = 0; d < in.size(); ++d) {
+    const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
+    if (!reduced) out.push_back(in[d]);
+    else if (keep) out.push_back(1);
+  }
+  return out;
+}
+
+
 using C = LayerCall;
 
 // ---------------------------------------------------------------------------------------------
@@ -847,13 +859,7 @@ void lower_global_pool(C& c, size_t dims, const char* op) {
   Node& n = c.emit(op, {x.name}, {c.output_name(0)});
   set_attr(n, "axes", axes);
   set_attr(n, "keepdims", int64_t{keep ? 1 : 0});
-  Shape out;
-  for (size_t d = 0; d < x.shape.size(); ++d) {
-    const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
-    if (!reduced) out.push_back(x.shape[d]);
-    else if (keep) out.push_back(1);
-  }
-  c.set_outputs({{c.output_name(0), out}});
+  c.set_outputs({{c.output_name(0), reduced_shape(x.shape, axes, keep)}});
 }
 void lower_global_average_pooling1d(C& c) { lower_global_pool(c, 1, "ReduceMean"); }
 void lower_global_average_pooling2d(C& c) { lower_global_pool(c, 2, "ReduceMean"); }
@@ -1039,13 +1045,7 @@ void lower_tf_op_lambda(C& c) {
     Node& n = c.emit(it->second, ins, {o});
     if (!axes_input) set_attr(n, "axes", axes);
     set_attr(n, "keepdims", int64_t{keep ? 1 : 0});
-    Shape out;
-    for (size_t d = 0; d < x.shape.size(); ++d) {
-      const bool reduced = std::find(axes.begin(), axes.end(), static_cast<int64_t>(d)) != axes.end();
-      if (!reduced) out.push_back(x.shape[d]);
-      else if (keep) out.push_back(1);
-    }
-    return c.set_outputs({{o, out}});
+    return c.set_outputs({{o, reduced_shape(x.shape, axes, keep)}});
   }
   if (fn == "reshape" || fn == "compat.v1.reshape") {
     if (!kw.contains("shape") || !kw["shape"].is_array()) c.unsupported("reshape needs a constant 'shape' list");

@@ -72,22 +72,8 @@ int64_t normalize_axis(const Node& n, int64_t axis, size_t rank) {
 }
 
 tflite::TensorType tensor_type(const Node& n, DType t) {
-  using TT = tflite::TensorType;
-  switch (t) {
-    case DType::kF32: return TT::FLOAT32;
-    case DType::kF16: return TT::FLOAT16;
-    case DType::kF64: return TT::FLOAT64;
-    case DType::kI8: return TT::INT8;
-    case DType::kU8: return TT::UINT8;
-    case DType::kI16: return TT::INT16;
-    case DType::kU16: return TT::UINT16;
-    case DType::kI32: return TT::INT32;
-    case DType::kU32: return TT::UINT32;
-    case DType::kI64: return TT::INT64;
-    case DType::kU64: return TT::UINT64;
-    case DType::kBool: return TT::BOOL;
-    default: unsupported(n, std::string("type ") + dtype_name(t) + " has no TFLite tensor type");
-  }
+  if (auto tt = tflite_tensor_type(t)) return *tt;
+  unsupported(n, std::string("type ") + dtype_name(t) + " has no TFLite tensor type");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -754,6 +740,25 @@ std::vector<TfOp> map_group(WriteContext& ctx, const std::vector<const Node*>& g
     op.where = where(head);
   }
   return ops;
+}
+
+std::optional<tflite::TensorType> tflite_tensor_type(DType t) {
+  using TT = tflite::TensorType;
+  switch (t) {
+    case DType::kF32: return TT::FLOAT32;
+    case DType::kF16: return TT::FLOAT16;
+    case DType::kF64: return TT::FLOAT64;
+    case DType::kI8: return TT::INT8;
+    case DType::kU8: return TT::UINT8;
+    case DType::kI16: return TT::INT16;
+    case DType::kU16: return TT::UINT16;
+    case DType::kI32: return TT::INT32;
+    case DType::kU32: return TT::UINT32;
+    case DType::kI64: return TT::INT64;
+    case DType::kU64: return TT::UINT64;
+    case DType::kBool: return TT::BOOL;
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace transfix::tflite_writing

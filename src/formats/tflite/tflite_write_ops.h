@@ -1,6 +1,7 @@
 // Internal to the TFLite writer: canonical IR nodes -> TFLite operators (tflite_write_ops.cpp).
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct TfOp {
   std::string group_op;    // that operator's name ("CONV_2D"); "" for other formats
   std::string where;       // the node, for messages
 };
+
+// The TFLite tensor type of a dtype; nullopt when TFLite has none.
+std::optional<tflite::TensorType> tflite_tensor_type(DType t);
 
 // What the op mapping needs from the writer.
 class WriteContext {

@@ -31,24 +31,9 @@ constexpr size_t kMaxFlatbufferBytes = (size_t{1} << 31) - 1;
 constexpr int64_t kMaxShapeRunInputBytes = int64_t{256} << 20;
 
 tflite::TensorType tensor_type(DType t, const std::string& value) {
-  using TT = tflite::TensorType;
-  switch (t) {
-    case DType::kF32: return TT::FLOAT32;
-    case DType::kF16: return TT::FLOAT16;
-    case DType::kF64: return TT::FLOAT64;
-    case DType::kI8: return TT::INT8;
-    case DType::kU8: return TT::UINT8;
-    case DType::kI16: return TT::INT16;
-    case DType::kU16: return TT::UINT16;
-    case DType::kI32: return TT::INT32;
-    case DType::kU32: return TT::UINT32;
-    case DType::kI64: return TT::INT64;
-    case DType::kU64: return TT::UINT64;
-    case DType::kBool: return TT::BOOL;
-    default:
-      throw UnsupportedError("TFLite writer: value '" + value + "' has type " + dtype_name(t) +
-                             ", which TFLite cannot hold", dtype_name(t));
-  }
+  if (auto tt = tflite_writing::tflite_tensor_type(t)) return *tt;
+  throw UnsupportedError("TFLite writer: value '" + value + "' has type " + dtype_name(t) +
+                         ", which TFLite cannot hold", dtype_name(t));
 }
 
 bool static_shape(const ValueInfo* v) {
