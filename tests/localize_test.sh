@@ -64,6 +64,19 @@ PYEOF
 ort_agrees upsample-ort "$UP11" "$T/up_fixed.onnx" "input=$T/up_input.npy"
 check upsample-repaired-clean 0 "faults: none" -- "$TF" localize "$UP11" "$T/up_fixed.onnx" --random 1
 
+# ---- a real fault of ONNX's own version converter: upgrading the opset-9 Upsample to opset 11 drops the
+# asymmetric coordinate mode (onnx/onnx#8480); localize pins it, and says which tool did it
+if $PY -c "import onnx" 2>/dev/null; then
+  $PY -c "import onnx, sys; from onnx import version_converter as v
+onnx.save(v.convert_version(onnx.load(sys.argv[1]), 11), sys.argv[2])" "$UP9" "$T/up9_to11.onnx"
+  check version-converter-localized 1 "coordinate_transformation_mode at Resize" -- \
+    "$TF" localize "$UP9" "$T/up9_to11.onnx" --random 1 --report "$T/vc.json"
+  report version-converter-tool "$T/vc.json" "any(x['kind'] == 'onnx-version-converter-resize-10-11' for x in r['faults'][0]['findings'])"
+  check version-converter-repaired 0 "verdict after repair: EQUIVALENT" -- "$TF" repair "$UP9" "$T/up9_to11.onnx" --random 3 -o "$T/vc_fixed.onnx"
+else
+  skipped=$((skipped + 1)); echo "SKIP version-converter case: python3-onnx missing"
+fi
+
 # ---- mutate corpus on tiny_cnn: localize at the mutated node, right category, repaired, checked in ORT
 $PY - "$T/tiny_input.npy" <<'PYEOF'
 import numpy as np, sys

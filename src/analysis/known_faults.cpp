@@ -40,6 +40,11 @@ const std::vector<KnownFault>& known_faults() {
        "torch.onnx before opset 11 exports bilinear interpolation as Upsample/Resize-10, whose coordinates are "
        "asymmetric: align_corners=False (half-pixel) results change",
        "https://github.com/pytorch/pytorch/issues/22906"},
+      {"onnx-version-converter-resize-10-11",
+       "ONNX's version converter upgrades Upsample/Resize-10 to Resize-11 without setting the new "
+       "coordinate_transformation_mode and nearest_mode, so the defaults (half_pixel, round_prefer_floor) "
+       "replace the old asymmetric/floor behaviour",
+       "https://github.com/onnx/onnx/issues/8480"},
       {"same-padding-asymmetric",
        "SAME padding puts the odd pixel at the end (TensorFlow/TFLite semantics) where the source pads symmetrically; "
        "stride-2 convolutions shift by one pixel",
@@ -67,17 +72,26 @@ std::vector<std::string> producer_notes(const Model& source, const Model& target
 }
 
 std::vector<Finding> known_fault_findings(const Model& source, const Model& target, const Fault& f) {
-  (void)source;
   std::vector<Finding> out;
   auto add = [&](const std::string& id, const std::string& evidence) {
     for (const auto& k : known_faults())
       if (k.id == id) out.push_back({"tool", k.id, k.title + ". Evidence: " + evidence + ". See " + k.reference, 0.9});
   };
   const std::string prod = producer(target);
-  if (has_finding(f, "coordinate_transformation_mode")) {
-    const std::string d = detail_of(f, "coordinate_transformation_mode");
-    if (contains(d, "asymmetric") && (target.opset() < 11 || contains(d, "Upsample")))
+  for (const char* key : {"coordinate_transformation_mode", "nearest_mode"}) {
+    if (!has_finding(f, key)) continue;
+    // The detail reads "<target op>: <key> <target value>, source <source op> has <source value>".
+    const std::string d = detail_of(f, key);
+    const size_t split = d.find(", source ");
+    const std::string target_side = d.substr(0, split), source_side = split == std::string::npos ? "" : d.substr(split);
+    const bool target_legacy = target.opset() < 11 || contains(target_side, "Upsample");
+    const bool source_legacy = source.opset() < 11 || contains(source_side, "Upsample");
+    if (target_legacy && !source_legacy && contains(target_side, "asymmetric"))
       add("torch-onnx-upsample-asymmetric", prod + ", opset " + std::to_string(target.opset()) + "; " + d);
+    else if (source_legacy && !target_legacy)
+      add("onnx-version-converter-resize-10-11", "source opset " + std::to_string(source.opset()) + ", target opset " +
+                                                     std::to_string(target.opset()) + "; " + d);
+    break;
   }
   if (has_finding(f, "pads")) {
     for (int t : f.segment.target_nodes) {
