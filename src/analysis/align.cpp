@@ -269,6 +269,15 @@ bool absorbable(const std::string& op) {
          op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
 }
 
+// Is source value `s` made by an op of the same family as `target_op` (Upsample ~ Resize, Relu ~ Clip)?
+// Layout ops (Reshape, Transpose...) never count: too common to mean anything.
+bool made_by_same_family(const Model& source, const SourceTrace& trace, int s, const std::string& target_op) {
+  const std::string family = op_family(target_op);
+  if (family == "layout") return false;
+  const int p = trace.producer[static_cast<size_t>(s)];
+  return p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == family;
+}
+
 // The best source counterpart of a pending value that nothing downstream resolves. Priors first:
 // the source value of the same name; else the first value below the frontier made by an op of the
 // same type, or one of the ops a converter folds into it (BatchNorm, activation) right after it;
@@ -294,13 +303,10 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   if (same != trace.index.end() && eligible(same->second)) return anchor_to(same->second, "anchor");
   // 2. Same op type with the same element count, nearest below the frontier, or what folds into it.
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
-  auto made_by = [&](int s, const std::string& type) {  // same op family (Upsample ~ Resize, Relu ~ Clip)
-    if (op_family(type) == "layout") return false;  // Reshape, Transpose...: too common to mean anything
-    const int p = trace.producer[static_cast<size_t>(s)];
-    return p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == op_family(type);
-  };
+  auto made_by = [&](int s) { return made_by_same_family(source, trace, s, op); };
+  auto same_size = [&](int s) { return trace.value[static_cast<size_t>(s)].numel() == tv.value.numel(); };
   for (int s = first; s < count; ++s) {
-    if (!made_by(s, op) || !eligible(s) || !error_of(s)) continue;
+    if (!made_by(s) || !eligible(s) || !same_size(s)) continue;
     std::optional<Anchor> best;
     double best_err = std::numeric_limits<double>::infinity();
     for (int c = s; c < count; ++c) {  // s and the chain of foldable ops that follows it
@@ -318,7 +324,7 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   double best_err = std::numeric_limits<double>::infinity();
   int considered = 0;
   for (int s = first; s < count && considered < 8; ++s) {
-    if (!eligible(s) || trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) continue;
+    if (!eligible(s) || !same_size(s)) continue;
     ++considered;
     if (auto e = error_of(s); e && e->first < best_err * 0.999) best_err = e->first, best = Anchor{s, e->second, "anchor"};
   }
@@ -326,7 +332,7 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   // 4. No source value has this shape (a stride, pad or axis fault changed it): the nearest made by
   // the same op.
   for (int s = first; s < count; ++s)
-    if (made_by(s, op) && eligible(s)) return anchor_to(s, "structure");
+    if (made_by(s) && eligible(s)) return anchor_to(s, "structure");
   return std::nullopt;
 }
 
@@ -336,14 +342,9 @@ bool has_counterpart(const Model& target, const SourceTrace& trace, const Forced
   auto same = trace.index.find(name);
   if (same != trace.index.end() && trace.candidate(same->second) && run.below_frontier(same->second, tv.frontier)) return true;
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
-  if (op_family(op) == "layout") return false;  // Reshape, Transpose...: too common to mean anything
   const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
-  for (int s = first; s < static_cast<int>(trace.names.size()); ++s) {
-    const int p = trace.producer[static_cast<size_t>(s)];
-    if (p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == op_family(op) && trace.candidate(s) &&
-        run.below_frontier(s, tv.frontier))
-      return true;
-  }
+  for (int s = first; s < static_cast<int>(trace.names.size()); ++s)
+    if (made_by_same_family(source, trace, s, op) && trace.candidate(s) && run.below_frontier(s, tv.frontier)) return true;
   return false;
 }
 

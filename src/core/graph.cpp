@@ -1,6 +1,7 @@
 #include "core/graph.h"
 
 #include <deque>
+#include <set>
 #include <unordered_set>
 
 #include "core/errors.h"
@@ -116,6 +117,18 @@ int64_t Model::opset() const {
   if (it != meta.opsets.end()) return it->second;
   it = meta.opsets.find("ai.onnx");
   return it != meta.opsets.end() ? it->second : 0;
+}
+
+std::string Graph::unused_name(const std::string& base) const {
+  std::set<std::string> used;
+  for (const auto& [k, v] : initializers) used.insert(k);
+  for (const auto& n : nodes)
+    for (const auto& o : n.outputs) used.insert(o);
+  for (const auto& i : inputs) used.insert(i.name);
+  for (const auto& [k, v] : value_info) used.insert(k);
+  std::string name = base;
+  for (int i = 1; used.count(name); ++i) name = base + "_" + std::to_string(i);
+  return name;
 }
 
 }  // namespace transfix

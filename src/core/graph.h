@@ -84,6 +84,10 @@ struct Graph {
   // Indices of nodes in an order where each node follows its producers. Throws InputError on a
   // cycle or on an input that nothing produces (naming the value).
   std::vector<size_t> topological_order() const;
+
+  // `base`, or `base_1`, `base_2`... : the first that names no value of the graph yet (for values
+  // that an edit adds).
+  std::string unused_name(const std::string& base) const;
 };
 
 // A named entry point of a model (TFLite SignatureDef): signature names -> graph value names.

@@ -128,15 +128,6 @@ bool applies(const Model& m, const Node& n, const std::string& kind) {
   return false;
 }
 
-std::string fresh_name(const Model& m, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; m.graph.initializers.count(name) || m.graph.find_value_info(name); ++i) name = base + "_" + std::to_string(i);
-  for (const auto& n : m.graph.nodes)
-    for (const auto& o : n.outputs)
-      if (o == name) return fresh_name(m, base + "_x");
-  return name;
-}
-
 void set_ints(Node& n, const std::string& key, std::vector<int64_t> v) { n.attrs[key] = Attribute{std::move(v)}; }
 
 // Every consumer of `from` (and graph outputs) reads `to` instead, except the node `except`.
@@ -175,19 +166,19 @@ std::string mutate_input(Model& m, const std::string& kind, std::string& detail)
   std::string last;
   if (kind == "input-layout") {
     check_input(s[0] > 0 && s[1] > 0 && s[2] > 0 && s[3] > 0, "input-layout needs a static input shape");
-    const std::string shape_name = fresh_name(m, x + "_nhwc_shape");
+    const std::string shape_name = m.graph.unused_name(x + "_nhwc_shape");
     m.graph.initializers[shape_name] = Tensor::from_vector<int64_t>({s[0], s[2], s[3], s[1]}, {4});
-    const std::string r = fresh_name(m, x + "_as_nhwc"), t = fresh_name(m, x + "_to_nchw");
+    const std::string r = m.graph.unused_name(x + "_as_nhwc"), t = m.graph.unused_name(x + "_to_nchw");
     added.push_back(new_node("Reshape", "mutate/input_reshape", {x, shape_name}, {r}));
     added.push_back(new_node("Transpose", "mutate/input_transpose", {r}, {t}));
     set_ints(added.back(), "perm", {0, 3, 1, 2});
     last = t;
     detail = "input reshaped to " + shape_str({s[0], s[2], s[3], s[1]}) + " and transposed back to NCHW";
   } else {
-    const std::string mean = fresh_name(m, x + "_mean"), std_ = fresh_name(m, x + "_std");
+    const std::string mean = m.graph.unused_name(x + "_mean"), std_ = m.graph.unused_name(x + "_std");
     m.graph.initializers[mean] = Tensor::scalar<float>(0.45f);
     m.graph.initializers[std_] = Tensor::scalar<float>(0.225f);
-    const std::string a = fresh_name(m, x + "_centered"), b = fresh_name(m, x + "_normalized");
+    const std::string a = m.graph.unused_name(x + "_centered"), b = m.graph.unused_name(x + "_normalized");
     added.push_back(new_node("Sub", "mutate/input_sub", {x, mean}, {a}));
     added.push_back(new_node("Div", "mutate/input_div", {a, std_}, {b}));
     last = b;
@@ -330,7 +321,7 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
     }
     n.op_type = "Clip";
     if (m.opset() >= 11) {
-      const std::string lo = fresh_name(m, n.name + "_min"), hi = fresh_name(m, n.name + "_max");
+      const std::string lo = m.graph.unused_name(n.name + "_min"), hi = m.graph.unused_name(n.name + "_max");
       m.graph.initializers[lo] = Tensor::scalar<float>(0.0f);
       m.graph.initializers[hi] = Tensor::scalar<float>(6.0f);
       n.inputs = {n.inputs[0], lo, hi};

@@ -77,17 +77,6 @@ RepairScore score(const Model& source, const Model& m, const std::vector<ProbeIn
 
 Node& node_at(Model& m, int index) { return m.graph.nodes.at(static_cast<size_t>(index)); }
 
-std::string fresh_name(const Model& m, const std::string& base) {
-  std::set<std::string> used;
-  for (const auto& [k, v] : m.graph.initializers) used.insert(k);
-  for (const auto& n : m.graph.nodes)
-    for (const auto& o : n.outputs) used.insert(o);
-  for (const auto& i : m.graph.inputs) used.insert(i.name);
-  std::string name = base;
-  for (int i = 1; used.count(name); ++i) name = base + "_" + std::to_string(i);
-  return name;
-}
-
 std::vector<int64_t> parse_ints(const std::string& s) {
   std::vector<int64_t> v;
   std::string cur;
@@ -162,7 +151,7 @@ void set_activation(Model& m, Node& n, const Model& source, const Node& src) {
     }
     auto it = source.graph.initializers.find(src.inputs[i]);
     check_input(it != source.graph.initializers.end(), "activation input is not a constant");
-    const std::string name = fresh_name(m, n.name + "_repair_" + std::to_string(i));
+    const std::string name = m.graph.unused_name(n.name + "_repair_" + std::to_string(i));
     m.graph.initializers[name] = it->second;
     n.inputs.push_back(name);
   }
@@ -270,14 +259,14 @@ Model restore_weights(const Model& source, const Model& target, const Fault& f, 
   } else {
     nw = w.cast(is_float(old.dtype()) && !opt.float_restore ? old.dtype() : DType::kF32);
   }
-  const std::string wname = fresh_name(m, tn.inputs[1] + "_repaired");
+  const std::string wname = m.graph.unused_name(tn.inputs[1] + "_repaired");
   m.graph.initializers[wname] = nw;
   tn.inputs[1] = wname;
   if (source_bias && (tn.op_type == "Conv" || tn.op_type == "Gemm")) {
     DType bt = DType::kF32;
     if (tn.has_input(2) && m.graph.initializers.count(tn.inputs[2])) bt = m.graph.initializers.at(tn.inputs[2]).dtype();
     if (!is_float(bt)) bt = DType::kF32;
-    const std::string bname = fresh_name(m, tn.name + "_bias_repaired");
+    const std::string bname = m.graph.unused_name(tn.name + "_bias_repaired");
     m.graph.initializers[bname] = Tensor::from_vector<double>(b, {static_cast<int64_t>(b.size())}).cast(bt);
     tn.inputs.resize(std::max<size_t>(tn.inputs.size(), 3));
     tn.inputs[2] = bname;
@@ -352,7 +341,7 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     if (v.empty()) return v;
     if (rename.count(v)) return rename[v];
     if (auto it = boundary.find(v); it != boundary.end()) return it->second;
-    const std::string name = fresh_name(m, prefix + v);
+    const std::string name = m.graph.unused_name(prefix + v);
     auto init = source.graph.initializers.find(v);
     if (init != source.graph.initializers.end()) {
       m.graph.initializers[name] = init->second;
@@ -374,7 +363,7 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     for (auto& in : n.inputs) in = map_input(in);
     for (auto& out : n.outputs) {
       if (out.empty()) continue;
-      const std::string name = out == seg.source ? fresh_name(m, prefix + out + "_spliced") : fresh_name(m, prefix + out);
+      const std::string name = out == seg.source ? m.graph.unused_name(prefix + out + "_spliced") : m.graph.unused_name(prefix + out);
       rename[out] = name;
       out = name;
     }

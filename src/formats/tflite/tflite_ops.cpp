@@ -143,6 +143,23 @@ void nhwc(Node& n) { set_attr(n, "layout", std::string("NHWC")); }
 // ---------------------------------------------------------------------------------------------
 // Convolutions and pooling.
 
+// CONV_2D and DEPTHWISE_CONV_2D: one NHWC Conv node (weights [O, KH, KW, I] or [1, KH, KW, C * M]) plus
+// the fused activation.
+template <typename ConvOptions>
+void emit_nhwc_conv(L& op, const ConvOptions& o, const char* weight_layout, const Shape& w, int64_t group) {
+  const auto act = o.fused_activation_function();
+  Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
+  fuse_quantized_activation(op, n, act);
+  nhwc(n);
+  set_attr(n, "weight_layout", std::string(weight_layout));
+  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
+  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  set_attr(n, "dilations", std::vector<int64_t>{o.dilation_h_factor(), o.dilation_w_factor()});
+  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
+  set_attr(n, "group", group);
+  fused_activation(op, act);
+}
+
 void lower_conv_2d(L& op) {
   const auto& o = options(op, op.op().builtin_options_as_Conv2DOptions(), "Conv2DOptions");
   require_inputs(op, 2);
@@ -156,17 +173,7 @@ void lower_conv_2d(L& op) {
     op.fail("filter " + shape_str(w) + " does not divide the input channels of " + shape_str(x));
   const int64_t group = x[3] / w[3];
   if (w[0] % group != 0) op.fail("filter " + shape_str(w) + ": output channels not divisible by group " + std::to_string(group));
-  const auto act = o.fused_activation_function();
-  Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
-  fuse_quantized_activation(op, n, act);
-  nhwc(n);
-  set_attr(n, "weight_layout", std::string("OHWI"));
-  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
-  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
-  set_attr(n, "dilations", std::vector<int64_t>{o.dilation_h_factor(), o.dilation_w_factor()});
-  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
-  set_attr(n, "group", group);
-  fused_activation(op, act);
+  emit_nhwc_conv(op, o, "OHWI", w, group);
 }
 
 void lower_depthwise_conv_2d(L& op) {
@@ -182,17 +189,7 @@ void lower_depthwise_conv_2d(L& op) {
     op.fail("filter " + shape_str(w) + " must be [1, KH, KW, C * multiplier] for input " + shape_str(x));
   if (o.depth_multiplier() > 0 && w[3] != x[3] * o.depth_multiplier())
     op.fail("depth_multiplier " + std::to_string(o.depth_multiplier()) + " does not match filter " + shape_str(w));
-  const auto act = o.fused_activation_function();
-  Node& n = op.emit("Conv", trimmed({op.input(0), op.input(1), op.input(2)}), {main_output(op, act)});
-  fuse_quantized_activation(op, n, act);
-  nhwc(n);
-  set_attr(n, "weight_layout", std::string("1HWO"));
-  set_attr(n, "kernel_shape", std::vector<int64_t>{w[1], w[2]});
-  set_attr(n, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
-  set_attr(n, "dilations", std::vector<int64_t>{o.dilation_h_factor(), o.dilation_w_factor()});
-  set_attr(n, "auto_pad", padding_mode(op, o.padding()));
-  set_attr(n, "group", x[3]);
-  fused_activation(op, act);
+  emit_nhwc_conv(op, o, "1HWO", w, x[3]);
 }
 
 // Inputs: [output_shape (int32 [4]), filter [O, KH, KW, I], input, bias (optional)]. TFLite pads
