@@ -28,13 +28,14 @@ struct BenchArgs {
 
 // Time per op type over the timed runs, largest first (like benchmark_model's op profiling).
 void print_profile(const Model& model, const std::vector<RunStats>& runs) {
+  const Graph& graph = runs.front().graph ? *runs.front().graph : model.graph;  // the graph that ran
   std::map<std::string, std::pair<double, int>> by_op;  // op -> (total ms, node count)
   double total = 0;
-  for (size_t i = 0; i < model.graph.nodes.size(); ++i) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
     double ms = 0;
     for (const auto& r : runs) ms += r.node_ms[i];
     ms /= static_cast<double>(runs.size());
-    auto& e = by_op[model.graph.nodes[i].op_type];
+    auto& e = by_op[graph.nodes[i].op_type];
     e.first += ms;
     e.second += 1;
     total += ms;
@@ -47,7 +48,7 @@ void print_profile(const Model& model, const std::vector<RunStats>& runs) {
     std::printf("%-24s %6d %10.3f %6.1f%%\n", op.c_str(), by_op[op].second, ms, total > 0 ? 100 * ms / total : 0.0);
 
   std::vector<std::pair<double, size_t>> nodes;
-  for (size_t i = 0; i < model.graph.nodes.size(); ++i) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
     double ms = 0;
     for (const auto& r : runs) ms += r.node_ms[i];
     nodes.push_back({ms / static_cast<double>(runs.size()), i});
@@ -55,7 +56,7 @@ void print_profile(const Model& model, const std::vector<RunStats>& runs) {
   std::sort(nodes.rbegin(), nodes.rend());
   std::printf("\nslowest nodes:\n");
   for (size_t k = 0; k < std::min<size_t>(10, nodes.size()); ++k) {
-    const Node& n = model.graph.nodes[nodes[k].second];
+    const Node& n = graph.nodes[nodes[k].second];
     std::printf("  %8.3f ms  %-12s %s\n", nodes[k].first, n.op_type.c_str(), n.name.c_str());
   }
 }

@@ -40,11 +40,15 @@ struct InterpreterOptions {
   // Reject inputs whose shape differs from the model's declared input shape.
   bool check_input_shapes = true;
   QuantMode quant_mode = QuantMode::kInteger;
+  // fp32 runs without an observer execute a channels-last plan of the graph (runtime/channels_last.h)
+  // when it has 2-D convolutions. TRANSFIX_CHANNELS_LAST=off in the environment turns it off.
+  bool channels_last = true;
 };
 
 // Per-node wall time of one run, in node index order of the graph (for profiling).
 struct RunStats {
   std::vector<double> node_ms;
+  const Graph* graph = nullptr;  // the graph that ran (the channels-last plan, or the model's own)
 };
 
 class Interpreter {
@@ -70,6 +74,8 @@ class Interpreter {
   void check_input(const ValueInfo& info, const Tensor& t) const;
 
   std::shared_ptr<const Model> rewritten_;  // the dequantized rewrite when quant_mode asks for it
+  std::shared_ptr<const Model> channels_last_model_;
+  std::unique_ptr<Interpreter> channels_last_;  // runs channels_last_model_ for unobserved fp32 runs
   const Model& model_;                      // the graph that runs: the caller's model or rewritten_
   InterpreterOptions options_;
   std::vector<size_t> order_;
@@ -81,6 +87,7 @@ class Interpreter {
   std::vector<int> fused_consumer_;
   std::vector<FusedActivation> fused_activation_;
   void find_fusions();
+  void plan_channels_last();
   // Per-node kernel caches (KernelContext::node_state), filled during run(): one run at a time.
   mutable std::vector<std::shared_ptr<void>> node_states_;
 };
