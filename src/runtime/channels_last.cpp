@@ -30,8 +30,11 @@ class Rewriter {
     g.outputs = in_.outputs;
     g.value_info = in_.value_info;
     g.value_prov = in_.value_prov;
-    for (const auto& n : in_.nodes)
-      if (n.op_type == "Constant" && n.domain.empty() && n.outputs.size() == 1) constant_nodes_[n.outputs[0]] = &n;
+    for (const auto& n : in_.nodes) {
+      if (!n.domain.empty() || n.outputs.size() != 1) continue;
+      if (n.op_type == "Constant") constant_nodes_[n.outputs[0]] = &n;
+      if (n.op_type == "Identity" && n.inputs.size() == 1) identity_of_[n.outputs[0]] = n.inputs[0];
+    }
     // Every name the graph uses, so added values get new ones.
     for (const auto& n : in_.nodes) taken_.insert(n.outputs.begin(), n.outputs.end());
     for (const auto& v : in_.inputs) taken_.insert(v.name);
@@ -52,10 +55,13 @@ class Rewriter {
   std::shared_ptr<Model> out_;
   ChannelsLastStats stats_;
   std::unordered_map<std::string, const Node*> constant_nodes_;
+  std::unordered_map<std::string, std::string> identity_of_;  // Identity output -> its input
   std::unordered_map<std::string, std::string> nhwc_;  // value -> its NHWC copy
   std::set<std::string> nhwc_only_;                    // values produced only as their NHWC copy so far
 
   const Tensor* constant(const std::string& name) const {
+    auto alias = identity_of_.find(name);  // exporters share parameters through Identity nodes
+    if (alias != identity_of_.end()) return constant(alias->second);
     auto init = in_.initializers.find(name);
     if (init != in_.initializers.end()) return &init->second;
     auto c = constant_nodes_.find(name);

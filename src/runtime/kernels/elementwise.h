@@ -90,7 +90,7 @@ inline void row_offsets(const BroadcastPlan& p, int64_t row, int64_t& oa, int64_
 // whether each input moves (stride 1) or stays (stride 0) so the common cases vectorize.
 template <typename T, typename R, typename F>
 Tensor map_binary_planned(const Tensor& a, const Tensor& b, const BroadcastPlan& p, F f) {
-  Tensor out(DTypeOf<R>::value, p.out_shape);
+  Tensor out = Tensor::uninitialized(DTypeOf<R>::value, p.out_shape);  // every element is written below
   if (out.numel() == 0) return out;
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
