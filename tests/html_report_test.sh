@@ -93,5 +93,93 @@ else
   skip "hostile-names case: python3-onnx missing"
 fi
 
+valid localize-schema-json localize "$T/loc.json"
+valid localize-schema-html localize "$T/loc.html"
+# The schema must be able to fail: a pair without its accumulated error, a model without its size.
+$PY -c "import json; r=json.load(open('$T/loc.json')); r['pairs'][1]['accumulated_error']='big'; del r['models']['target']['file_bytes']; json.dump(r, open('$T/bad.json', 'w'))"
+check localize-schema-rejects 1 "accumulated_error must|file_bytes" -- node "$ROOT/tools/node/validate_report.js" "$ROOT/docs/schemas/localize.schema.json" "$T/bad.json"
+
+# ---- a model with thousands of nodes: 1000 Conv+ReLU blocks, a pads fault near the end. The page must stay
+# small (no tensors, pairs paged 50 at a time) and quick.
+if $PY -c "import onnx" 2>/dev/null; then
+  $PY - "$T/chain.onnx" <<'PYEOF'
+import sys
+import numpy as np
+import onnx
+from onnx import helper, TensorProto, numpy_helper
+rng = np.random.default_rng(0)
+nodes, inits, x = [], [], "input"
+for i in range(1000):
+    inits += [numpy_helper.from_array((rng.standard_normal((4, 4, 3, 3)) * 0.25).astype(np.float32), f"w{i}"),
+              numpy_helper.from_array((rng.standard_normal(4) * 0.05).astype(np.float32), f"b{i}")]
+    nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"conv{i}"], name=f"conv{i}", pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"], name=f"relu{i}")]
+    x = f"relu{i}"
+g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4, 8, 8])],
+                      [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+m = helper.make_model(g, producer_name="transfix-test", opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 7
+onnx.save(m, sys.argv[1])
+PYEOF
+  "$TF" mutate "$T/chain.onnx" --fault pads --at conv990 -o "$T/chain_pads.onnx" >/dev/null
+  check large-localize 1 "pads at Conv 'conv990'" -- \
+    "$TF" localize "$T/chain.onnx" "$T/chain_pads.onnx" --random 1 --html "$T/chain.html"
+  size=$(stat -c %s "$T/chain.html")
+  if ((size < 1500000)); then passed=$((passed + 1)); echo "large page: $size bytes for 2000 nodes"; else
+    failed=$((failed + 1)); echo "FAIL large-page-size: $size bytes"; fi
+  page localize-2000-nodes "$T/chain.html" --expect summary --expect chart --expect fault-1 --interact \
+    --expect-js "document.querySelectorAll('#pairs-table tbody tr').length === 50" \
+    --expect-js "document.getElementsByTagName('*').length < 3000"
+  valid large-schema localize "$T/chain.html"
+else
+  skip "large-model case: python3-onnx missing"
+fi
+
+# ---- compare: per-output table and per-sample error histogram on the example CNN (no labels flip)
+check compare-html 1 "html report: $T/cmp.html" -- \
+  "$TF" compare "$TINY" "$T/tiny_pads.onnx" --random 6 --report "$T/cmp.json" --html "$T/cmp.html"
+page compare-numeric "$T/cmp.html" --expect summary --expect models --expect outputs-table --expect histogram \
+  --expect-selector '#histogram rect.bin'
+valid compare-schema-json compare "$T/cmp.json"
+valid compare-schema-html compare "$T/cmp.html"
+report compare-report-no-per-sample "$T/cmp.json" "'per_sample' not in r and r['source']['file_bytes'] == $(stat -c %s "$TINY")"
+# ... and on natural images with label flips: mobilenet_v2 with weights rounded to an 8-bit grid.
+MOBILENET=$CACHE/fixtures/mobilenet_v2
+if [[ -f $MOBILENET/model_opset17.onnx && -d $CACHE/images ]]; then
+  "$TF" mutate "$MOBILENET/model_opset17.onnx" --fault weights-int8 -o "$T/mb_int8.onnx" >/dev/null
+  check compare-flips 1 "flips beyond noise" -- "$TF" compare "$MOBILENET/model_opset17.onnx" "$T/mb_int8.onnx" \
+    --images "$CACHE/images" --limit 16 --calibration-samples 4 --per-sample --report "$T/mb.json" --html "$T/mb.html"
+  cp "$T/mb.html" "$ART/compare.html"
+  page compare "$T/mb.html" --expect summary --expect outputs-table --expect histogram --expect flips-table \
+    --expect-selector '#flips-table img.thumb' --expect-selector '#flips-table .topk li'
+  valid compare-images-schema compare "$T/mb.html"
+  # Every flip the report counts has a row with a 64-px thumbnail and the two top-k lists, whose first
+  # entries are the two labels; the flip kinds add up to the report's counts.
+  report compare-flip-records "$T/mb.json" "(lambda o, s: len(s) == o['top1']['flips'] and
+    sum(x['flip'] == 'beyond-noise' for x in s) == o['top1']['flips_beyond_noise'] and
+    all(x['top_k']['source'][0][0] == x['top1'][0] and x['top_k']['target'][0][0] == x['top1'][1] for x in s))(
+    r['outputs'][0], [x['outputs']['output'] for x in r['per_sample'] if 'flip' in x['outputs']['output']])"
+  report compare-thumbnails "$T/mb.json" "all(x.get('thumbnail', '').startswith('data:image/jpeg;base64,') for x in r['per_sample']
+    if 'flip' in x['outputs']['output']) and all('thumbnail' not in x for x in r['per_sample'] if 'flip' not in x['outputs']['output'])"
+else
+  skip "compare on images: mobilenet_v2 fixture or natural images missing (make fixtures)"
+fi
+
+# ---- repair: before/after, the fixes and their measured effect, the verification compare
+check repair-html 0 "html report: $T/rep.html" -- \
+  "$TF" repair "$TINY" "$T/tiny_pads.onnx" --random 4 -o "$T/fixed.onnx" --report "$T/rep.json" --html "$T/rep.html"
+cp "$T/rep.html" "$ART/repair.html"
+page repair "$T/rep.html" --expect summary --expect repair-metrics --expect fixes-table --expect verify-table \
+  --expect chart --expect network-after --expect-selector '#fixes-table .v-kept' --expect-selector '.fault-card .repair' --interact
+valid repair-schema-json repair "$T/rep.json"
+valid repair-schema-html repair "$T/rep.html"
+report repair-log "$T/rep.json" "r['output'].endswith('fixed.onnx') and r['verify']['verdict'] == 'EQUIVALENT' and
+  r['fixes'][0]['kept'] and r['initial']['max_relative_error'] > r['final']['max_relative_error'] and r['samples'] == 4"
+check repair-dry-run-html 1 "html report" -- \
+  "$TF" repair "$TINY" "$T/tiny_pads.onnx" --random 2 --dry-run --html "$T/dry.html"
+page repair-dry-run "$T/dry.html" --expect summary --expect repair-metrics --expect fixes-table
+valid repair-dry-run-schema repair "$T/dry.html"
+
+ls -la "$ART"/*.png | awk '{print "artifact:", $NF, $5, "bytes"}'
 echo "html report tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -22,7 +22,7 @@ function main() {
   if (!schemaFile || !reportFile) throw new Error('usage: validate_report.js SCHEMA.json REPORT.(json|html)');
   const dirFlag = args.indexOf('--schemas');
   const dir = dirFlag >= 0 ? args[dirFlag + 1] : path.dirname(schemaFile);
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false })  // if/then names properties defined beside it;
   for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.schema.json'))) {
     if (path.resolve(dir, f) !== path.resolve(schemaFile)) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), f);
   }

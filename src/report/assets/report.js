@@ -256,9 +256,9 @@
     return wrap;
   }
 
-  function pairDetail(p, index) {
+  function pairDetail(p, index, id) {
     const ops = (names) => (names && names.length ? el('ul', { class: 'ops' }, names.map((n) => el('li', {}, el('code', { text: n })))) : el('div', { class: 'muted', text: 'none' }));
-    return el('div', { class: 'panel pair-detail', id: 'pair-detail' },
+    return el('div', { class: 'panel pair-detail', id },
       el('div', {}, el('b', { text: `#${index + 1} ` }), p.clean ? 'clean' : badge('faulty', 'FAULTS'),
         el('span', { class: 'muted', text: `  mapping: ${p.how}, transform ${p.transform}` })),
       el('div', { class: 'side-by-side' },
@@ -298,7 +298,7 @@
     let table = null;
     const select = (p) => {
       const i = pairs.indexOf(p);
-      detail.replaceChildren(pairDetail(p, i));
+      detail.replaceChildren(pairDetail(p, i, id === 'network' ? 'pair-detail' : id + '-pair-detail'));
       if (table) {
         table.show(p);
         for (const row of table.querySelectorAll('tr.pair-row')) row.classList.toggle('selected', Number(row.dataset.index) === i);
