@@ -93,6 +93,20 @@ else
   skip "hostile-names case: python3-onnx missing"
 fi
 
+# Many faults are shown 20 at a time: the page's data with the fault repeated 45 times.
+$PY - "$T/loc.html" "$T/many.html" <<'PYEOF'
+import json, re, sys
+page = open(sys.argv[1]).read()
+m = re.search(r'(<script type="application/json" id="report-data">)(.*?)(</script>)', page, re.S)
+r = json.loads(m.group(2))
+r['faults'] = r['faults'] * 45
+data = json.dumps(r).replace('<', '\\u003c')
+open(sys.argv[2], 'w').write(page[:m.start(2)] + data + page[m.end(2):])
+PYEOF
+page localize-45-faults "$T/many.html" --expect fault-cards \
+  --expect-js "document.querySelectorAll('.fault-card').length === 20" \
+  --expect-js "(() => { document.getElementById('more-faults').click(); return document.querySelectorAll('.fault-card').length === 40; })()" \
+  --expect-js "(() => { document.getElementById('more-faults').click(); return document.querySelectorAll('.fault-card').length === 45 && document.getElementById('more-faults').style.display === 'none'; })()"
 valid localize-schema-json localize "$T/loc.json"
 valid localize-schema-html localize "$T/loc.html"
 # The schema must be able to fail: a pair without its accumulated error, a model without its size.

@@ -309,7 +309,8 @@
     if (id !== 'network') table.id = id + '-pairs-table';
     const firstFault = pairs.find((p) => !p.clean);
     const sec = section(id, title,
-      el('p', { class: 'muted', text: 'Each point is a target tensor mapped to the source tensor holding the same values. Hover for the names in both models; click to see the segment and find it in the table.' }),
+      el('p', { class: 'muted', text: 'Each point is a target tensor mapped to the source tensor holding the same values. Hover for the names in both models; click to see the segment and find it in the table. ' +
+        'A gap in the accumulated error: the target tensor has another shape than the source\'s there (a fault upstream changed it), or the target crashed before it.' }),
       chart, detail, el('h4', { text: 'mapped tensor pairs' }), table);
     sec.select = select;
     if (firstFault) select(firstFault);
@@ -369,16 +370,29 @@
     return card;
   }
 
+  // Fault cards, FAULT_PAGE at a time (a badly broken conversion of a large model can have hundreds).
+  const FAULT_PAGE = 20;
   function faultsSection(loc, fixesByFault, network) {
     const faults = loc.faults || [];
-    const pairs = loc.pairs || [];
+    const byTarget = new Map((loc.pairs || []).map((p) => [p.target, p]));
+    const cards = el('div', { id: 'fault-cards' });
+    const more = el('button', { type: 'button', id: 'more-faults' });
+    const showMore = () => {
+      const start = cards.childElementCount;
+      faults.slice(start, start + FAULT_PAGE).forEach((f, k) => {
+        const p = byTarget.get((f.target || {}).tensor);
+        cards.append(faultCard(f, start + k + 1, fixesByFault ? fixesByFault.get(f.summary) : null,
+          p && network ? () => { network.select(p); network.scrollIntoView(); } : null));
+      });
+      const left = faults.length - cards.childElementCount;
+      more.textContent = `show ${Math.min(left, FAULT_PAGE)} more of ${left} remaining faults`;
+      more.style.display = left > 0 ? '' : 'none';
+    };
+    more.addEventListener('click', showMore);
+    showMore();
     return section('faults', `Faults (${faults.length})`,
       faults.length ? null : el('p', { id: 'no-faults', text: 'No fault: every mapped tensor is within its noise threshold.' }),
-      faults.map((f, i) => {
-        const p = pairs.find((q) => q.target === (f.target || {}).tensor);
-        return faultCard(f, i + 1, fixesByFault ? fixesByFault.get(f.summary) : null,
-          p && network ? () => { network.select(p); network.scrollIntoView(); } : null);
-      }));
+      cards, el('div', { class: 'pager' }, more));
   }
 
   function localizeSummary(loc, extra) {
