@@ -56,7 +56,9 @@ check localize-html 1 "html report: $T/loc.html" -- \
   "$TF" localize "$TINY" "$T/tiny_pads.onnx" --random 1 --report "$T/loc.json" --html "$T/loc.html"
 cp "$T/loc.html" "$ART/localize.html"
 page localize "$T/loc.html" --expect summary --expect models --expect chart --expect faults --expect pairs-table \
-  --expect fault-1 --expect-selector '#chart svg path.series-accumulated' --expect-selector '#chart .fault-marker' --interact
+  --expect fault-1 --expect-selector '#chart svg path.series-accumulated' --expect-selector '#chart .fault-marker' --interact \
+  --expect-js "document.getElementById('verdict').textContent === '1 FAULT'" \
+  --expect-js "document.querySelectorAll('#fault-1 tr.diff').length === 1 && document.querySelector('#fault-1 tr.diff').textContent.includes('pads')"
 # The fault's pair: before it only the graph input, so a free run feeds it exactly what alignment fed
 # it: accumulated == local error. Every pair has both numbers; the attribute diff names the pads.
 report localize-accumulated-at-fault "$T/loc.json" \
@@ -165,7 +167,9 @@ if [[ -f $MOBILENET/model_opset17.onnx && -d $CACHE/images ]]; then
     --images "$CACHE/images" --limit 16 --calibration-samples 4 --per-sample --report "$T/mb.json" --html "$T/mb.html"
   cp "$T/mb.html" "$ART/compare.html"
   page compare "$T/mb.html" --expect summary --expect outputs-table --expect histogram --expect flips-table \
-    --expect-selector '#flips-table img.thumb' --expect-selector '#flips-table .topk li'
+    --expect-selector '#flips-table img.thumb' --expect-selector '#flips-table .topk li' \
+    --expect-js "document.getElementById('verdict').textContent === 'DIVERGENT'" \
+    --expect-js "[...document.querySelectorAll('#flips-table img.thumb')].every((i) => i.complete && i.naturalWidth > 0 && i.naturalWidth <= 64)"
   valid compare-images-schema compare "$T/mb.html"
   # Every flip the report counts has a row with a 64-px thumbnail and the two top-k lists, whose first
   # entries are the two labels; the flip kinds add up to the report's counts.
@@ -184,14 +188,16 @@ check repair-html 0 "html report: $T/rep.html" -- \
   "$TF" repair "$TINY" "$T/tiny_pads.onnx" --random 4 -o "$T/fixed.onnx" --report "$T/rep.json" --html "$T/rep.html"
 cp "$T/rep.html" "$ART/repair.html"
 page repair "$T/rep.html" --expect summary --expect repair-metrics --expect fixes-table --expect verify-table \
-  --expect chart --expect network-after --expect-selector '#fixes-table .v-kept' --expect-selector '.fault-card .repair' --interact
+  --expect chart --expect network-after --expect-selector '#fixes-table .v-kept' --expect-selector '.fault-card .repair' --interact \
+  --expect-js "document.getElementById('verdict').textContent === 'EQUIVALENT'"
 valid repair-schema-json repair "$T/rep.json"
 valid repair-schema-html repair "$T/rep.html"
 report repair-log "$T/rep.json" "r['output'].endswith('fixed.onnx') and r['verify']['verdict'] == 'EQUIVALENT' and
   r['fixes'][0]['kept'] and r['initial']['max_relative_error'] > r['final']['max_relative_error'] and r['samples'] == 4"
 check repair-dry-run-html 1 "html report" -- \
   "$TF" repair "$TINY" "$T/tiny_pads.onnx" --random 2 --dry-run --html "$T/dry.html"
-page repair-dry-run "$T/dry.html" --expect summary --expect repair-metrics --expect fixes-table
+page repair-dry-run "$T/dry.html" --expect summary --expect repair-metrics --expect fixes-table \
+  --expect-js "document.getElementById('verdict').textContent === 'DRY RUN'"
 valid repair-dry-run-schema repair "$T/dry.html"
 
 ls -la "$ART"/*.png | awk '{print "artifact:", $NF, $5, "bytes"}'

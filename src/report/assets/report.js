@@ -431,7 +431,8 @@
   function renderRepair(r) {
     const before = r.localize_before || {}, after = r.localize_after || {};
     const verify = r.verify;
-    const verdict = verify ? verify.verdict : (r.final && r.final.flips === 0 ? 'REPAIRED' : 'NOT REPAIRED');
+    // The verdict is the verification compare's; without one nothing was written (a dry run, or no fix helped).
+    const verdict = verify ? verify.verdict : r.dry_run ? 'DRY RUN' : 'NOTHING WRITTEN';
     app.append(header('repair', verdict, verdict, `${before.source} → ${before.target}${r.output ? ' → ' + r.output : ''}`));
     const repaired = r.output ? { repaired: { path: r.output, format: verify && verify.target ? verify.target.format : undefined,
       producer: verify && verify.target ? verify.target.producer : undefined, opset: verify && verify.target ? verify.target.opset : undefined,
