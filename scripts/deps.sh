@@ -14,6 +14,7 @@ DEBS=(
   libtorch-dev
   libhdf5-dev
   libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22 clang-14 libclang-rt-14-dev
+  chromium chromium-driver
 )
 # Node.js may come from elsewhere than Debian (Debian's npm then conflicts): install only if missing.
 command -v node >/dev/null 2>&1 || DEBS+=(nodejs)
@@ -32,9 +33,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node-side reference runtimes (ONNX Runtime, the TFLite interpreter in WebAssembly). The prebuilt native binary ships inside
-# the npm package itself; ONNXRUNTIME_NODE_INSTALL=skip stops its install script from downloading extras.
-if [[ ! -d tools/node/node_modules/onnxruntime-node || ! -d tools/node/node_modules/@tensorflow/tfjs-tflite ]]; then
+# Node-side reference runtimes (ONNX Runtime, the TFLite interpreter in WebAssembly) and Ajv (JSON Schema checks of the
+# reports). The prebuilt native binary ships inside the npm package itself; ONNXRUNTIME_NODE_INSTALL=skip stops its
+# install script from downloading extras.
+if [[ ! -d tools/node/node_modules/onnxruntime-node || ! -d tools/node/node_modules/@tensorflow/tfjs-tflite ||
+      ! -d tools/node/node_modules/ajv ]]; then
   echo "deps: npm install in tools/node" >&2
   (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent >/dev/null)
 fi

@@ -11,6 +11,7 @@
 // after it are found too. Mapped pairs cut both graphs into segments: the target nodes between a
 // pair and its nearest mapped ancestors, and the source nodes between the same points.
 #pragma once
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ struct TensorPair {
   double noise = 0;           // source fp32 noise at this tensor
   double scale = 0;           // max |source|
   double threshold = 0;       // clean threshold in effect
+  // Error along the network as a plain run sees it (accumulated_error.h): the target run freely in fp32
+  // vs the source's fp64 value, and the source's own fp32 run vs the same. NaN when not measured.
+  double accumulated = std::numeric_limits<double>::quiet_NaN();
+  double accumulated_noise = std::numeric_limits<double>::quiet_NaN();
   double noise_units() const;
   double relative() const { return scale > 0 ? error / scale : error; }
   // The segment that ends here.

@@ -6,7 +6,9 @@
 #include <set>
 
 #include "analysis/contract.h"
+#include "analysis/model_info.h"
 #include "core/errors.h"
+#include "data/image_encode.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
 
@@ -119,6 +121,7 @@ class Recorder {
 void load_side(const std::string& path, const char* name, bool with_fp64, Side& s, Recorder& rec) {
   ModelSummary& m = *s.summary;
   m.path = path;
+  m.file_bytes = model_file_bytes(path);
   try {
     s.model = std::make_unique<Model>(load_model(path));
   } catch (const std::exception& e) {
@@ -129,6 +132,7 @@ void load_side(const std::string& path, const char* name, bool with_fp64, Side& 
   m.format = s.model->meta.format;
   m.producer = s.model->meta.producer_name + (s.model->meta.producer_version.empty() ? "" : " " + s.model->meta.producer_version);
   m.opset = s.model->opset();
+  m.nodes = static_cast<int64_t>(s.model->graph.nodes.size());
   m.outputs = s.model->graph.outputs;
   for (const auto& in : s.model->graph.inputs)
     if (!s.model->graph.initializers.count(in.name)) s.inputs.push_back(in);
@@ -161,6 +165,13 @@ nlohmann::json num(double v) {
   if (std::isnan(v)) return nullptr;
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   return v;
+}
+
+// The k best classes of one row with their scores: [[class, score], ...], best first.
+nlohmann::json ranked_json(const double* row, int64_t classes, int64_t k) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t c : top_k(row, classes, k)) out.push_back({c, num(row[c])});
+  return out;
 }
 
 // One output of one sample: accumulate every metric.
@@ -236,6 +247,10 @@ void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s3
         top1.push_back({a_s, a_t});
         (*detail)["top_k_overlap"] = overlap;
         (*detail)["kendall_tau"] = tau;
+        if (rows == 1) {
+          (*detail)["top_k"] = {{"source", ranked_json(sr, classes, opt.top_k)}, {"target", ranked_json(tr, classes, opt.top_k)}};
+          if (a_s != a_t) (*detail)["flip_margin"] = {num(sr[a_s] - sr[a_t]), num(sr[a_s])};
+        }
       }
     }
     if (detail) (*detail)["top1"] = rows == 1 ? top1[0] : top1;
@@ -298,6 +313,36 @@ std::optional<QuantParams> output_quant(const Model& m, const ValueInfo& v) {
   if (v.quant) return v.quant;
   const ValueInfo* info = m.graph.find_value_info(v.name);
   return info ? info->quant : std::nullopt;
+}
+
+// Inverse of num(): null is NaN, "inf"/"-inf" are infinities.
+double from_num(const nlohmann::json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) return v.get<std::string>() == "-inf" ? -INFINITY : INFINITY;
+  return NAN;
+}
+
+// Does any output of a per-sample record change its top-1 label?
+bool top1_changed(const nlohmann::json& outputs) {
+  for (const auto& [name, o] : outputs.items())
+    if (o.contains("flip_margin")) return true;
+  return false;
+}
+
+// Per-sample flips are judged once the tolerance is known: "flip": "beyond-noise" or "near-tie".
+void judge_sample_flips(CompareResult& r, const CompareOptions& opt) {
+  for (auto& sample : r.per_sample) {
+    if (!sample.contains("outputs")) continue;
+    for (auto& [name, o] : sample["outputs"].items()) {
+      if (!o.contains("flip_margin")) continue;
+      auto out = std::find_if(r.outputs.begin(), r.outputs.end(), [&](const OutputResult& x) { return x.source_name == name; });
+      if (out == r.outputs.end()) continue;
+      const double margin = from_num(o["flip_margin"][0]), score = from_num(o["flip_margin"][1]);
+      // As record_flip_margin: a NaN margin is not beyond the threshold.
+      o["flip"] = margin > flip_threshold(*out, opt, score) ? "beyond-noise" : "near-tie";
+      o["flip_margin"] = o["flip_margin"][0];
+    }
+  }
 }
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
@@ -423,6 +468,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   r.labels = false;
 
   // Stream the samples.
+  int64_t thumbnails_left = opt.thumbnails;
   Sample smp;
   bool calibration_done = opt.calibration_samples == 0;
   while ((opt.limit < 0 || r.samples < opt.limit) && data->next(smp)) {
@@ -495,6 +541,10 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
         outs[o.source_name] = od;
       }
       detail["outputs"] = outs;
+      if (opt.per_sample && smp.image && thumbnails_left > 0 && top1_changed(outs)) {
+        --thumbnails_left;
+        detail["thumbnail"] = thumbnail_data_uri(*smp.image);
+      }
     }
     if (!calibration_done && r.calibration_samples >= opt.calibration_samples) {
       calibration_done = true;
@@ -514,6 +564,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     r.verdict = std::max(r.verdict, o.verdict);
   }
   r.exit_code = r.verdict == Verdict::kEquivalent ? 0 : 1;
+  if (opt.per_sample) judge_sample_flips(r, opt);
   if (r.samples == 0) {
     r.verdict = Verdict::kCrash;
     r.exit_code = 2;
@@ -550,6 +601,8 @@ nlohmann::json model_json(const ModelSummary& m) {
   for (const auto& v : m.inputs) j["inputs"].push_back(value_json(v));
   j["outputs"] = nlohmann::json::array();
   for (const auto& v : m.outputs) j["outputs"].push_back(value_json(v));
+  j["file_bytes"] = m.file_bytes >= 0 ? nlohmann::json(m.file_bytes) : nlohmann::json(nullptr);
+  j["nodes"] = m.nodes;
   j["runs"] = m.runs;
   j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
   return j;

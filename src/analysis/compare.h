@@ -40,6 +40,9 @@ struct CompareOptions {
   double max_flip_rate = 0.0;         // flips beyond noise allowed, as a fraction of instances
   int64_t top_k = 5;
   bool per_sample = false;            // keep per-sample details for the report
+  // With per_sample: image samples whose top-1 label changes get a small JPEG thumbnail (data: URI,
+  // 64 px) in their record, for the first `thumbnails` such samples (the HTML report's flip table).
+  int64_t thumbnails = 0;
   // Called after each sample (samples done so far); for progress display.
   std::function<void(size_t)> progress;
 };
@@ -57,6 +60,8 @@ struct Crash {
 struct ModelSummary {
   std::string path, format, producer;
   int64_t opset = 0;
+  int64_t file_bytes = -1;  // model file size (-1: unknown)
+  int64_t nodes = 0;
   std::vector<ValueInfo> inputs, outputs;
   bool loaded = false;
   double run_ms = 0;  // total fp32 inference time

@@ -617,6 +617,19 @@ std::string repair_text(const Ctx& c, const Fault& f) {
          std::to_string(f.segment.source_nodes.size()) + " ops, translated";
 }
 
+// The canonical attributes of the two ops a fault is pinned to, for the report's side-by-side view.
+void record_pinned_attributes(const Ctx& c, Fault& f) {
+  if (f.target_node >= 0) {
+    f.target_op_label = op_label(c.target.graph.nodes.at(static_cast<size_t>(f.target_node)));
+    f.target_attributes = canonical_attributes(c.target, c.target.graph.nodes.at(static_cast<size_t>(f.target_node)), target_shapes(c));
+    to_source_frame_axes(f.target_attributes, f.segment.transform);
+  }
+  if (f.source_node >= 0) {
+    f.source_op_label = op_label(c.source.graph.nodes.at(static_cast<size_t>(f.source_node)));
+    f.source_attributes = canonical_attributes(c.source, c.source.graph.nodes.at(static_cast<size_t>(f.source_node)), source_shapes(c));
+  }
+}
+
 // The target op that fails even when fed the source's values, compared with the source op of the same
 // family that reads the same (mapped) inputs: its attributes usually say why (a concat axis, a perm).
 Fault diagnose_crash(const Ctx& c, const Alignment& al) {
@@ -664,6 +677,8 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
 
 }  // namespace
 
+std::string node_label(const Node& n) { return op_label(n); }
+
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
   Ctx c{source, target, trace, al};
   Diagnosis d;
@@ -683,9 +698,13 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     f.repair.text = repair_text(c, f);
     const std::string where = f.target_node >= 0 ? op_label(target.graph.nodes.at(static_cast<size_t>(f.target_node))) : "'" + seg.target + "'";
     f.summary = f.category + ": " + f.kind + " at " + where;
+    record_pinned_attributes(c, f);
     d.faults.push_back(std::move(f));
   }
-  if (!al.crash.empty()) d.faults.push_back(diagnose_crash(c, al));
+  if (!al.crash.empty()) {
+    d.faults.push_back(diagnose_crash(c, al));
+    record_pinned_attributes(c, d.faults.back());
+  }
   // Explained faults first (a shape change downstream of a fault shows up as an unexplained one),
   // then by the error they introduce.
   std::stable_sort(d.faults.begin(), d.faults.end(), [](const Fault& a, const Fault& b) {
@@ -706,8 +725,12 @@ nlohmann::json fault_json(const Fault& f) {
           {"kind", f.kind},
           {"summary", f.summary},
           {"confidence", f.confidence},
-          {"target", {{"tensor", f.segment.target}, {"ops", f.target_ops}, {"from", f.segment.target_from}}},
-          {"source", {{"tensor", f.segment.source}, {"ops", f.source_ops}, {"from", f.segment.source_from}}},
+          {"target", {{"tensor", f.segment.target}, {"ops", f.target_ops}, {"from", f.segment.target_from},
+                      {"op", f.target_node >= 0 ? nlohmann::json(f.target_op_label) : nlohmann::json(nullptr)},
+                      {"attributes", f.target_attributes}}},
+          {"source", {{"tensor", f.segment.source}, {"ops", f.source_ops}, {"from", f.segment.source_from},
+                      {"op", f.source_node >= 0 ? nlohmann::json(f.source_op_label) : nlohmann::json(nullptr)},
+                      {"attributes", f.source_attributes}}},
           {"evidence",
            {{"local_error", num(f.segment.error)},
             {"relative_error", num(f.segment.relative())},

@@ -31,6 +31,9 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
 // "layout" for ops that only move data (Transpose, Reshape, Identity...).
 std::string op_family(const std::string& op_type);
 
+// A node in the model's own terms: "Upsample 'up/Upsample'" (provenance op type and name).
+std::string node_label(const Node& n);
+
 struct Finding {
   std::string stage;     // "tool", "parameters", "hyperparameters", "graph"
   std::string kind;      // e.g. "resize coordinate mode", "weights rounded to float16"
@@ -57,6 +60,9 @@ struct Fault {
   // The segment's ops in each model's own names: "Upsample 'up/Upsample'".
   std::vector<std::string> target_ops, source_ops;
   int target_node = -1, source_node = -1;  // the op the fault is pinned to (indices), when one is
+  // Canonical attributes of those two ops (the target's axes in the source's frame), for a side-by-side view.
+  std::string target_op_label, source_op_label;
+  std::map<std::string, std::string> target_attributes, source_attributes;
 };
 
 struct Diagnosis {

@@ -25,6 +25,10 @@ struct LocalizeOptions {
 
 struct LocalizeResult {
   std::string source_path, target_path;
+  nlohmann::json source_info, target_info;  // model_info_json: format, producer, opset, file size
+  std::string data_kind, data_description;  // the dataset the probe came from (empty: inputs given)
+  AlignOptions thresholds;                  // the clean-match thresholds in effect
+  std::vector<std::string> source_node_labels, target_node_labels;  // "Op 'name'" per node, for reports
   ProbeInputs probe;
   Alignment alignment;
   Diagnosis diagnosis;

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
+#include "report/html_report.h"
 #include "runtime/thread_pool.h"
 
 namespace fs = std::filesystem;
@@ -26,10 +27,13 @@ struct CompareArgs {
   double noise_multiple = 8.0;
   std::optional<double> atol, rtol;
   double max_flip_rate = 0.0;
-  std::string report;
+  std::string report, html;
   bool per_sample = false;
   int threads = 0;
 };
+
+// Flipped images the HTML report shows as thumbnails (about 2-3 KB each).
+constexpr int64_t kHtmlThumbnails = 200;
 
 std::string g(double v) {
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -155,7 +159,9 @@ int compare(const CompareArgs& a) {
   opt.noise_multiple = a.noise_multiple;
   opt.atol = a.atol, opt.rtol = a.rtol;
   opt.max_flip_rate = a.max_flip_rate;
-  opt.per_sample = a.per_sample;
+  // The HTML page shows per-sample errors and the flipped images, so it needs the per-sample records.
+  opt.per_sample = a.per_sample || !a.html.empty();
+  if (!a.html.empty()) opt.thumbnails = kHtmlThumbnails;
   if (a.limit == 0 || a.limit < -1) throw InputError("--limit must be positive");
   bool tty = isatty(STDERR_FILENO);
   if (tty) opt.progress = [](size_t n) { std::cerr << "\r  compared " << n << " samples" << std::flush; };
@@ -163,8 +169,14 @@ int compare(const CompareArgs& a) {
   CompareResult r = compare_models(a.source, a.target, factory, opt);
   if (tty && r.samples) std::cerr << "\r" << std::string(40, ' ') << "\r";
   print_summary(r, opt);
+  nlohmann::json report = compare_report_json(r, opt);
+  if (!a.html.empty()) {
+    write_html_report(a.html, report);
+    std::cout << "html report: " << a.html << "\n";
+  }
   if (!a.report.empty()) {
-    write_file_atomic(a.report, compare_report_json(r, opt).dump(2) + "\n");
+    if (!a.per_sample) report.erase("per_sample");  // kept only for the page
+    write_file_atomic(a.report, report.dump(2) + "\n");
     std::cout << "report: " << a.report << "\n";
   }
   return r.exit_code;
@@ -189,6 +201,8 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--max-flip-rate", a->max_flip_rate, "Fraction of top-1 flips beyond noise allowed (default 0)");
   cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/compare.md)");
   cmd->add_flag("--per-sample", a->per_sample, "Include per-sample details in the report");
+  cmd->add_option("--html", a->html,
+                  "Write a self-contained HTML report: per-sample errors, label flips with thumbnails (docs/report.md)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = compare(*a); });
 }

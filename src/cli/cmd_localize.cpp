@@ -8,6 +8,7 @@
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
+#include "report/html_report.h"
 #include "runtime/thread_pool.h"
 
 namespace transfix::cli {
@@ -17,7 +18,7 @@ namespace {
 struct LocalizeArgs {
   std::string source, target;
   DataArgs data;
-  std::string report;
+  std::string report, html;
   int threads = 0;
   bool all_pairs = false;
   int probes = 2;
@@ -46,6 +47,10 @@ int localize(const LocalizeArgs& a) {
   if (!a.report.empty()) {
     write_file_atomic(a.report, localize_json(r).dump(2) + "\n");
     std::cout << "report: " << a.report << "\n";
+  }
+  if (!a.html.empty()) {
+    write_html_report(a.html, localize_json(r));
+    std::cout << "html report: " << a.html << "\n";
   }
   return r.diagnosis.faults.empty() ? kExitOk : kExitFinding;
 }
@@ -103,6 +108,7 @@ void add_localize(CLI::App& app) {
   cmd->add_option("target", a->target, "Its conversion")->required();
   add_data_options(cmd, a->data);
   cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/localize.md)");
+  cmd->add_option("--html", a->html, "Write a self-contained HTML report (docs/report.md)");
   cmd->add_option("--probes", a->probes, "Samples tried in turn until one shows a fault (default 2)");
   cmd->add_flag("--all-pairs", a->all_pairs, "Print every mapped tensor pair");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");

@@ -9,6 +9,7 @@
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
 #include "repair/repair.h"
+#include "report/html_report.h"
 #include "runtime/thread_pool.h"
 
 namespace fs = std::filesystem;
@@ -18,7 +19,7 @@ namespace transfix::cli {
 namespace {
 
 struct RepairArgs {
-  std::string source, target, output, report;
+  std::string source, target, output, report, html;
   DataArgs data;
   int64_t samples = 4;
   double max_time = 60;
@@ -29,6 +30,15 @@ struct RepairArgs {
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code ec;
   return fs::exists(a) && fs::exists(b) && fs::equivalent(a, b, ec);
+}
+
+// The JSON log and the HTML page, once the outcome (and the verification, when one ran) is known.
+void write_reports(const RepairArgs& a, const nlohmann::json& log) {
+  if (!a.report.empty()) write_file_atomic(a.report, log.dump(2) + "\n");
+  if (!a.html.empty()) {
+    write_html_report(a.html, log);
+    std::cout << "html report: " << a.html << "\n";
+  }
 }
 
 int repair(const RepairArgs& a) {
@@ -70,13 +80,17 @@ int repair(const RepairArgs& a) {
             << ", " << r.seconds << " s)\n";
   int kept = 0;
   for (const auto& f : r.fixes) kept += f.kept;
-  if (!a.report.empty()) write_file_atomic(a.report, repair_json(r).dump(2) + "\n");
+  nlohmann::json log = repair_json(r);
+  log["samples"] = samples.size();
+  log["dry_run"] = a.dry_run;
   if (a.dry_run) {
     std::cout << "dry run: nothing written\n";
+    write_reports(a, log);
     return kept ? kExitFinding : kExitOk;
   }
   if (!kept) {
     std::cout << "no fix helped: nothing written\n";
+    write_reports(a, log);
     return r.first.diagnosis.faults.empty() ? kExitOk : kExitFinding;
   }
   save_model(r.repaired, a.output);
@@ -88,6 +102,9 @@ int repair(const RepairArgs& a) {
   for (const auto& o : c.outputs)
     std::cout << "verify: output '" << o.source_name << "': " << verdict_name(o.verdict) << "\n";
   std::cout << "verdict after repair: " << verdict_name(c.verdict) << "\n";
+  log["output"] = a.output;
+  log["verify"] = compare_report_json(c, copt);
+  write_reports(a, log);
   return c.exit_code;
 }
 
@@ -107,6 +124,7 @@ void add_repair(CLI::App& app) {
   cmd->add_flag("--dry-run", a->dry_run, "Print the plan and its measured effect without writing");
   cmd->add_flag("--float-restore", a->float_restore, "Restore weights in float even where the target is quantized");
   cmd->add_option("--report", a->report, "Write a JSON repair log");
+  cmd->add_option("--html", a->html, "Write a self-contained HTML report: before/after, fixes and their effect (docs/report.md)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = repair(*a); });
 }
