@@ -192,6 +192,12 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
   return a;
 }
 
+std::string op_label(const Node& n) {
+  const std::string name = n.prov.name.empty() ? n.name : n.prov.name;
+  const std::string op = n.prov.op_type.empty() ? n.op_type : n.prov.op_type;
+  return op + " '" + name + "'";
+}
+
 namespace {
 
 // ---------------------------------------------------------------- parameter stage
@@ -375,12 +381,6 @@ struct Ctx {
   const SourceTrace& trace;
   const Alignment& al;
 };
-
-std::string op_label(const Node& n) {
-  const std::string name = n.prov.name.empty() ? n.name : n.prov.name;
-  const std::string op = n.prov.op_type.empty() ? n.op_type : n.prov.op_type;
-  return op + " '" + name + "'";
-}
 
 struct NodePairing {
   std::vector<std::pair<int, int>> pairs;  // (source node, target node)

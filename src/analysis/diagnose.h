@@ -31,6 +31,9 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
 // "layout" for ops that only move data (Transpose, Reshape, Identity...).
 std::string op_family(const std::string& op_type);
 
+// A node in its model's own terms, as reports name it: "Conv 'features.0'" (original op and name).
+std::string op_label(const Node& n);
+
 struct Finding {
   std::string stage;     // "tool", "parameters", "hyperparameters", "graph"
   std::string kind;      // e.g. "resize coordinate mode", "weights rounded to float16"
