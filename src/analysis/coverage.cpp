@@ -88,6 +88,10 @@ int64_t channels_per_group(const Node& n, const Shape& w) {
 
 void conv_flags(const Node& n, const Shape& w, const std::map<std::string, std::string>& a, std::vector<std::string>& f) {
   if (std::stoll(a.at("group")) > 1) f.push_back(channels_per_group(n, w) == 1 ? "dw" : "grouped");
+  // Pointwise convolutions take other paths in converters and runtimes (FULLY_CONNECTED or MatMul, GEMM
+  // kernels) than spatial ones.
+  const auto kernel = parse_list(a.at("kernel"));
+  if (!kernel.empty() && std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; })) f.push_back("1x1");
   if (any_above_one(a.at("strides"))) f.push_back("stride");
   if (any_above_one(a.at("dilations"))) f.push_back("dilated");
 }

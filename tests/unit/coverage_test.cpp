@@ -90,9 +90,9 @@ TEST(Coverage, ChainCountsEveryLength) {
 TEST(Coverage, BranchesThatMergeCountEachPath) {
   const Builder b = diamond();
   // Two paths share the sequence Conv -> Relu -> Add (through b and through c).
-  EXPECT_EQ(counted(b.m, 3), (Counts{{"Conv -> Relu -> Add", 2}, {"Relu -> Add -> Sigmoid", 2}}));
-  EXPECT_EQ(counted(b.m, 4), (Counts{{"Conv -> Relu -> Add -> Sigmoid", 2}}));
-  EXPECT_EQ(counted(b.m, 2), (Counts{{"Conv -> Relu", 2}, {"Relu -> Add", 2}, {"Add -> Sigmoid", 1}}));
+  EXPECT_EQ(counted(b.m, 3), (Counts{{"Conv[1x1] -> Relu -> Add", 2}, {"Relu -> Add -> Sigmoid", 2}}));
+  EXPECT_EQ(counted(b.m, 4), (Counts{{"Conv[1x1] -> Relu -> Add -> Sigmoid", 2}}));
+  EXPECT_EQ(counted(b.m, 2), (Counts{{"Conv[1x1] -> Relu", 2}, {"Relu -> Add", 2}, {"Add -> Sigmoid", 1}}));
 }
 
 TEST(Coverage, SeveralInputsAndAValueUsedTwice) {
@@ -159,9 +159,9 @@ TEST(Coverage, BatchNormFoldsOnlyIntoAConvolution) {
   b.add("Sigmoid", {"bn2"}, "o");
   b.output("o");
   for (const char* p : {"s", "b", "m", "v"}) b.initializer(p, Tensor(DType::kF32, {4}));
-  EXPECT_EQ(counted(b.m, 3), (Counts{{"Conv -> Relu -> BatchNormalization", 1}, {"Relu -> BatchNormalization -> Sigmoid", 1}}));
+  EXPECT_EQ(counted(b.m, 3), (Counts{{"Conv[1x1] -> Relu -> BatchNormalization", 1}, {"Relu -> BatchNormalization -> Sigmoid", 1}}));
   EXPECT_EQ(counted(b.m, 3, parse_coverage_fold("noops")),
-            (Counts{{"Conv -> BatchNormalization -> Relu", 1}, {"BatchNormalization -> Relu -> BatchNormalization", 1},
+            (Counts{{"Conv[1x1] -> BatchNormalization -> Relu", 1}, {"BatchNormalization -> Relu -> BatchNormalization", 1},
                     {"Relu -> BatchNormalization -> Sigmoid", 1}}));
 }
 
@@ -197,13 +197,13 @@ TEST(Coverage, PathsThroughMarkedNodes) {
   // Node 2 is the second Relu (c): one path of each sequence goes through it.
   std::map<std::string, uint64_t> through;
   for (const auto& [seq, paths] : touching(ms, {2}, 3, table)) through[table.describe(seq)] = paths;
-  EXPECT_EQ(through, (Counts{{"Conv -> Relu -> Add", 1}, {"Relu -> Add -> Sigmoid", 1}}));
+  EXPECT_EQ(through, (Counts{{"Conv[1x1] -> Relu -> Add", 1}, {"Relu -> Add -> Sigmoid", 1}}));
   // Through the Conv (node 0): only the paths that start there.
   through.clear();
   for (const auto& [seq, paths] : touching(ms, {0}, 3, table)) through[table.describe(seq)] = paths;
-  EXPECT_EQ(through, (Counts{{"Conv -> Relu -> Add", 2}}));
+  EXPECT_EQ(through, (Counts{{"Conv[1x1] -> Relu -> Add", 2}}));
   // An example path through node 2 uses it; without a mark, any path of the sequence.
-  const uint32_t conv = table.signature_id("Conv"), relu = table.signature_id("Relu"), add = table.signature_id("Add");
+  const uint32_t conv = table.signature_id("Conv[1x1]"), relu = table.signature_id("Relu"), add = table.signature_id("Add");
   EXPECT_EQ(example_path(ms, {conv, relu, add}, {2}), (std::vector<size_t>{0, 2, 3}));
   EXPECT_EQ(example_path(ms, {conv, relu, add}).size(), 3u);
   EXPECT_TRUE(example_path(ms, {relu, conv}).empty());
@@ -237,6 +237,9 @@ TEST(CoverageSignature, ConvolutionFlags) {
   EXPECT_EQ(node_signature(b.m, b.m.graph.nodes[0]), "Conv[dw,stride,pads=asym]");
   EXPECT_EQ(node_signature(b.m, b.m.graph.nodes[1]), "Conv[grouped,dilated]");
   EXPECT_EQ(node_signature(b.m, b.m.graph.nodes[2]), "Conv");
+  b.initializer("pw", Tensor(DType::kF32, {8, 4, 1, 1}));
+  b.add("Conv", {"x", "pw"}, "d");
+  EXPECT_EQ(node_signature(b.m, b.m.graph.nodes[3]), "Conv[1x1]");
 }
 
 TEST(CoverageSignature, ResizePoolClipPad) {
@@ -396,7 +399,7 @@ TEST(CoverageReport, UntestedSequencesAndFailureAssociation) {
   builder.add_conversion(fail);
   builder.add_model(study.m);
   const CoverageResult r = builder.finish();
-  // Study sequences: Conv->Relu (exercised by the diamond), Relu->MaxPool[ceil], MaxPool[ceil]->Sigmoid (never).
+  // Study sequences: Conv[1x1]->Relu (exercised by the diamond), Relu->MaxPool[ceil], MaxPool[ceil]->Sigmoid (never).
   std::vector<std::string> untested;
   for (const auto* s : r.untested(2)) untested.push_back(r.describe(s->sequence));
   std::sort(untested.begin(), untested.end());
@@ -418,9 +421,9 @@ TEST(CoverageReport, UntestedSequencesAndFailureAssociation) {
     EXPECT_NEAR(s->lift, 4.0, 1e-12);
     EXPECT_NE(std::find(s->failing_example.begin(), s->failing_example.end(), "Tanh 't'"), s->failing_example.end());
   }
-  // Conv -> Relu: clean in both conversions, never failing.
+  // Conv[1x1] -> Relu: clean in both conversions, never failing.
   const auto* conv_relu = r.in_models(2).front();
-  EXPECT_EQ(r.describe(conv_relu->sequence), "Conv -> Relu");
+  EXPECT_EQ(r.describe(conv_relu->sequence), "Conv[1x1] -> Relu");
   EXPECT_EQ(conv_relu->passing_conversions, 1);
   EXPECT_EQ(conv_relu->clean, 3u);  // 2 in the diamond + 1 in the chain
   const nlohmann::json j = coverage_json(r);
