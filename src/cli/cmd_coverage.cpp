@@ -110,9 +110,16 @@ int coverage(const CoverageArgs& a) {
   CoverageOptions opt;
   opt.n = a.n, opt.fold = parse_coverage_fold(a.fold), opt.per_model = a.per_model;
   CoverageBuilder builder(opt);
-  for (const auto& file : a.against)
-    for (const auto& e : read_conversion_evidence(file)) builder.add_conversion(e);
   std::vector<std::pair<std::string, std::string>> skipped;
+  for (const auto& file : a.against)
+    for (const auto& e : read_conversion_evidence(file)) {
+      try {
+        builder.add_conversion(e);
+      } catch (const InputError& err) {
+        if (!a.skip_unreadable) throw;
+        skipped.push_back({e.source, err.what()});
+      }
+    }
   for (const auto& path : a.models) {
     try {
       builder.add_model(load_model(path));
@@ -160,7 +167,7 @@ void add_coverage(CLI::App& app) {
                                      "default noops,bn");
   cmd->add_option("--json", a->json, "Write the result as JSON (schema transfix.coverage/1, docs/coverage.md)");
   cmd->add_flag("--per-model", a->per_model, "JSON: every model's own sequence counts");
-  cmd->add_flag("--skip-unreadable", a->skip_unreadable, "Skip (and list) models that cannot be read instead of failing");
+  cmd->add_flag("--skip-unreadable", a->skip_unreadable, "Skip (and list) models, and conversions whose model, that cannot be read instead of failing");
   cmd->add_option("--limit", a->limit, "Rows per table in the text output (default 15)");
   cmd->callback([a] { exit_code() = coverage(*a); });
 }
