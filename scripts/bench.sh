@@ -124,6 +124,12 @@ read -r secs kb < <(/usr/bin/time -f '%e %M' "$TF" inspect "$big" 2>&1 >/dev/nul
 load=$("$TF" bench "$big" --threads 1 --iterations 1 --warmup 0 --json | json 'd["load_ms"]')
 echo "file $(calc "$size / 1e6") MB: load_model $(calc "$load") ms; inspect: ${secs} s wall, peak RSS $(calc "$kb / 1e3") MB (no copy of the weights: RSS << file size)"
 
+if [[ -x $BUILD/bench/bench_coverage ]]; then
+  echo
+  echo "== Coverage: every ONNX model of the backend test data + the fixtures (target < 10 s for 1,000 models)"
+  for n in 1 3 5; do "$BUILD/bench/bench_coverage" --n $n /usr/share/libonnx-testdata/data "$FX"; echo; done
+fi
+
 if [[ -x $BUILD/bench/bench_kernels ]]; then
   echo
   echo "== Kernel micro-benchmarks"

@@ -192,6 +192,12 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
   return a;
 }
 
+std::string node_label(const Node& n) {
+  const std::string name = n.prov.name.empty() ? n.name : n.prov.name;
+  const std::string op = n.prov.op_type.empty() ? n.op_type : n.prov.op_type;
+  return op + " '" + name + "'";
+}
+
 namespace {
 
 // ---------------------------------------------------------------- parameter stage
@@ -376,12 +382,6 @@ struct Ctx {
   const Alignment& al;
 };
 
-std::string op_label(const Node& n) {
-  const std::string name = n.prov.name.empty() ? n.name : n.prov.name;
-  const std::string op = n.prov.op_type.empty() ? n.op_type : n.prov.op_type;
-  return op + " '" + name + "'";
-}
-
 struct NodePairing {
   std::vector<std::pair<int, int>> pairs;  // (source node, target node)
   std::vector<int> source_only, target_only;
@@ -447,7 +447,7 @@ void hyperparameter_findings(const Ctx& c, const NodePairing& np, const TensorPa
         continue;
       }
       f.findings.push_back({"hyperparameters", key == "activation" ? "activation bounds" : key,
-                            op_label(tn) + ": " + key + " " + it->second + ", source " + op_label(sn) + " has " + sv, 0.9});
+                            node_label(tn) + ": " + key + " " + it->second + ", source " + node_label(sn) + " has " + sv, 0.9});
       fix[key] = sv;
     }
     if (!fix.empty() && f.repair.action.empty()) {
@@ -494,7 +494,7 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
     }
     if (!finding) continue;
     if (folded) finding->detail += "; compared with the source's weights after folding its BatchNormalization";
-    finding->detail = op_label(tn) + ": " + finding->detail;
+    finding->detail = node_label(tn) + ": " + finding->detail;
     f.findings.push_back(*finding);
     if (f.repair.action.empty()) {
       f.repair.action = "restore-weights";
@@ -519,13 +519,13 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
       for (auto [ps, pt] : np.pairs) after_conv |= !n.inputs.empty() && c.source.graph.nodes.at(static_cast<size_t>(ps)).outputs[0] == n.inputs[0];
       if (after_conv) continue;
     }
-    f.findings.push_back({"graph", "op missing in the target", "source " + op_label(n) + " has no counterpart in the target segment", 0.8});
+    f.findings.push_back({"graph", "op missing in the target", "source " + node_label(n) + " has no counterpart in the target segment", 0.8});
     if (f.source_node < 0) f.source_node = s;
   }
   for (int t : np.target_only) {
     const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
     if (neutral(n.op_type) && !(at_input && (n.op_type == "Transpose" || n.op_type == "Reshape"))) continue;
-    f.findings.push_back({"graph", "extra op in the target", "target " + op_label(n) + " has no counterpart in the source segment", 0.7});
+    f.findings.push_back({"graph", "extra op in the target", "target " + node_label(n) + " has no counterpart in the source segment", 0.7});
     if (f.target_node < 0) f.target_node = t;
   }
   // Swapped operands of non-commutative binary ops: inputs mapped to the source's in reverse order.
@@ -546,7 +546,7 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
     };
     auto matches = [&](const std::string& sv, const std::string& tv) { return src_of(tv) == sv || same_const(sv, tv); };
     if (!matches(sn.inputs[0], tn.inputs[0]) && matches(sn.inputs[0], tn.inputs[1]) && matches(sn.inputs[1], tn.inputs[0])) {
-      f.findings.push_back({"graph", "operands swapped", op_label(tn) + " computes b " + sn.op_type + " a where the source computes a " + sn.op_type + " b", 0.9});
+      f.findings.push_back({"graph", "operands swapped", node_label(tn) + " computes b " + sn.op_type + " a where the source computes a " + sn.op_type + " b", 0.9});
       f.target_node = t, f.source_node = s;
     }
   }
@@ -608,11 +608,11 @@ std::string repair_text(const Ctx& c, const Fault& f) {
     std::string s = "set ";
     bool first = true;
     for (const auto& [k, v] : r.attributes) s += (first ? "" : ", ") + k + " = " + v, first = false;
-    return s + " on " + op_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node)));
+    return s + " on " + node_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node)));
   }
   if (r.action == "restore-weights" && pinned)
-    return "rebuild the weights of " + op_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node))) + " from " +
-           op_label(c.source.graph.nodes.at(static_cast<size_t>(r.source_node))) + " (layout, folding and precision of the target kept)";
+    return "rebuild the weights of " + node_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node))) + " from " +
+           node_label(c.source.graph.nodes.at(static_cast<size_t>(r.source_node))) + " (layout, folding and precision of the target kept)";
   return "replace the target segment (" + std::to_string(f.segment.target_nodes.size()) + " ops) with the source's " +
          std::to_string(f.segment.source_nodes.size()) + " ops, translated";
 }
@@ -620,12 +620,12 @@ std::string repair_text(const Ctx& c, const Fault& f) {
 // The canonical attributes of the two ops a fault is pinned to, for the report's side-by-side view.
 void record_pinned_attributes(const Ctx& c, Fault& f) {
   if (f.target_node >= 0) {
-    f.target_op_label = op_label(c.target.graph.nodes.at(static_cast<size_t>(f.target_node)));
+    f.target_op_label = node_label(c.target.graph.nodes.at(static_cast<size_t>(f.target_node)));
     f.target_attributes = canonical_attributes(c.target, c.target.graph.nodes.at(static_cast<size_t>(f.target_node)), target_shapes(c));
     to_source_frame_axes(f.target_attributes, f.segment.transform);
   }
   if (f.source_node >= 0) {
-    f.source_op_label = op_label(c.source.graph.nodes.at(static_cast<size_t>(f.source_node)));
+    f.source_op_label = node_label(c.source.graph.nodes.at(static_cast<size_t>(f.source_node)));
     f.source_attributes = canonical_attributes(c.source, c.source.graph.nodes.at(static_cast<size_t>(f.source_node)), source_shapes(c));
   }
 }
@@ -646,7 +646,7 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
   std::multiset<std::string> mapped;
   for (const auto& in : tn.inputs)
     if (auto it = al.target_to_source.find(in); it != al.target_to_source.end()) mapped.insert(it->second);
-  f.target_ops.push_back(op_label(tn));
+  f.target_ops.push_back(node_label(tn));
   f.target_node = t;
   for (size_t s = 0; s < c.source.graph.nodes.size(); ++s) {
     const Node& sn = c.source.graph.nodes[s];
@@ -662,12 +662,12 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
     f.segment.target_nodes = {t};
     f.segment.source_nodes = {static_cast<int>(s)};
     f.segment.error = std::numeric_limits<double>::infinity();
-    f.source_ops.push_back(op_label(sn));
+    f.source_ops.push_back(node_label(sn));
     f.source_node = static_cast<int>(s);
     hyperparameter_findings(c, np, f.segment, f);
     if (const Finding* hp = f.findings.empty() ? nullptr : &f.findings.front(); hp && hp->stage == "hyperparameters") {
       f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
-      f.summary = f.category + ": " + f.kind + " at " + op_label(tn) + " (the target crashes there: " + al.crash + ")";
+      f.summary = f.category + ": " + f.kind + " at " + node_label(tn) + " (the target crashes there: " + al.crash + ")";
       f.repair.text = repair_text(c, f);
     }
     break;
@@ -677,7 +677,6 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
 
 }  // namespace
 
-std::string node_label(const Node& n) { return op_label(n); }
 
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
   Ctx c{source, target, trace, al};
@@ -687,8 +686,8 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     if (seg.clean) continue;
     Fault f;
     f.segment = seg;
-    for (int t : seg.target_nodes) f.target_ops.push_back(op_label(target.graph.nodes.at(static_cast<size_t>(t))));
-    for (int s : seg.source_nodes) f.source_ops.push_back(op_label(source.graph.nodes.at(static_cast<size_t>(s))));
+    for (int t : seg.target_nodes) f.target_ops.push_back(node_label(target.graph.nodes.at(static_cast<size_t>(t))));
+    for (int s : seg.source_nodes) f.source_ops.push_back(node_label(source.graph.nodes.at(static_cast<size_t>(s))));
     NodePairing np = pair_nodes(c, seg.source_nodes, seg.target_nodes);
     hyperparameter_findings(c, np, seg, f);
     parameter_findings(c, np, seg.source_nodes, f);
@@ -696,7 +695,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     decide_category(c, f);
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
     f.repair.text = repair_text(c, f);
-    const std::string where = f.target_node >= 0 ? op_label(target.graph.nodes.at(static_cast<size_t>(f.target_node))) : "'" + seg.target + "'";
+    const std::string where = f.target_node >= 0 ? node_label(target.graph.nodes.at(static_cast<size_t>(f.target_node))) : "'" + seg.target + "'";
     f.summary = f.category + ": " + f.kind + " at " + where;
     record_pinned_attributes(c, f);
     d.faults.push_back(std::move(f));

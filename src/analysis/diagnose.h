@@ -31,7 +31,7 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
 // "layout" for ops that only move data (Transpose, Reshape, Identity...).
 std::string op_family(const std::string& op_type);
 
-// A node in the model's own terms: "Upsample 'up/Upsample'" (provenance op type and name).
+// A node in its model's own terms, as reports name it: "Conv 'features.0'" (provenance op type and name).
 std::string node_label(const Node& n);
 
 struct Finding {

@@ -30,6 +30,7 @@ void add_compare(CLI::App& app);
 void add_localize(CLI::App& app);
 void add_mutate(CLI::App& app);
 void add_repair(CLI::App& app);
+void add_coverage(CLI::App& app);
 
 // Shared input handling for run/bench: "--input NAME=file.npy" or "--input file.npy" (by position);
 // graph inputs left unspecified are filled with seeded uniform [0,1) data when `random` is set.

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   add_localize(app);
   add_mutate(app);
   add_repair(app);
+  add_coverage(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
