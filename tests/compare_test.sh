@@ -132,5 +132,29 @@ else
   skip "torch not available in $PY"
 fi
 
+# Quantized targets: the error is split into the target's own activation quantization (target vs its
+# float twin) and the rest (float twin vs source). MLPerf Tiny's VWW float and int8 TFLite files are the
+# same network: flips must not come from the rest. With the target fed the wrong preprocessing ([-1, 1]
+# instead of [0, 1]), the quantization part stays as it was and the flips are all in the rest.
+SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
+VWW=$SHARED/mlcommons_tiny/vww_mobilenetv1_025_96
+if [[ -f ${VWW}_int8.tflite && -d $IMAGES ]]; then
+  check quant-split 1 "quantization \(target vs its float twin, intended\): max abs" -- \
+    "$TF" compare "${VWW}_float.tflite" "${VWW}_int8.tflite" --images "$IMAGES" --preprocess raw01 --report "$T/quant.json"
+  json quant-split-report "$T/quant.json" \
+    "(lambda q: q['quantization']['max_abs'] > 1e-3 and q['conversion']['max_abs'] > 0 and q['conversion_flips'] == 0
+       and 0.2 < q['quantization_share'] < 0.8)(r['outputs'][0]['quantization_split'])"
+  check quant-split-preprocessing 1 "verdict: DIVERGENT" -- \
+    "$TF" compare "${VWW}_float.tflite" "${VWW}_int8.tflite" --images "$IMAGES" --source-preprocess raw01 \
+    --target-preprocess keras-tf --report "$T/quant_pre.json"
+  json quant-split-preprocessing-report "$T/quant_pre.json" \
+    "(lambda q, p: q['conversion_flips'] > 0 and q['quantization_flips'] == 0 and q['conversion']['max_abs'] > 5 * p['conversion']['max_abs']
+       and q['quantization']['max_abs'] < 3 * p['quantization']['max_abs'])(r['outputs'][0]['quantization_split'],
+       __import__('json').load(open('$T/quant.json'))['outputs'][0]['quantization_split'])"
+  json float-target-no-split "$T/ident.json" "all('quantization_split' not in o for o in r['outputs'])"
+else
+  skip "quantization split: ${VWW}_int8.tflite or $IMAGES missing"
+fi
+
 echo "compare tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

@@ -11,6 +11,7 @@
 #include "data/image_encode.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
+#include "runtime/quant_simulation.h"
 
 namespace transfix {
 
@@ -97,6 +98,8 @@ struct Side {
   ModelSummary* summary = nullptr;
   std::unique_ptr<Model> model;
   std::unique_ptr<Interpreter> fp32, fp64;
+  std::unique_ptr<Model> twin_model;  // quantized targets: the float twin
+  std::unique_ptr<Interpreter> twin;
   std::vector<ValueInfo> inputs;
   std::optional<Preprocess> preprocess;  // resolved, image datasets
   bool ok = false;
@@ -277,6 +280,51 @@ void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s3
   }
 }
 
+// Quantized targets: target vs its float twin (the quantization of the activations, intended) and
+// float twin vs source (everything else), both in the source's layout and in real numbers.
+void split_quantization_error(OutputResult& o, const Tensor& s32, const std::optional<QuantParams>& src_quant,
+                              const Tensor& t32_raw, const std::optional<QuantParams>& tgt_quant,
+                              const Tensor& twin_raw, nlohmann::json* detail) {
+  Tensor s = to_real(s32, src_quant), t, w;
+  try {
+    t = align_output(t32_raw, tgt_quant, s.shape(), nullptr);
+    w = align_output(twin_raw, std::nullopt, s.shape(), nullptr);  // the twin's outputs are float already
+  } catch (const InputError&) {
+    return;  // compare_output has recorded the mismatch
+  }
+  o.quantization_split = true;
+  const int64_t n = s.numel();
+  const double *sv = s.data<double>(), *tv = t.data<double>(), *wv = w.data<double>();
+  const double floor = 1e-3 * max_abs_value(sv, n);
+  ErrorStats quant, conv;
+  quant.add(wv, tv, n, floor);
+  conv.add(sv, wv, n, floor);
+  o.quantization.merge(quant);
+  o.conversion.merge(conv);
+  if (o.kind == "classification") {
+    const int64_t classes = s.shape().back();
+    for (int64_t r = 0; r < n / classes; ++r) {
+      const int64_t a_s = argmax(sv + r * classes, classes), a_w = argmax(wv + r * classes, classes);
+      o.conversion_flips += a_s != a_w;
+      o.quantization_flips += a_w != argmax(tv + r * classes, classes);
+    }
+  }
+  if (detail)
+    (*detail)["quantization_split"] = {{"quantization_max_abs", num(quant.max_abs)}, {"conversion_max_abs", num(conv.max_abs)}};
+}
+
+// The float twin's outputs; a twin that fails is dropped with a note (the split is extra information,
+// not a result about the target).
+std::map<std::string, Tensor> run_float_twin(Side& tgt, const std::map<std::string, Tensor>& inputs, Recorder& rec) {
+  try {
+    return tgt.twin->run(inputs);
+  } catch (const std::exception& e) {
+    rec.note(std::string("target's float twin failed (no quantization split): ") + e.what());
+    tgt.twin.reset();
+    return {};
+  }
+}
+
 // Inputs for one side from a sample. Image samples go through the side's own preprocessing.
 std::map<std::string, Tensor> make_source_inputs(const Side& src, const Sample& smp, std::vector<std::string>& notes) {
   std::map<std::string, Tensor> in;
@@ -349,6 +397,17 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 
 }  // namespace
 
+// How much of a quantized target's error its own quantization explains.
+std::string quantization_split_reason(const OutputResult& o) {
+  std::string why = "of this, the target's activation quantization (target vs its float twin, intended) accounts for max abs " +
+                    fmt("%.3g", o.quantization.max_abs) + ", SNR " + fmt("%.3g", o.quantization.snr_db()) + " dB";
+  if (o.kind == "classification") why += ", " + std::to_string(o.quantization_flips) + " top-1 changes";
+  why += "; the rest (float twin vs source: weight rounding and any conversion fault) max abs " +
+         fmt("%.3g", o.conversion.max_abs) + ", SNR " + fmt("%.3g", o.conversion.snr_db()) + " dB";
+  if (o.kind == "classification") why += ", " + std::to_string(o.conversion_flips) + " top-1 changes";
+  return why;
+}
+
 void decide_verdict(OutputResult& o, const CompareOptions& opt, bool target_crashed) {
   o.reasons.clear();
   resolve_tolerance(o, opt);
@@ -386,6 +445,8 @@ void decide_verdict(OutputResult& o, const CompareOptions& opt, bool target_cras
                             " (" + o.tolerance_basis + ")");
     }
   }
+  if (o.quantization_split && o.verdict != Verdict::kEquivalent && o.verdict != Verdict::kCrash)
+    o.reasons.push_back(quantization_split_reason(o));
   o.within_tolerance = o.verdict == Verdict::kEquivalent;
 }
 
@@ -412,6 +473,14 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     return r;
   }
   load_side(target_path, "target", false, tgt, rec);
+  if (tgt.ok && has_quantized_ops(*tgt.model)) {
+    try {
+      tgt.twin_model = std::make_unique<Model>(float_twin_model(*tgt.model));
+      tgt.twin = std::make_unique<Interpreter>(*tgt.twin_model, InterpreterOptions{Precision::kF32});
+    } catch (const std::exception& e) {
+      rec.note(std::string("target's float twin unavailable (no quantization split): ") + e.what());
+    }
+  }
   std::unique_ptr<Dataset> data = open_dataset(*src.model);
   r.data_kind = data->kind();
   r.data_description = data->description();
@@ -485,7 +554,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     nlohmann::json detail = {{"index", r.samples}, {"id", smp.id}};
     if (smp.label) detail["label"] = *smp.label;
 
-    std::map<std::string, Tensor> s32, s64, t32;
+    std::map<std::string, Tensor> s32, s64, t32, twin;
     auto t0 = Clock::now();
     try {
       s32 = src.fp32->run(src_in);
@@ -519,6 +588,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
         t32 = tgt.fp32->run(tgt_in);
         r.target.run_ms += ms_since(t0), ++r.target.runs;
         target_ran = true;
+        if (tgt.twin) twin = run_float_twin(tgt, tgt_in, rec);
       } catch (const std::exception& e) {
         ++r.target_failures;
         rec.crash("target", stage, e.what(), smp.id);
@@ -538,6 +608,9 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
         compare_output(o, opt, s32.at(sv.name), calibrating ? &s64.at(sv.name) : nullptr, t32.at(o.target_name),
                        output_quant(*src.model, sv), output_quant(*tgt.model, *tv), smp, r.source.format,
                        opt.per_sample ? &od : nullptr);
+        if (!twin.empty())
+          split_quantization_error(o, s32.at(sv.name), output_quant(*src.model, sv), t32.at(o.target_name),
+                                   output_quant(*tgt.model, *tv), twin.at(o.target_name), opt.per_sample ? &od : nullptr);
         outs[o.source_name] = od;
       }
       detail["outputs"] = outs;
@@ -557,6 +630,8 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   r.ignored_files = data->ignored_files();
 
   // Verdicts.
+  if (tgt.twin_model && !tgt.twin)  // the twin failed on some sample: no partial split
+    for (auto& o : r.outputs) o.quantization_split = false;
   bool target_crashed = !tgt.ok || !target_contract_ok || r.target_failures > 0;
   r.verdict = Verdict::kEquivalent;
   for (auto& o : r.outputs) {
@@ -666,6 +741,14 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                                                    {"mean_abs", num(o.noise.mean_abs() > 0 ? o.error.mean_abs() / o.noise.mean_abs()
                                                                                            : o.noise_units(o.error.mean_abs()))}}}};
     if (user_mode(opt)) oj["user_violations"] = o.user_violations;
+    if (o.quantization_split) {
+      const double q = o.quantization.mean_abs(), c = o.conversion.mean_abs();
+      oj["quantization_split"] = {{"quantization", stats_json(o.quantization)},
+                                  {"conversion", stats_json(o.conversion)},
+                                  {"quantization_flips", o.quantization_flips},
+                                  {"conversion_flips", o.conversion_flips},
+                                  {"quantization_share", num(q + c > 0 ? q / (q + c) : 0.0)}};
+    }
     if (o.kind == "classification") {
       nlohmann::json pairs = nlohmann::json::array();
       std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> sorted;

@@ -85,6 +85,14 @@ struct OutputResult {
   std::string tolerance_basis;     // "8 x noise floor", "floor 1e-6 x scale", "user atol/rtol"
   int64_t user_violations = 0;     // elements outside atol + rtol |s| (user mode)
 
+  // Quantized targets: their float twin (runtime/quant_simulation.h: the same graph and stored weights in
+  // float, no activation rounded) splits the target's error in two.
+  bool quantization_split = false;
+  ErrorStats quantization;         // target vs its float twin: what quantizing the activations adds (intended)
+  ErrorStats conversion;           // float twin vs source: everything else (weight rounding included)
+  int64_t quantization_flips = 0;  // top-1 of the target differs from its float twin's
+  int64_t conversion_flips = 0;    // top-1 of the float twin differs from the source's
+
   // classification: one instance per row (batch entry)
   int64_t instances = 0, flips = 0, near_tie_flips = 0, noise_flips = 0;
   double top_k_overlap_sum = 0, kendall_tau_sum = 0, top_k_overlap_min = 1, kendall_tau_min = 1;

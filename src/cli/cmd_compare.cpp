@@ -135,8 +135,18 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
       std::cout << ", NaN/Inf source " << o.error.ref_nan + o.error.ref_inf << " target "
                 << o.error.test_nan + o.error.test_inf;
     std::cout << "\n";
+    if (o.quantization_split) {
+      std::cout << "  quantization (target vs its float twin, intended): max abs " << g(o.quantization.max_abs) << ", SNR "
+                << g(o.quantization.snr_db()) << " dB";
+      if (o.kind == "classification") std::cout << ", " << o.quantization_flips << " top-1 changes";
+      std::cout << "\n  rest (float twin vs source: weight rounding, conversion): max abs " << g(o.conversion.max_abs)
+                << ", SNR " << g(o.conversion.snr_db()) << " dB";
+      if (o.kind == "classification") std::cout << ", " << o.conversion_flips << " top-1 changes";
+      std::cout << "\n";
+    }
     for (const auto& n : o.notes) std::cout << "  adapted: " << n << "\n";
-    for (const auto& why : o.reasons) std::cout << "  - " << why << "\n";
+    for (const auto& why : o.reasons)
+      if (why.rfind("of this, ", 0) != 0) std::cout << "  - " << why << "\n";  // the split is printed above
   }
   for (const auto& c : r.crashes)
     std::cout << "crash: " << c.side << " " << c.stage << (c.sample.empty() ? "" : " on " + c.sample) << ": " << c.message

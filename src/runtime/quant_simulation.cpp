@@ -33,7 +33,8 @@ Tensor dequantize_constant(const std::string& name, const Tensor& t) {
 
 class Rewriter {
  public:
-  explicit Rewriter(const Model& model) : in_(model), out_(model) {}
+  Rewriter(const Model& model, bool round_activations)
+      : in_(model), out_(model), round_activations_(round_activations) {}
 
   Model run() {
     Graph& g = out_.graph;
@@ -99,7 +100,12 @@ class Rewriter {
   }
 
   // value (float) -> rounded to v's grid and clamped -> dequantized, written to v.name.
+  // (The float twin skips the rounding: v.name is the float value itself.)
   void round_to_grid(const Node& origin, const std::string& value, const ValueInfo& v) {
+    if (!round_activations_) {
+      emit(origin, "Identity", {value}, v.name);
+      return;
+    }
     if (v.dtype != DType::kU8 && v.dtype != DType::kI8)
       throw UnsupportedError(std::string("dequantized mode: ") + dtype_name(v.dtype) + " tensor '" + v.name +
                              "' (only uint8 / int8 are simulated)", origin.prov.op_type);
@@ -218,6 +224,7 @@ class Rewriter {
 
   const Model& in_;
   Model out_;
+  const bool round_activations_;
   std::set<std::string> dequantized_;                  // initializers turned float
   std::map<std::string, std::string> renamed_;         // quantized graph inputs -> their dequantized value
   std::optional<Shape> keep_num_dims_shape_;
@@ -231,7 +238,9 @@ bool has_quantized_ops(const Model& model) {
   return false;
 }
 
-Model dequantized_model(const Model& model) { return Rewriter(model).run(); }
+Model dequantized_model(const Model& model) { return Rewriter(model, true).run(); }
+
+Model float_twin_model(const Model& model) { return Rewriter(model, false).run(); }
 
 Model xnnpack_requantized_model(const Model& model) {
   Model out = model;

@@ -25,6 +25,11 @@ bool has_quantized_ops(const Model& model);
 
 Model dequantized_model(const Model& model);
 
+// The float model a quantized model approximates: the same rewrite with the stored (dequantized)
+// weights, but no activation is rounded to its grid or clamped to its range. compare runs it to tell
+// the error that quantizing the activations intends from the rest.
+Model float_twin_model(const Model& model);
+
 // The model with its quantized Conv / Gemm nodes marked requantize = "fp32": their accumulators are
 // scaled as TFLite's XNNPACK delegate does (float(acc) * float(x_scale * w_scale / y_scale), rounded
 // half to even) instead of TFLite's fixed-point multiplier (QuantMode::kIntegerXnnpack).
