@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTML reports (`--html`) of localize, compare and repair, rendered in headless Chromium (driven by
+# The HTML reports (`--html`) of localize, compare, repair and coverage, rendered in headless Chromium (driven by
 # chromedriver, tools/node/render_report.js): each page loads without console errors or exceptions,
 # fetches nothing, has its key elements, answers hover/click on the chart; full-page screenshots are
 # kept in BUILD/artifacts/html/. The data embedded in each page validates against the JSON Schemas in
@@ -199,6 +199,48 @@ check repair-dry-run-html 1 "html report" -- \
 page repair-dry-run "$T/dry.html" --expect summary --expect repair-metrics --expect fixes-table \
   --expect-js "document.getElementById('verdict').textContent === 'DRY RUN'"
 valid repair-dry-run-schema repair "$T/dry.html"
+
+# ---- coverage: the example CNN and its pads-mutated copy under study, against the two localize reports above
+# (the CNN vs itself: passing; vs the mutant: failing, pinned to the first Conv). Hand-derived: the mutant's
+# first Conv has asymmetric pads, so its "Conv[pads=asym] -> Relu -> MaxPool" is the one sequence no passing
+# conversion has; of the 12 evidence paths one is failing (the one through the first Conv), and
+# "Conv -> Relu -> MaxPool" has 1 failing and 1 clean path: p = 2/12 = 0.17, lift = (1/2) / (1/12) = 6.
+check coverage-html 1 "html report: $T/cov.html" -- "$TF" coverage "$TINY" "$T/tiny_pads.onnx" \
+  --against "$T/same.json" "$T/loc.json" --json "$T/cov.json" --html "$T/cov.html"
+cp "$T/cov.html" "$ART/coverage.html"
+page coverage "$T/cov.html" --expect summary --expect models --expect conversions-table --expect untested-table --expect failure-table \
+  --expect-js "document.getElementById('verdict').textContent === '1 UNTESTED'" \
+  --expect-js "document.querySelectorAll('#conversions-table tbody tr').length === 2 && document.querySelectorAll('#conversions-table tr.faulty').length === 1" \
+  --expect-js "(() => { const r = document.querySelectorAll('#untested-table tbody tr'); return r.length === 1 &&
+    r[0].textContent.includes('Conv[pads=asym] -> Relu -> MaxPool') && r[0].textContent.includes(\"Conv '/features/features.0/Conv' → Relu\"); })()" \
+  --expect-js "(() => { const c = [...document.querySelectorAll('#failure-table tbody tr')[0].cells].map((td) => td.textContent);
+    return c[1] === 'Conv -> Relu -> MaxPool' && c[2] === '0.17' && c[3] === '6' && c[4] === '1' && c[5] === '1'; })()"
+valid coverage-schema-json coverage "$T/cov.json"
+valid coverage-schema-html coverage "$T/cov.html"
+report coverage-hand-derived "$T/cov.json" "r['summary']['untested_sequences'] == 1 and r['summary']['failing_paths'] == 1 and
+  r['summary']['clean_paths'] == 11 and abs(r['failure_associated'][0]['p_value'] - 2 / 12) < 1e-12 and abs(r['failure_associated'][0]['lift'] - 6) < 1e-12"
+# The page embeds exactly what --json wrote.
+check coverage-page-is-json 0 "" -- $PY -c "import json, re, sys; h = open('$T/cov.html').read()
+m = re.search(r'id=\"report-data\">(.*?)</script>', h, re.S); sys.exit(json.loads(m.group(1)) != json.load(open('$T/cov.json')))"
+# The schema must be able to fail: a p-value above 1, a summary with evidence but no untested count.
+$PY -c "import json; r=json.load(open('$T/cov.json')); r['failure_associated'][0]['p_value']=1.5; del r['summary']['untested_sequences']; json.dump(r, open('$T/badcov.json', 'w'))"
+check coverage-schema-rejects 1 "p_value.*must be <= 1|untested_sequences" -- \
+  node "$ROOT/tools/node/validate_report.js" "$ROOT/docs/schemas/coverage.schema.json" "$T/badcov.json"
+# Without evidence: the models' sequences (the CNN's 6), searchable; no evidence sections.
+check coverage-no-evidence-html 0 "html report" -- "$TF" coverage "$TINY" --html "$T/cov0.html"
+page coverage-no-evidence "$T/cov0.html" --expect summary --expect sequences-table \
+  --expect-js "document.getElementById('verdict').textContent === 'NO EVIDENCE' && !document.getElementById('failure-table')" \
+  --expect-js "document.querySelectorAll('#sequences-table tbody tr').length === 6" \
+  --expect-js "(() => { const i = document.querySelector('#sequences-table input[type=search]'); i.value = 'GEMM'; i.dispatchEvent(new Event('input'));
+    const r = document.querySelectorAll('#sequences-table tbody tr'); return r.length === 1 && r[0].cells[2].textContent === 'GlobalAveragePool -> Flatten -> Gemm'; })()"
+valid coverage-no-evidence-schema coverage "$T/cov0.html"
+# Hostile node names (the evil model above) are shown as text in the example paths, never parsed.
+if [[ -f $T/evil.onnx ]]; then
+  "$TF" coverage "$T/evil.onnx" --html "$T/evilcov.html" >/dev/null
+  check coverage-evil-escaped 1 "" -- grep -c "<img src=x" "$T/evilcov.html"
+  page coverage-hostile-names "$T/evilcov.html" --expect sequences-table --expect-js "window.pwned === undefined" \
+    --expect-js "document.getElementById('sequences-table').textContent.includes('<img src=x onerror=\"window.pwned=1\">')"
+fi
 
 ls -la "$ART"/*.png | awk '{print "artifact:", $NF, $5, "bytes"}'
 echo "html report tests: $passed passed, $failed failed, $skipped skipped"

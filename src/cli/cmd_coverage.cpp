@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
+#include "report/html_report.h"
 
 namespace transfix::cli {
 
@@ -17,7 +18,7 @@ struct CoverageArgs {
   std::vector<std::string> models, against;
   int n = 3;
   std::string fold = "noops,bn";
-  std::string json;
+  std::string json, html;
   bool per_model = false;
   bool skip_unreadable = false;
   size_t limit = 15;
@@ -136,14 +137,21 @@ int coverage(const CoverageArgs& a) {
     for (size_t i = 0; i < skipped.size() && i < 5; ++i) std::cout << "  " << skipped[i].second << "\n";
   }
   const bool gaps = r.has_evidence() && !r.untested(r.options.n).empty();
-  if (!a.json.empty()) {
+  if (!a.json.empty() || !a.html.empty()) {
+    // The page embeds exactly what --json writes.
     nlohmann::json j = coverage_json(r);
     nlohmann::json sk = nlohmann::json::array();
     for (const auto& [path, why] : skipped) sk.push_back({{"path", path}, {"error", why}});
     j["skipped"] = sk;
     j["exit_code"] = gaps ? kExitFinding : kExitOk;
-    write_file_atomic(a.json, j.dump(2) + "\n");
-    std::cout << "json: " << a.json << "\n";
+    if (!a.json.empty()) {
+      write_file_atomic(a.json, j.dump(2) + "\n");
+      std::cout << "json: " << a.json << "\n";
+    }
+    if (!a.html.empty()) {
+      write_html_report(a.html, j);
+      std::cout << "html report: " << a.html << "\n";
+    }
   }
   return gaps ? kExitFinding : kExitOk;
 }
@@ -166,6 +174,7 @@ void add_coverage(CLI::App& app) {
                                      "after a Conv/Gemm/MatMul), layout (Transpose, Reshape, Flatten, Squeeze, Unsqueeze); "
                                      "default noops,bn");
   cmd->add_option("--json", a->json, "Write the result as JSON (schema transfix.coverage/1, docs/coverage.md)");
+  cmd->add_option("--html", a->html, "Write a self-contained HTML page of the result (docs/report.md)");
   cmd->add_flag("--per-model", a->per_model, "JSON: every model's own sequence counts");
   cmd->add_flag("--skip-unreadable", a->skip_unreadable, "Skip (and list) models, and conversions whose model, that cannot be read instead of failing");
   cmd->add_option("--limit", a->limit, "Rows per table in the text output (default 15)");

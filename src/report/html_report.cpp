@@ -12,7 +12,7 @@ std::string report_kind(const nlohmann::json& report) {
   const std::string schema = report.is_object() && report.contains("schema") && report["schema"].is_string()
                                  ? report["schema"].get<std::string>()
                                  : "";
-  for (const char* kind : {"compare", "localize", "repair"})
+  for (const char* kind : {"compare", "localize", "repair", "coverage"})
     if (schema == std::string("transfix.") + kind + "/1") return kind;
   throw InputError("html report: unknown report schema '" + schema + "'");
 }

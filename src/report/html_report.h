@@ -1,5 +1,5 @@
 // The HTML report: one self-contained file (inline CSS and JS, no network, no external resources)
-// that renders a compare, localize or repair JSON report for people. The JSON itself is embedded in
+// that renders a compare, localize, repair or coverage JSON report for people. The JSON itself is embedded in
 // a <script type="application/json" id="report-data"> block, so the page is a view of exactly the
 // data `--report` writes and tools can still read it back out of the HTML.
 #pragma once
@@ -9,8 +9,8 @@
 
 namespace transfix {
 
-// The page for a report whose "schema" is transfix.compare/1, transfix.localize/1 or transfix.repair/1
-// (InputError otherwise).
+// The page for a report whose "schema" is transfix.compare/1, transfix.localize/1, transfix.repair/1 or
+// transfix.coverage/1 (InputError otherwise).
 std::string html_report(const nlohmann::json& report);
 
 // Writes html_report(report) atomically.

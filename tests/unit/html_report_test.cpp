@@ -116,7 +116,7 @@ TEST(HtmlReport, PageEmbedsTheReportAndFetchesNothing) {
 }
 
 TEST(HtmlReport, EachReportKindAndOnlyThose) {
-  for (const char* schema : {"transfix.compare/1", "transfix.localize/1", "transfix.repair/1"})
+  for (const char* schema : {"transfix.compare/1", "transfix.localize/1", "transfix.repair/1", "transfix.coverage/1"})
     EXPECT_NE(html_report({{"schema", schema}}).find("id=\"report-data\""), std::string::npos) << schema;
   EXPECT_THROW(html_report({{"schema", "transfix.mutation/1"}}), InputError);
   EXPECT_THROW(html_report(nlohmann::json::array()), InputError);

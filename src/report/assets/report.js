@@ -1,4 +1,5 @@
-// transfix HTML report: draws the JSON report embedded in #report-data (compare, localize or repair).
+// transfix HTML report: draws the JSON report embedded in #report-data (compare, localize, repair or
+// coverage).
 // Everything is built with DOM calls and textContent: names in the data come from untrusted model
 // files and are never parsed as HTML. Long lists are paged, so a model with thousands of nodes stays
 // responsive; the chart is one path per series, hover picks the nearest point arithmetically.
@@ -623,12 +624,103 @@
     }
   }
 
+  // ------------------------------------------------------------------ coverage
+
+  // A path of ops in the model's own names: "Conv 'a' → Relu 'b' → ...", each name as text.
+  function opPath(ex) {
+    if (!ex || !ex.path) return el('span', { class: 'muted', text: '–' });
+    return el('div', { class: 'op-path' }, el('code', { text: ex.path.join(' → ') }),
+      el('div', { class: 'muted' }, 'in ', el('code', { text: ex.model })));
+  }
+
+  function coverageSummary(c) {
+    const s = c.summary || {}, convs = c.conversions || [];
+    const passing = convs.filter((x) => x.passed).length;
+    const exercised = s.evidence ? s.distinct_sequences - s.untested_sequences : null;
+    const models = table(['model', 'format', { label: 'ops', num: 1 }, { label: 'paths', num: 1 },
+      { label: 'distinct sequences', num: 1 }, { label: 'never exercised', num: 1 }], (c.models || []).map((m) => el('tr', {},
+      el('td', {}, el('code', { text: m.path })), el('td', { text: m.format }),
+      el('td', { class: 'num', text: String(m.ops) }), el('td', { class: 'num', text: String(m.paths) }),
+      el('td', { class: 'num', text: String(m.distinct_sequences) }),
+      el('td', { class: 'num', text: m.untested ? `${m.untested.sequences} (${m.untested.paths} paths)` : '–' }))), { id: 'models' });
+    return section('summary', 'Summary', models, kvTable([
+      ['sequences', `paths of ${c.n} op${c.n === 1 ? '' : 's'} along data edges, folding ${c.fold}`],
+      ['evidence', s.evidence ? `${convs.length} tested conversion(s): ${passing} passing, ${convs.length - passing} failing` : 'none (--against not given)'],
+      ['distinct', `${s.distinct_sequences} sequences (${s.paths} paths), ${s.distinct_ops} ops`],
+      ['exercised', s.evidence ? `${exercised} of ${s.distinct_sequences} sequences occur in a passing conversion` : null],
+      ['never exercised', s.evidence ? `${s.untested_sequences} sequences (${s.untested_paths} of ${s.paths} paths), ${s.untested_ops} of ${s.distinct_ops} ops` : null],
+      ['failure-associated', s.evidence ? `${(c.failure_associated || []).length} sequences touch a failing segment` : null],
+      ['skipped', (c.skipped || []).length ? (c.skipped || []).map((x) => x.error).join('; ') : null],
+    ]));
+  }
+
+  function conversionsSection(convs) {
+    return section('conversions', `Tested conversions (${convs.length})`, pagedTable({
+      id: 'conversions-table', pageSize: 25, items: convs, search: (x) => `${x.file} ${x.source} ${x.target}`,
+      headers: ['evidence file', 'kind', 'verdict', 'source → target', 'side', { label: 'failing / clean paths', num: 1 }, 'note'],
+      render: (items) => items.map((x) => el('tr', { class: x.passed ? '' : 'faulty' },
+        el('td', {}, el('code', { text: x.file })), el('td', { text: x.kind }),
+        el('td', {}, badge(x.verdict, x.passed ? 'OK' : 'FAULTS')),
+        el('td', {}, el('code', { text: x.source }), ' → ', el('code', { text: x.target })),
+        el('td', { text: x.side + (x.localized ? `, ${x.marked_nodes} op(s) marked` : '') }),
+        el('td', { class: 'num', text: `${x.failing_paths} / ${x.clean_paths}` }),
+        el('td', { class: 'muted', text: x.note || '' }))),
+    }));
+  }
+
+  // The models' sequences: all of them without evidence, else the ones no passing conversion has.
+  function sequencesSection(c) {
+    const evidence = c.summary && c.summary.evidence;
+    const rows = (c.sequences || []).filter((r) => !evidence || !r.exercised);
+    const title = evidence ? `Never exercised by a passing conversion (${rows.length})` : `Sequences of the models (${rows.length})`;
+    return section('untested', title, pagedTable({
+      id: evidence ? 'untested-table' : 'sequences-table', pageSize: 50, items: rows,
+      search: (r) => r.sequence + ' ' + (r.example ? r.example.path.join(' ') + ' ' + r.example.model : ''),
+      headers: [{ label: 'paths', num: 1 }, { label: 'models', num: 1 }, 'sequence', 'example'],
+      render: (items) => items.map((r) => el('tr', { class: 'sequence-row' },
+        el('td', { class: 'num', text: String(r.occurrences) }), el('td', { class: 'num', text: String(r.models) }),
+        el('td', {}, el('code', { text: r.sequence })), el('td', {}, opPath(r.example)))),
+    }));
+  }
+
+  function failureSection(ranked) {
+    const rank = new Map(ranked.map((r, i) => [r, i + 1]));
+    return section('failure', `Associated with failing segments (${ranked.length})`,
+      el('p', { class: 'muted', text: 'Ranked by a one-sided Fisher exact test over paths (failing = through a failing segment), then lift; a ranking score, not a calibrated significance level.' }),
+      pagedTable({
+        id: 'failure-table', pageSize: 50, items: ranked,
+        search: (r) => r.sequence + ' ' + (r.failing_example ? r.failing_example.path.join(' ') : ''),
+        headers: [{ label: 'rank', num: 1 }, 'sequence', { label: 'p-value', num: 1 }, { label: 'lift', num: 1 },
+          { label: 'failing paths', num: 1 }, { label: 'clean paths', num: 1 }, { label: 'conversions fail / pass', num: 1 },
+          'in models', 'failing example'],
+        render: (items) => items.map((r) => el('tr', { class: 'failure-row' },
+          el('td', { class: 'num', text: String(rank.get(r)) }), el('td', {}, el('code', { text: r.sequence })),
+          el('td', { class: 'num', text: fmt(r.p_value, 2) }), el('td', { class: 'num', text: fmt(r.lift) }),
+          el('td', { class: 'num', text: String(r.failing_paths) }), el('td', { class: 'num', text: String(r.clean_paths) }),
+          el('td', { class: 'num', text: `${r.failing_conversions} / ${r.passing_conversions}` }),
+          el('td', { text: r.models > 0 ? `yes (${r.occurrences} paths)` : 'no' }), el('td', {}, opPath(r.failing_example)))),
+      }));
+  }
+
+  function renderCoverage(c) {
+    const s = c.summary || {};
+    const verdict = !s.evidence ? 'NO EVIDENCE' : s.untested_sequences ? `${s.untested_sequences} UNTESTED` : 'ALL EXERCISED';
+    const nm = (c.models || []).length;
+    app.append(header('coverage', verdict, !s.evidence ? 'none' : s.untested_sequences ? 'DEGRADED' : 'OK',
+      `${nm} model${nm === 1 ? '' : 's'}, sequences of ${c.n} ops`));
+    app.append(coverageSummary(c));
+    if (s.evidence) app.append(conversionsSection(c.conversions || []));
+    app.append(sequencesSection(c));
+    if (s.evidence) app.append(failureSection(c.failure_associated || []));
+  }
+
   // ------------------------------------------------------------------ main
 
   const schema = report.schema || '';
   if (schema === 'transfix.localize/1') renderLocalize(report);
   else if (schema === 'transfix.repair/1') renderRepair(report);
   else if (schema === 'transfix.compare/1') renderCompare(report);
+  else if (schema === 'transfix.coverage/1') renderCoverage(report);
   else app.append(el('p', { text: 'Unknown report schema: ' + schema }));
   app.append(el('footer', { class: 'muted', style: 'margin-top:32px' },
     `${schema} · generated by transfix · the data shown is the JSON in this file's report-data element`));
