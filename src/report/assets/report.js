@@ -521,7 +521,25 @@
     return section('outputs', 'Outputs',
       table(['output', 'kind', 'verdict', { label: 'max abs error', num: 1 }, { label: 'noise floor', num: 1 }, { label: '× noise', num: 1 },
         { label: 'tolerance', num: 1 }, { label: 'cosine', num: 1 }, { label: 'SNR dB', num: 1 }, 'labels', 'why'], rows, { id: 'outputs-table' }),
+      quantizationSplit(c),
       crashes.length ? el('ul', { id: 'crashes' }, crashes) : null);
+  }
+
+  // Quantized targets: the target's error split by its float twin (docs/compare.md).
+  function quantizationSplit(c) {
+    const rows = (c.outputs || []).filter((o) => o.quantization_split).map((o) => {
+      const q = o.quantization_split, flips = (n) => (o.top1 ? ` · ${n} top-1 changes` : '');
+      return el('tr', {},
+        el('td', {}, el('code', { text: o.source_name })),
+        el('td', { class: 'num', text: `${fmt(q.quantization.max_abs)} (SNR ${fmt(q.quantization.snr_db)} dB)${flips(q.quantization_flips)}` }),
+        el('td', { class: 'num', text: `${fmt(q.conversion.max_abs)} (SNR ${fmt(q.conversion.snr_db)} dB)${flips(q.conversion_flips)}` }),
+        el('td', { class: 'num', text: fmt(q.quantization_share) }));
+    });
+    if (!rows.length) return null;
+    return el('div', {}, el('h3', { text: 'Quantized target: how much of the error the quantization intends' }),
+      table(['output', { label: 'quantization: target vs its float twin (intended)', num: 1 },
+        { label: 'the rest: float twin vs source (weight rounding, conversion)', num: 1 }, { label: 'quantization share', num: 1 }],
+      rows, { id: 'quantization-split' }));
   }
 
   // Histogram of per-sample max abs error (log bins), with the noise floor and the tolerance marked.
