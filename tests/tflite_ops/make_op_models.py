@@ -44,7 +44,8 @@ def model(name, op, x_shape, out_shapes, consts=(), options_type=None, options=N
 
 CODES = {"DEPTH_TO_SPACE": 5, "SPACE_TO_DEPTH": 26, "SPACE_TO_BATCH_ND": 38, "BATCH_TO_SPACE_ND": 37,
          "STRIDED_SLICE": 45, "L2_NORMALIZATION": 11, "LOCAL_RESPONSE_NORMALIZATION": 13, "UNPACK": 88,
-         "GELU": 150, "GATHER": 36, "ARG_MAX": 56, "SPLIT_V": 102, "MIRROR_PAD": 100, "SHAPE": 77}
+         "GELU": 150, "GATHER": 36, "ARG_MAX": 56, "SPLIT_V": 102, "MIRROR_PAD": 100, "SHAPE": 77,
+         "L2_POOL_2D": 12}
 
 
 def op(name):
@@ -81,6 +82,11 @@ CASES = [
     model("split_v", op("SPLIT_V"), [2, 7], [[2, 2], [2, 2], [2, 3]], (([3], [2, -1, 3]), ([], [1])),
           "SplitVOptions", {"num_splits": 3}),
     model("shape_int32", op("SHAPE"), [2, 3, 4], [[3]], (), "ShapeOptions", {"out_type": "INT32"}, out_type="INT32"),
+    model("l2_pool_same_stride2", op("L2_POOL_2D"), [1, 5, 7, 3], [[1, 3, 4, 3]], (), "Pool2DOptions",
+          {"padding": "SAME", "stride_w": 2, "stride_h": 2, "filter_width": 3, "filter_height": 2}),
+    model("l2_pool_valid_relu", op("L2_POOL_2D"), [2, 6, 6, 4], [[2, 5, 5, 4]], (), "Pool2DOptions",
+          {"padding": "VALID", "stride_w": 1, "stride_h": 1, "filter_width": 2, "filter_height": 2,
+           "fused_activation_function": "RELU6"}),
     model("mirror_pad_reflect", op("MIRROR_PAD"), [1, 4, 5, 2], [[1, 6, 8, 2]],
           (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),), "MirrorPadOptions", {"mode": "REFLECT"}),
 ]

@@ -245,6 +245,27 @@ void lower_pool(L& op, const char* onnx_op) {
 void lower_average_pool_2d(L& op) { lower_pool(op, "AveragePool"); }
 void lower_max_pool_2d(L& op) { lower_pool(op, "MaxPool"); }
 
+// L2_POOL_2D (float): y = sqrt(mean of x^2 over the window's taps inside the input). ONNX's LpPool
+// takes the root of the sum, not of the mean, so: Mul (square), AveragePool over the taps inside
+// (count_include_pad = 0, as TFLite divides), Sqrt.
+void lower_l2_pool_2d(L& op) {
+  const auto& o = options(op, op.op().builtin_options_as_Pool2DOptions(), "Pool2DOptions");
+  require_inputs(op, 1);
+  require_rank(op, 0, 4, "input");
+  check_positive(op, {o.stride_h(), o.stride_w(), o.filter_height(), o.filter_width()}, "strides and filter size");
+  const auto act = o.fused_activation_function();
+  const std::string base = op.output(0);
+  op.emit("Mul", {op.input(0), op.input(0)}, {base + "/squared"});
+  Node& pool = op.emit("AveragePool", {base + "/squared"}, {base + "/mean_square"});
+  nhwc(pool);
+  set_attr(pool, "kernel_shape", std::vector<int64_t>{o.filter_height(), o.filter_width()});
+  set_attr(pool, "strides", std::vector<int64_t>{o.stride_h(), o.stride_w()});
+  set_attr(pool, "auto_pad", padding_mode(op, o.padding()));
+  set_attr(pool, "count_include_pad", int64_t{0});
+  op.emit("Sqrt", {base + "/mean_square"}, {main_output(op, act)});
+  fused_activation(op, act);
+}
+
 // FULLY_CONNECTED: y = x W^T + b with W [O, I]. Gemm(transB = 1) needs a 2-D x, so other ranks are
 // flattened to [numel / I, I] first (a Reshape node); keep_num_dims restores x's leading dims after.
 void lower_fully_connected(L& op) {
@@ -960,7 +981,8 @@ const std::unordered_map<std::string, LowerFn>& lowering_table() {
       {"SOFTMAX", lower_softmax}, {"LOG_SOFTMAX", lower_log_softmax},
       {"CONV_2D", lower_conv_2d}, {"DEPTHWISE_CONV_2D", lower_depthwise_conv_2d},
       {"TRANSPOSE_CONV", lower_transpose_conv}, {"AVERAGE_POOL_2D", lower_average_pool_2d},
-      {"MAX_POOL_2D", lower_max_pool_2d}, {"FULLY_CONNECTED", lower_fully_connected},
+      {"MAX_POOL_2D", lower_max_pool_2d}, {"L2_POOL_2D", lower_l2_pool_2d},
+      {"FULLY_CONNECTED", lower_fully_connected},
       {"BATCH_MATMUL", lower_batch_matmul},
       {"RESHAPE", lower_reshape}, {"SQUEEZE", lower_squeeze}, {"EXPAND_DIMS", lower_expand_dims},
       {"TRANSPOSE", lower_transpose}, {"CONCATENATION", lower_concatenation}, {"GATHER", lower_gather},

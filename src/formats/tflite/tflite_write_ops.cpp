@@ -657,6 +657,17 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     if (div != &last) for (TfOp& a : map_node(ctx, last, op)) out.push_back(a);
     return true;
   }
+  if (op == "L2_POOL_2D") {  // Mul (square), AveragePool, Sqrt: one operator again
+    const Node* pool = first_of(g, "AveragePool");
+    const Node* sqrt = first_of(g, "Sqrt");
+    if (!pool || !sqrt || g[0]->op_type != "Mul") return false;
+    TfOp t = map_pool(ctx, *pool, BO::L2_POOL_2D);
+    t.inputs = {g[0]->inputs[0]};
+    t.outputs = {sqrt->outputs[0]};
+    out.push_back(t);
+    if (sqrt != &last) for (TfOp& a : map_node(ctx, last, op)) out.push_back(a);
+    return true;
+  }
   if (op == "LOCAL_RESPONSE_NORMALIZATION") {
     const Node* lrn = first_of(g, "LRN");
     if (!lrn) return false;
