@@ -89,6 +89,8 @@ CASES = [
            "fused_activation_function": "RELU6"}),
     model("mirror_pad_reflect", op("MIRROR_PAD"), [1, 4, 5, 2], [[1, 6, 8, 2]],
           (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),), "MirrorPadOptions", {"mode": "REFLECT"}),
+    model("mirror_pad_symmetric", op("MIRROR_PAD"), [1, 4, 5, 2], [[1, 7, 9, 2]],
+          (([4, 2], [0, 0, 1, 2, 3, 1, 0, 0]),), "MirrorPadOptions", {"mode": "SYMMETRIC"}),
 ]
 
 def with_signature_and_metadata(case):

@@ -211,6 +211,8 @@ TEST(ShapeKernels, PadModes) {
   Tensor x = f32({1, 2, 3}, {3});
   EXPECT_EQ(values(run1("Pad", {x, i64({2, 2})}, 13, {{"mode", str("reflect")}})), (std::vector<double>{3, 2, 1, 2, 3, 2, 1}));
   EXPECT_EQ(values(run1("Pad", {x, i64({2, 1})}, 13, {{"mode", str("edge")}})), (std::vector<double>{1, 1, 1, 2, 3, 3}));
+  // transfix's "symmetric" (TFLite MIRROR_PAD SYMMETRIC): the mirror repeats the edge.
+  EXPECT_EQ(values(run1("Pad", {x, i64({2, 3})}, 13, {{"mode", str("symmetric")}})), (std::vector<double>{2, 1, 1, 2, 3, 3, 2, 1}));
   EXPECT_EQ(values(run1("Pad", {x, i64({-1, 2}), f32({9}, {})}, 13)), (std::vector<double>{2, 3, 9, 9}));
   // opset 2 attributes, 2-D
   Tensor y = f32({1, 2, 3, 4}, {2, 2});

@@ -298,6 +298,10 @@ onnx::ModelProto build_proto(const Model& model, ExternalSink* sink) {
   std::unordered_set<std::string> written_names;
   for (size_t i : node_write_order(g)) {
     const Node& n = g.nodes[i];
+    // The IR's own extensions of ONNX ops have no ONNX spelling.
+    if (n.op_type == "Pad" && n.domain.empty() && n.attr_string("mode", "constant") == "symmetric")
+      throw UnsupportedError("node '" + n.name + "' (Pad): mode 'symmetric' (TFLite MIRROR_PAD SYMMETRIC) has no ONNX form",
+                             "Pad");
     auto* np = gp->add_node();
     np->set_op_type(n.op_type);
     if (!n.domain.empty()) np->set_domain(n.domain);

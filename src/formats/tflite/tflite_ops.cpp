@@ -575,15 +575,14 @@ void lower_padv2(L& op) {
   op.emit("Pad", trimmed({op.input(0), onnx_pads(op), op.input(2)}), {op.output(0)});
 }
 
-// REFLECT mirrors without repeating the edge (ONNX "reflect"); SYMMETRIC repeats it (no ONNX mode).
+// REFLECT mirrors without repeating the edge (ONNX "reflect"); SYMMETRIC repeats it: no ONNX mode,
+// so the IR extends Pad with mode "symmetric" (runtime/kernels/pad.cpp).
 void lower_mirror_pad(L& op) {
   const auto* o = op.op().builtin_options_as_MirrorPadOptions();
   require_inputs(op, 2);
-  if (o && o->mode() == tflite::MirrorPadMode::SYMMETRIC)
-    throw UnsupportedError("operator " + std::to_string(op.index()) + " (MIRROR_PAD): SYMMETRIC mode is not supported",
-                           op.op_name());
+  const bool symmetric = o && o->mode() == tflite::MirrorPadMode::SYMMETRIC;
   Node& n = op.emit("Pad", {op.input(0), onnx_pads(op)}, {op.output(0)});
-  set_attr(n, "mode", std::string("reflect"));
+  set_attr(n, "mode", std::string(symmetric ? "symmetric" : "reflect"));
 }
 
 // Reductions: axes from the constant second input. ReduceSum takes them as an int64 input (opset

@@ -312,9 +312,11 @@ TfOp map_pad(WriteContext& ctx, const Node& n) {
   const std::string mode = n.attr_string("mode", "constant");
   const std::string paddings = tflite_paddings(ctx, n);
   if (n.has_input(3)) unsupported(n, "the axes input has no TFLite form");
-  if (mode == "reflect")
+  if (mode == "reflect" || mode == "symmetric") {
+    const auto m = mode == "reflect" ? tflite::MirrorPadMode::REFLECT : tflite::MirrorPadMode::SYMMETRIC;
     return with_options(make(BO::MIRROR_PAD, {n.inputs[0], paddings}, {n.outputs[0]}), Opt::MirrorPadOptions,
-                        [](FBB& b, const TfOp&) { return tflite::CreateMirrorPadOptions(b, tflite::MirrorPadMode::REFLECT).Union(); });
+                        [m](FBB& b, const TfOp&) { return tflite::CreateMirrorPadOptions(b, m).Union(); });
+  }
   if (mode != "constant") unsupported(n, "pad mode '" + mode + "' has no TFLite form");
   if (n.has_input(2)) return make(BO::PADV2, {n.inputs[0], paddings, n.inputs[2]}, {n.outputs[0]});
   return make(BO::PAD, {n.inputs[0], paddings}, {n.outputs[0]});

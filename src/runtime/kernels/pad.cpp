@@ -1,4 +1,5 @@
-// Pad: modes constant / reflect / edge. Pads come from the `pads` (or opset-1 `paddings`) attribute
+// Pad: modes constant / reflect / edge, and "symmetric" (a transfix extension for TFLite's MIRROR_PAD
+// SYMMETRIC, which ONNX lacks: the mirror repeats the edge, a b c -> b a | a b c | c b). Pads come from the `pads` (or opset-1 `paddings`) attribute
 // before opset 11, and from input #1 from opset 11 (with optional constant_value #2 and axes #3).
 // Negative pads crop. Each output coordinate maps to an input coordinate per axis (or to "outside",
 // which only happens in constant mode); rows along the last axis copy their inner part with memcpy.
@@ -12,7 +13,7 @@
 namespace transfix {
 namespace {
 
-enum class PadMode { kConstant, kReflect, kEdge };
+enum class PadMode { kConstant, kReflect, kEdge, kSymmetric };
 
 // Input coordinate for each output coordinate of one axis; -1 = padding value (constant mode).
 // The axis is first cropped by negative pads to [lo, lo + len), then padded by the positive ones.
@@ -29,6 +30,11 @@ std::vector<int64_t> axis_map(const KernelContext& ctx, int64_t dim, int64_t bef
       if (mode == PadMode::kConstant) { map[static_cast<size_t>(o)] = -1; continue; }
       if (mode == PadMode::kEdge || len == 1) {
         j = std::clamp<int64_t>(j, 0, len - 1);
+      } else if (mode == PadMode::kSymmetric) {  // mirror repeating the edges: period 2 * len
+        const int64_t period = 2 * len;
+        j %= period;
+        if (j < 0) j += period;
+        if (j >= len) j = period - 1 - j;
       } else {  // reflect about the edges without repeating them: period 2 * (len - 1)
         const int64_t period = 2 * (len - 1);
         j %= period;
@@ -49,6 +55,7 @@ void pad(KernelContext& ctx) {
   if (mode_name == "constant") mode = PadMode::kConstant;
   else if (mode_name == "reflect") mode = PadMode::kReflect;
   else if (mode_name == "edge") mode = PadMode::kEdge;
+  else if (mode_name == "symmetric") mode = PadMode::kSymmetric;
   else if (mode_name == "wrap") throw UnsupportedError("Pad mode 'wrap' is not supported", "Pad");
   else ctx.fail("unknown mode '" + mode_name + "'");
 
