@@ -132,6 +132,25 @@ else
   skip "torch not available in $PY"
 fi
 
+# --shard I/N + merge: three shards of 9 random samples, merged, give what one run over all 9 gives
+# (calibration covers every sample in both, so the noise floors agree too); and bad merges are refused.
+"$TF" mutate "$TINY" --fault weights-int8 -o "$T/tiny_int8.onnx" >/dev/null
+SHARDED=(compare "$TINY" "$T/tiny_int8.onnx" --random 9 --seed 5 --calibration-samples 9)
+"$TF" "${SHARDED[@]}" --report "$T/full.json" >/dev/null
+for i in 1 2 3; do "$TF" "${SHARDED[@]}" --shard "$i/3" --report "$T/shard$i.json" >/dev/null; done
+check merge-shards 1 "3 shard reports merged\): 9 compared" -- "$TF" merge "$T/shard1.json" "$T/shard2.json" "$T/shard3.json" \
+  --report "$T/merged.json"
+json merge-equals-full "$T/merged.json" "(lambda f, m: f['verdict'] == m['verdict'] and f['data']['samples'] == m['data']['samples'] == 9
+  and f['outputs'][0]['error']['max_abs'] == m['outputs'][0]['error']['max_abs']
+  and abs(f['outputs'][0]['error']['mean_abs'] - m['outputs'][0]['error']['mean_abs']) <= 1e-12 * f['outputs'][0]['error']['mean_abs']
+  and f['outputs'][0]['noise_floor']['max_abs'] == m['outputs'][0]['noise_floor']['max_abs']
+  and f['outputs'][0]['top1']['flips_beyond_noise'] == m['outputs'][0]['top1']['flips_beyond_noise']
+  and m['shard'] == {'index': 0, 'count': 3, 'merged_reports': 3})(__import__('json').load(open('$T/full.json')), r)"
+json shard-samples "$T/shard2.json" "r['data']['samples'] == 3 and r['shard']['index'] == 1 and r['shard']['count'] == 3"
+check merge-repeated-shard 2 "repeats shard 1 of 3" -- "$TF" merge "$T/shard1.json" "$T/shard1.json"
+check merge-other-models 2 "compares other models" -- "$TF" merge "$T/shard1.json" "$T/ident.json"
+check bad-shard 2 "--shard must be I/N" -- "$TF" compare "$TINY" "$TINY" --random 2 --shard 4/3
+
 # Quantized targets: the error is split into the target's own activation quantization (target vs its
 # float twin) and the rest (float twin vs source). MLPerf Tiny's VWW float and int8 TFLite files are the
 # same network: flips must not come from the rest. With the target fed the wrong preprocessing ([-1, 1]

@@ -43,6 +43,9 @@ struct CompareOptions {
   // With per_sample: image samples whose top-1 label changes get a small JPEG thumbnail (data: URI,
   // 64 px) in their record, for the first `thumbnails` such samples (the HTML report's flip table).
   int64_t thumbnails = 0;
+  // --shard I/N: this run takes the samples whose index in the dataset is I mod N (0-based I), so N
+  // runs cover a dataset between them; `transfix merge` joins their reports.
+  int64_t shard_index = 0, shard_count = 1;
   // Called after each sample (samples done so far); for progress display.
   std::function<void(size_t)> progress;
 };
@@ -103,6 +106,8 @@ struct OutputResult {
 
   // Flip margins (source score gap) seen before the tolerance was known; resolved at the end.
   std::vector<double> pending_margins;
+  // Every flip's (margin, source score), so that merged shards can judge them against the merged tolerance.
+  std::vector<std::pair<double, double>> flip_margins;
   bool tolerance_ready = false;
   std::string mismatch;  // output missing in the target or of an incompatible shape
   double flip_rate() const;
@@ -127,6 +132,8 @@ struct CompareResult {
   std::string error;               // why exit_code is 2
   nlohmann::json per_sample = nlohmann::json::array();
   double wall_seconds = 0;
+  int64_t shard_index = 0, shard_count = 1;
+  int64_t merged_reports = 0;      // transfix merge: how many shard reports this joins (0: a single run)
 };
 
 // Opens the dataset once the source model is loaded (npy/random data take their shapes from it).
@@ -142,5 +149,12 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
 
 // Verdict for one output from its accumulated statistics (tolerance already resolved).
 void decide_verdict(OutputResult& out, const CompareOptions& options, bool target_crashed);
+
+// Joins the JSON reports of shards of one comparison (same models, data and tolerance options;
+// written by compare --shard I/N with --report) into one result, as if one run had compared all
+// their samples: statistics are summed, the noise floor is the largest seen, every flip is judged
+// against the merged tolerance, verdicts are decided again. Sets *options to the reports' options.
+// InputError when the reports do not belong together or lack the accumulators (older reports).
+CompareResult merge_compare_reports(const std::vector<nlohmann::json>& reports, CompareOptions* options);
 
 }  // namespace transfix

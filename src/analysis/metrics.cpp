@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 
 namespace transfix {
 
@@ -38,6 +39,22 @@ void ErrorStats::merge(const ErrorStats& o) {
   max_ref_abs = std::max(max_ref_abs, o.max_ref_abs);
   ref_nan += o.ref_nan, ref_inf += o.ref_inf, test_nan += o.test_nan, test_inf += o.test_inf;
   nonfinite_mismatch += o.nonfinite_mismatch;
+}
+
+std::vector<double> ErrorStats::raw() const {
+  auto d = [](int64_t v) { return static_cast<double>(v); };
+  return {d(count),    max_abs,    sum_abs,     max_rel,     sum_ref2,    sum_test2, sum_dot,
+          sum_err2,    max_ref_abs, d(ref_nan), d(ref_inf), d(test_nan), d(test_inf), d(nonfinite_mismatch)};
+}
+
+ErrorStats ErrorStats::from_raw(const std::vector<double>& v) {
+  if (v.size() != 14) throw std::invalid_argument("error statistics need 14 accumulators");
+  auto i = [](double x) { return static_cast<int64_t>(x); };
+  ErrorStats e;
+  e.count = i(v[0]), e.max_abs = v[1], e.sum_abs = v[2], e.max_rel = v[3], e.sum_ref2 = v[4], e.sum_test2 = v[5];
+  e.sum_dot = v[6], e.sum_err2 = v[7], e.max_ref_abs = v[8], e.ref_nan = i(v[9]), e.ref_inf = i(v[10]);
+  e.test_nan = i(v[11]), e.test_inf = i(v[12]), e.nonfinite_mismatch = i(v[13]);
+  return e;
 }
 
 double ErrorStats::cosine() const {

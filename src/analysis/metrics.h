@@ -26,6 +26,10 @@ struct ErrorStats {
   double mean_abs() const { return count ? sum_abs / static_cast<double>(count) : 0; }
   double cosine() const;   // dot / (|ref| |test|); 1 when both are zero vectors
   double snr_db() const;   // 10 log10(sum ref^2 / sum err^2); +inf when identical
+  // Every accumulator in a fixed order (counts exact as doubles up to 2^53), so that statistics of
+  // separate runs can be written down and merged later (compare --shard, transfix merge).
+  std::vector<double> raw() const;
+  static ErrorStats from_raw(const std::vector<double>& v);  // throws std::invalid_argument on a bad length
 };
 
 double max_abs_value(const double* x, int64_t n);  // over finite elements

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <tuple>
 #include <iostream>
 
 #include "analysis/compare.h"
@@ -29,8 +31,28 @@ struct CompareArgs {
   double max_flip_rate = 0.0;
   std::string report, html;
   bool per_sample = false;
+  std::string shard;  // "I/N"
   int threads = 0;
 };
+
+struct MergeArgs {
+  std::vector<std::string> reports;
+  std::string report, html;
+};
+
+// "I/N" (1 <= I <= N) -> 0-based index and count.
+std::pair<int64_t, int64_t> parse_shard(const std::string& spec) {
+  const size_t slash = spec.find('/');
+  try {
+    if (slash != std::string::npos) {
+      size_t used_i = 0, used_n = 0;
+      const int64_t i = std::stoll(spec.substr(0, slash), &used_i), n = std::stoll(spec.substr(slash + 1), &used_n);
+      if (used_i == slash && used_n == spec.size() - slash - 1 && n >= 1 && i >= 1 && i <= n) return {i - 1, n};
+    }
+  } catch (const std::exception&) {
+  }
+  throw InputError("--shard must be I/N with 1 <= I <= N, got '" + spec + "'");
+}
 
 // Flipped images the HTML report shows as thumbnails (about 2-3 KB each).
 constexpr int64_t kHtmlThumbnails = 200;
@@ -156,6 +178,18 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
   std::cout << "verdict: " << verdict_name(r.verdict) << " (exit " << r.exit_code << ")\n";
 }
 
+void write_reports(nlohmann::json report, const std::string& json_path, const std::string& html_path, bool per_sample) {
+  if (!html_path.empty()) {
+    write_html_report(html_path, report);
+    std::cout << "html report: " << html_path << "\n";
+  }
+  if (!json_path.empty()) {
+    if (!per_sample) report.erase("per_sample");  // kept only for the page
+    write_file_atomic(json_path, report.dump(2) + "\n");
+    std::cout << "report: " << json_path << "\n";
+  }
+}
+
 int compare(const CompareArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   a.data.check("compare");
@@ -169,6 +203,7 @@ int compare(const CompareArgs& a) {
   opt.noise_multiple = a.noise_multiple;
   opt.atol = a.atol, opt.rtol = a.rtol;
   opt.max_flip_rate = a.max_flip_rate;
+  if (!a.shard.empty()) std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
   // The HTML page shows per-sample errors and the flipped images, so it needs the per-sample records.
   opt.per_sample = a.per_sample || !a.html.empty();
   if (!a.html.empty()) opt.thumbnails = kHtmlThumbnails;
@@ -179,16 +214,25 @@ int compare(const CompareArgs& a) {
   CompareResult r = compare_models(a.source, a.target, factory, opt);
   if (tty && r.samples) std::cerr << "\r" << std::string(40, ' ') << "\r";
   print_summary(r, opt);
-  nlohmann::json report = compare_report_json(r, opt);
-  if (!a.html.empty()) {
-    write_html_report(a.html, report);
-    std::cout << "html report: " << a.html << "\n";
+  write_reports(compare_report_json(r, opt), a.report, a.html, a.per_sample);
+  return r.exit_code;
+}
+
+int merge(const MergeArgs& a) {
+  std::vector<nlohmann::json> reports;
+  for (const auto& path : a.reports) {
+    std::ifstream in(path);
+    if (!in) throw InputError("merge: cannot read '" + path + "'");
+    try {
+      reports.push_back(nlohmann::json::parse(in));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError("merge: '" + path + "' is not JSON: " + e.what());
+    }
   }
-  if (!a.report.empty()) {
-    if (!a.per_sample) report.erase("per_sample");  // kept only for the page
-    write_file_atomic(a.report, report.dump(2) + "\n");
-    std::cout << "report: " << a.report << "\n";
-  }
+  CompareOptions opt;
+  CompareResult r = merge_compare_reports(reports, &opt);
+  print_summary(r, opt);
+  write_reports(compare_report_json(r, opt), a.report, a.html, opt.per_sample);
   return r.exit_code;
 }
 
@@ -213,8 +257,21 @@ void add_compare(CLI::App& app) {
   cmd->add_flag("--per-sample", a->per_sample, "Include per-sample details in the report");
   cmd->add_option("--html", a->html,
                   "Write a self-contained HTML report: per-sample errors, label flips with thumbnails (docs/report.md)");
+  cmd->add_option("--shard", a->shard,
+                  "I/N: compare only the samples whose dataset index is I-1 mod N (join the reports with transfix merge)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = compare(*a); });
+}
+
+void add_merge(CLI::App& app) {
+  auto a = std::make_shared<MergeArgs>();
+  auto* cmd = app.add_subcommand("merge",
+                                 "Join the JSON reports of compare --shard runs into one result, verdicts decided again "
+                                 "(exit 0 equivalent, 1 not, 2 error)");
+  cmd->add_option("reports", a->reports, "compare --report files of the shards")->required();
+  cmd->add_option("--report", a->report, "Write the merged JSON report");
+  cmd->add_option("--html", a->html, "Write the merged HTML report");
+  cmd->callback([a] { exit_code() = merge(*a); });
 }
 
 }  // namespace transfix::cli

@@ -27,6 +27,7 @@ void add_run(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_merge(CLI::App& app);
 void add_localize(CLI::App& app);
 void add_mutate(CLI::App& app);
 void add_repair(CLI::App& app);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_convert(app);
   add_bench(app);
   add_compare(app);
+  add_merge(app);
   add_localize(app);
   add_mutate(app);
   add_repair(app);
