@@ -151,6 +151,20 @@ check merge-repeated-shard 2 "repeats shard 1 of 3" -- "$TF" merge "$T/shard1.js
 check merge-other-models 2 "compares other models" -- "$TF" merge "$T/shard1.json" "$T/ident.json"
 check bad-shard 2 "--shard must be I/N" -- "$TF" compare "$TINY" "$TINY" --random 2 --shard 4/3
 
+# --target-runtime / --source-runtime ort: the same comparisons with ONNX Runtime running a side. The
+# verdicts agree with transfix's own runs and the numbers stay at the noise floor apart.
+check ort-target 1 "run by ort" -- "$TF" compare "$TINY" "$T/tiny_int8.onnx" --random 4 --seed 2 --target-runtime ort \
+  --report "$T/ort.json"
+"$TF" compare "$TINY" "$T/tiny_int8.onnx" --random 4 --seed 2 --report "$T/own.json" >/dev/null
+json ort-target-agrees "$T/ort.json" "(lambda a, b: a['verdict'] == b['verdict'] == 'DEGRADED' and a['target']['runtime'] == 'ort'
+  and abs(a['outputs'][0]['error']['max_abs'] - b['outputs'][0]['error']['max_abs']) <= 8 * b['outputs'][0]['noise_floor']['max_abs'])(
+  r, __import__('json').load(open('$T/own.json')))"
+check ort-both-sides 0 "verdict: EQUIVALENT" -- "$TF" compare "$TINY" "$TINY" --random 3 --source-runtime ort --target-runtime ort
+"$TF" convert "$TINY" "$T/tiny.tflite" >/dev/null
+check ort-not-onnx 1 "crash: target prepare: --target-runtime ort runs ONNX models, not tflite" -- \
+  "$TF" compare "$TINY" "$T/tiny.tflite" --random 2 --target-runtime ort
+check bad-runtime 2 "must be transfix or ort" -- "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime tflite
+
 # Quantized targets: the error is split into the target's own activation quantization (target vs its
 # float twin) and the rest (float twin vs source). MLPerf Tiny's VWW float and int8 TFLite files are the
 # same network: flips must not come from the rest. With the target fed the wrong preprocessing ([-1, 1]

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "analysis/contract.h"
+#include "analysis/native_runtime.h"
 #include "analysis/model_info.h"
 #include "core/errors.h"
 #include "data/image_encode.h"
@@ -99,6 +100,7 @@ struct Side {
   ModelSummary* summary = nullptr;
   std::unique_ptr<Model> model;
   std::unique_ptr<Interpreter> fp32, fp64;
+  std::unique_ptr<NativeRuntime> native;  // --source-runtime / --target-runtime other than transfix
   std::unique_ptr<Model> twin_model;  // quantized targets: the float twin
   std::unique_ptr<Interpreter> twin;
   std::vector<ValueInfo> inputs;
@@ -121,6 +123,24 @@ class Recorder {
   std::map<std::string, size_t> count_;
   std::set<std::string> seen_;
 };
+
+// The side's fp32 runs through another runtime; a runtime that cannot start is the side's prepare crash.
+void start_native(const std::string& path, const std::string& runtime, int threads, const char* name, Side& s, Recorder& rec) {
+  if (runtime == "transfix" || !s.ok) return;
+  s.summary->runtime = runtime;
+  try {
+    if (s.model->meta.format != "onnx") throw InputError("--" + std::string(name) + "-runtime ort runs ONNX models, not " + s.model->meta.format);
+    s.native = NativeRuntime::start(runtime, path, threads);
+  } catch (const std::exception& e) {
+    rec.crash(name, "prepare", e.what());
+    s.ok = false;
+  }
+}
+
+// fp32 outputs from the side's runtime.
+std::map<std::string, Tensor> run_fp32(Side& s, const std::map<std::string, Tensor>& inputs) {
+  return s.native ? s.native->run(inputs) : s.fp32->run(inputs);
+}
 
 void load_side(const std::string& path, const char* name, bool with_fp64, Side& s, Recorder& rec) {
   ModelSummary& m = *s.summary;
@@ -469,7 +489,10 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   Side src, tgt;
   src.summary = &r.source, tgt.summary = &r.target;
 
+  check_input(opt.source_runtime == "transfix" || opt.source_runtime == "ort", "--source-runtime must be transfix or ort");
+  check_input(opt.target_runtime == "transfix" || opt.target_runtime == "ort", "--target-runtime must be transfix or ort");
   load_side(source_path, "source", /*with_fp64=*/opt.calibration_samples > 0, src, rec);
+  start_native(source_path, opt.source_runtime, opt.threads, "source", src, rec);
   if (!src.ok) {
     r.verdict = Verdict::kCrash;
     r.exit_code = 2;
@@ -477,6 +500,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     return r;
   }
   load_side(target_path, "target", false, tgt, rec);
+  start_native(target_path, opt.target_runtime, opt.threads, "target", tgt, rec);
   if (tgt.ok && has_quantized_ops(*tgt.model)) {
     try {
       tgt.twin_model = std::make_unique<Model>(float_twin_model(*tgt.model));
@@ -563,7 +587,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     std::map<std::string, Tensor> s32, s64, t32, twin;
     auto t0 = Clock::now();
     try {
-      s32 = src.fp32->run(src_in);
+      s32 = run_fp32(src, src_in);
       r.source.run_ms += ms_since(t0), ++r.source.runs;
     } catch (const std::exception& e) {
       ++r.source_failures;
@@ -591,7 +615,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
         for (const auto& n : tgt_notes) rec.note("target " + n);
         stage = "run";
         t0 = Clock::now();
-        t32 = tgt.fp32->run(tgt_in);
+        t32 = run_fp32(tgt, tgt_in);
         r.target.run_ms += ms_since(t0), ++r.target.runs;
         target_ran = true;
         if (tgt.twin) twin = run_float_twin(tgt, tgt_in, rec);
@@ -685,6 +709,7 @@ nlohmann::json model_json(const ModelSummary& m) {
   j["file_bytes"] = m.file_bytes >= 0 ? nlohmann::json(m.file_bytes) : nlohmann::json(nullptr);
   j["nodes"] = m.nodes;
   j["runs"] = m.runs;
+  j["runtime"] = m.runtime;
   j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
   return j;
 }
@@ -872,6 +897,7 @@ ModelSummary summary_from_json(const nlohmann::json& m) {
   s.format = m.value("format", ""), s.producer = m.value("producer", ""), s.opset = m.value("opset", int64_t{0});
   s.file_bytes = m["file_bytes"].is_number() ? m["file_bytes"].get<int64_t>() : -1;
   s.nodes = m.value("nodes", int64_t{0});
+  s.runtime = m.value("runtime", "transfix");
   for (const auto& v : m["inputs"]) s.inputs.push_back(value_from_json(v));
   for (const auto& v : m["outputs"]) s.outputs.push_back(value_from_json(v));
   return s;

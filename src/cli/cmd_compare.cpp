@@ -32,6 +32,7 @@ struct CompareArgs {
   std::string report, html;
   bool per_sample = false;
   std::string shard;  // "I/N"
+  std::string source_runtime = "transfix", target_runtime = "transfix";
   int threads = 0;
 };
 
@@ -78,6 +79,7 @@ std::string model_line(const ModelSummary& m) {
   if (!m.producer.empty()) s += ", " + m.producer;
   s += ")";
   if (m.runs) s += ", " + g(m.run_ms / static_cast<double>(m.runs)) + " ms/sample";
+  if (m.runtime != "transfix") s += ", run by " + m.runtime;
   return s;
 }
 
@@ -204,6 +206,8 @@ int compare(const CompareArgs& a) {
   opt.atol = a.atol, opt.rtol = a.rtol;
   opt.max_flip_rate = a.max_flip_rate;
   if (!a.shard.empty()) std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
+  opt.source_runtime = a.source_runtime, opt.target_runtime = a.target_runtime;
+  opt.threads = a.threads;
   // The HTML page shows per-sample errors and the flipped images, so it needs the per-sample records.
   opt.per_sample = a.per_sample || !a.html.empty();
   if (!a.html.empty()) opt.thumbnails = kHtmlThumbnails;
@@ -259,6 +263,10 @@ void add_compare(CLI::App& app) {
                   "Write a self-contained HTML report: per-sample errors, label flips with thumbnails (docs/report.md)");
   cmd->add_option("--shard", a->shard,
                   "I/N: compare only the samples whose dataset index is I-1 mod N (join the reports with transfix merge)");
+  cmd->add_option("--source-runtime", a->source_runtime,
+                  "What runs the source: transfix (default) or ort (ONNX Runtime, ONNX models)");
+  cmd->add_option("--target-runtime", a->target_runtime,
+                  "What runs the target: transfix (default) or ort (ONNX Runtime: check the runtime you deploy on)");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = compare(*a); });
 }

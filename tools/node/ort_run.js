@@ -24,7 +24,7 @@ const { UsageError, NPY_TYPES, ORT_TO_NPY, readNpy, writeNpy } = require('./npy'
 
 const USAGE = `usage: node ort_run.js MODEL.onnx [--input [NAME=]FILE.npy]... [--output-dir DIR]
        [--threads N] [--opt all|extended|basic|disable] [--fetch NAME]... [--random-inputs]
-       [--bench N] [--warmup W]`;
+       [--bench N] [--warmup W] [--serve]`;
 
 function parseArgs(argv) {
   const args = { inputs: [], fetch: [], threads: 0, opt: 'all', bench: 0, warmup: 3, randomInputs: false };
@@ -52,6 +52,7 @@ function parseArgs(argv) {
       case '--bench': args.bench = count(value(i++, a), a, 1); break;
       case '--warmup': args.warmup = count(value(i++, a), a, 0); break;
       case '--random-inputs': args.randomInputs = true; break;
+      case '--serve': args.serve = true; break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
       default:
         if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`, true);
@@ -63,7 +64,7 @@ function parseArgs(argv) {
   const levels = { all: 'all', extended: 'extended', basic: 'basic', disable: 'disabled', disabled: 'disabled' };
   if (!levels[args.opt]) throw new UsageError(`--opt must be all, extended, basic or disable, got '${args.opt}'`, true);
   args.opt = levels[args.opt];
-  if (!args.bench && !args.outputDir) throw new UsageError('give --output-dir DIR or --bench N', true);
+  if (!args.bench && !args.outputDir && !args.serve) throw new UsageError('give --output-dir DIR, --bench N or --serve', true);
   return args;
 }
 
@@ -144,6 +145,39 @@ function median(sorted) {
   return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
+// --serve: one request per stdin line, {"inputs": {"NAME": "in.npy", ...}, "output_dir": "DIR"}; each
+// answered by one stdout line, {"outputs": {"NAME": "DIR/NAME.npy", ...}} or {"error": "..."}. The session
+// is created once, so a caller (transfix compare --target-runtime ort) pays the load once per dataset.
+async function serve(session) {
+  const ort = require('onnxruntime-node');
+  const readline = require('readline');
+  const lines = readline.createInterface({ input: process.stdin, terminal: false });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let answer;
+    try {
+      const request = JSON.parse(line);
+      const feeds = {};
+      for (const [name, file] of Object.entries(request.inputs || {})) {
+        const { ortType, data, dims } = readNpy(file);
+        feeds[name] = new ort.Tensor(ortType, data, dims);
+      }
+      const results = await session.run(feeds, session.outputNames);
+      const outputs = {};
+      fs.mkdirSync(request.output_dir, { recursive: true });
+      session.outputNames.forEach((name, i) => {
+        const t = results[name];
+        outputs[name] = path.join(request.output_dir, `${i}_${safeFileName(name)}.npy`);
+        writeNpy(outputs[name], t.type, t.data, t.dims.map(Number));
+      });
+      answer = { outputs };
+    } catch (e) {
+      answer = { error: String(e && e.message ? e.message : e).split('\n')[0] };
+    }
+    process.stdout.write(JSON.stringify(answer) + '\n');
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(args.model)) throw new UsageError(`${args.model}: no such file`);
@@ -160,6 +194,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   const session = await ort.InferenceSession.create(args.model, options);
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (args.serve) return serve(session);
   const feeds = buildFeeds(ort, session, args);
   const fetches = args.fetch.length ? args.fetch : session.outputNames;
   for (const f of fetches) {
