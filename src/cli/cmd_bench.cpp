@@ -75,10 +75,11 @@ int bench(const BenchArgs& a) {
   if (a.iterations < 1 || a.warmup < 0) throw InputError("bench: --iterations must be >= 1 and --warmup >= 0");
   if (a.threads > 0) set_num_threads(a.threads);
   auto t0 = std::chrono::steady_clock::now();
-  Model model = load_model(a.model);
-  Interpreter interp(model, {parse_precision(a.precision)});
+  // The interpreter owns the model, as a deployment runtime would: each weight is held once.
+  auto owner = Interpreter::owning(load_model(a.model), {parse_precision(a.precision)});
+  const Interpreter& interp = *owner;
   double load_ms = ms_since(t0);
-  auto inputs = load_inputs(model, a.inputs, /*random=*/true, /*seed=*/0);
+  auto inputs = load_inputs(interp.model(), a.inputs, /*random=*/true, /*seed=*/0);
   for (int i = 0; i < a.warmup; ++i) interp.run(inputs);
   std::vector<double> lat;
   std::vector<RunStats> stats(a.profile ? static_cast<size_t>(a.iterations) : 0);
@@ -101,7 +102,7 @@ int bench(const BenchArgs& a) {
                 num_threads(), a.precision.c_str(), a.iterations, a.warmup);
     std::printf("load:         %.1f ms\nlatency (ms): min %.2f  median %.2f  p90 %.2f\npeak memory:  %s\n", load_ms,
                 lat.front(), pct(0.5), pct(0.9), human_bytes(peak).c_str());
-    if (a.profile) print_profile(model, stats);
+    if (a.profile) print_profile(interp.model(), stats);
   }
   return kExitOk;
 }

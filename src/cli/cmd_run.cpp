@@ -86,7 +86,12 @@ int run(const RunArgs& a) {
   Precision precision = parse_precision(a.precision);
   const QuantMode quant_mode = parse_quant_mode(a.quant_mode);
   auto inputs = load_inputs(model, a.inputs, a.random, a.seed);
-  Interpreter interp(model, {.precision = precision, .quant_mode = quant_mode});
+  const InterpreterOptions options{.precision = precision, .quant_mode = quant_mode};
+  const std::vector<ValueInfo> graph_outputs = model.graph.outputs;
+  // Unless --dump-all looks inside, the interpreter owns the model and holds each weight once.
+  std::unique_ptr<Interpreter> owner = a.dump_dir.empty() ? Interpreter::owning(std::move(model), options)
+                                                          : std::make_unique<Interpreter>(model, options);
+  const Interpreter& interp = *owner;
   std::unique_ptr<DumpObserver> dump;
   if (!a.dump_dir.empty()) {
     ensure_dir(a.dump_dir, "--dump-all");
@@ -95,7 +100,7 @@ int run(const RunArgs& a) {
   auto outputs = interp.run(inputs, dump.get());
   if (dump) dump->finish();
   if (!a.output_dir.empty()) ensure_dir(a.output_dir, "--output");
-  for (const auto& out : model.graph.outputs) {
+  for (const auto& out : graph_outputs) {
     const Tensor& t = outputs.at(out.name);
     std::cout << out.name << "  " << dtype_name(t.dtype()) << " " << shape_str(t.shape());
     if (!a.output_dir.empty()) {

@@ -165,6 +165,15 @@ Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Storage> storage, size_
     throw InputError("tensor of shape " + shape_str(shape_) + " does not fit its data buffer");
 }
 
+Tensor Tensor::without_data() const {
+  Tensor t;
+  t.dtype_ = dtype_;
+  t.shape_ = shape_;
+  t.numel_ = numel_;
+  t.quant_ = quant_;
+  return t;
+}
+
 const void* Tensor::raw() const { return storage_ ? static_cast<const char*>(storage_->data) + offset_ : nullptr; }
 void* Tensor::raw_mutable() { return storage_ ? static_cast<char*>(storage_->data) + offset_ : nullptr; }
 

@@ -81,6 +81,10 @@ class Tensor {
   std::vector<int64_t> to_i64_vector() const;
   // Deep copy of the data (fresh buffer).
   Tensor clone() const;
+  // Same dtype, shape and quantization, no buffer (raw() is nullptr): what an interpreter keeps of a
+  // weight whose only reader holds its own packed copy (Interpreter::owning).
+  Tensor without_data() const;
+  bool has_data() const { return storage_ != nullptr; }
 
   const std::optional<QuantParams>& quant() const { return quant_; }
   void set_quant(std::optional<QuantParams> q) { quant_ = std::move(q); }

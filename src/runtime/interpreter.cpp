@@ -3,9 +3,14 @@
 #include "runtime/channels_last.h"
 #include "runtime/quant_simulation.h"
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <cstdlib>
 #include <limits>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <optional>
 #include <unordered_map>
 
@@ -67,6 +72,60 @@ void Interpreter::plan_channels_last() {
   InterpreterOptions plain = options_;
   plain.channels_last = false;
   channels_last_ = std::make_unique<Interpreter>(*channels_last_model_, plain);
+}
+
+std::unique_ptr<Interpreter> Interpreter::owning(Model model, InterpreterOptions options) {
+  auto owned = std::make_shared<Model>(std::move(model));
+  std::unique_ptr<Interpreter> interp(new Interpreter(*owned, options));
+  interp->owned_ = std::move(owned);
+  interp->hand_over_weights();
+  return interp;
+}
+
+void Interpreter::hand_over_weights() {
+  // Quantized rewrites and fp64 copies hold weights of their own; packing is an fp32 matter.
+  if (rewritten_ || options_.precision != Precision::kF32) return;
+  if (!channels_last_) {
+    releasing_model_ = owned_;
+    plan_releases();
+    return;
+  }
+  // Every run goes through the plan, whose graph shares the weights' buffers: drop our references, so
+  // that the plan's are the only ones and a weight it releases is really freed.
+  constants_.clear();
+  for (auto& [name, t] : owned_->graph.initializers) t = t.without_data();
+  handed_over_ = true;
+  channels_last_->releasing_model_ = std::const_pointer_cast<Model>(channels_last_model_);
+  channels_last_->plan_releases();
+}
+
+// A kernel may release a constant input that no one else reads: a weight of this node only, not a
+// graph input (callers may feed those) nor a graph output.
+void Interpreter::plan_releases() {
+  const Graph& g = model_.graph;
+  std::set<std::string> fed;
+  for (const auto& in : g.inputs) fed.insert(in.name);
+  releasable_.assign(g.nodes.size(), 0);
+  released_.assign(g.nodes.size(), 0);
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (size_t k = 0; k < g.nodes[i].inputs.size() && k < 32; ++k) {
+      const std::string& name = g.nodes[i].inputs[k];
+      auto uses = use_counts_.find(name);
+      if (!name.empty() && constants_.count(name) && !fed.count(name) && uses != use_counts_.end() && uses->second == 1)
+        releasable_[i] |= 1u << k;
+    }
+}
+
+void Interpreter::release_inputs(size_t node, uint32_t mask) const {
+  const Node& n = model_.graph.nodes[node];
+  for (size_t k = 0; k < n.inputs.size() && k < 32; ++k) {
+    if (!(mask >> k & 1u) || !(releasable_[node] >> k & 1u)) continue;
+    const std::string& name = n.inputs[k];
+    constants_[name] = constants_[name].without_data();
+    auto& init = releasing_model_->graph.initializers;
+    if (auto it = init.find(name); it != init.end()) it->second = it->second.without_data();
+    released_[node] |= 1u << k;
+  }
 }
 
 namespace {
@@ -150,6 +209,10 @@ void Interpreter::check_input(const ValueInfo& info, const Tensor& t) const {
 
 std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tensor>& inputs, Observer* observer,
                                                RunStats* stats) const {
+  const bool released = handed_over_ || std::any_of(released_.begin(), released_.end(), [](uint32_t m) { return m != 0; });
+  if (observer && released)
+    throw InputError("this interpreter holds the model's weights packed for unobserved fp32 runs (Interpreter::owning): "
+                     "an observed run needs an interpreter of its own");
   if (channels_last_ && !observer) {
     // The plan takes the model's inputs and gives its outputs; only the shape check is ours to do.
     for (const auto& info : model_.graph.inputs) {
@@ -225,6 +288,7 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
     const int fused_into = fuse && low == DType::kUndefined ? fused_consumer_[idx] : -1;
     KernelContext ctx(node, model_.opset(), options_.precision, std::move(ins), output_infos_[idx]);
     ctx.set_node_state(&node_states_[idx]);
+    if (!releasable_.empty()) ctx.set_release_masks(releasable_[idx], released_[idx]);
     if (fused_into >= 0) ctx.set_fused_activation(fused_activation_[idx]);
     auto started = stats ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
@@ -239,6 +303,14 @@ std::map<std::string, Tensor> Interpreter::run(const std::map<std::string, Tenso
       throw InputError("node '" + node.name + "' (" + node.op_type + "): " + msg);
     } catch (const std::bad_alloc&) {
       throw InputError("node '" + node.name + "' (" + node.op_type + "): out of memory");
+    }
+    if (const uint32_t freed = ctx.inputs_released_now()) {
+      release_inputs(idx, freed);
+#ifdef __GLIBC__
+      // Weights read by protobuf sit in the middle of the heap, where free() keeps the pages: hand the
+      // released ones back now (first run only), or the packed copies would still count twice.
+      malloc_trim(0);
+#endif
     }
     if (stats) stats->node_ms[idx] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (fused_into >= 0) folded[fused_into] = true;

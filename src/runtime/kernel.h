@@ -7,6 +7,7 @@
 // Ops that create float tensors from nothing (Cast, Constant, DequantizeLinear, ...) ask
 // ctx.float_out(requested) for the dtype to produce, and ctx.promote(t) for constants.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -79,6 +80,16 @@ class KernelContext {
   std::shared_ptr<void>* node_state() const { return node_state_; }
   void set_node_state(std::shared_ptr<void>* state) { node_state_ = state; }
 
+  // Weights handed over (Interpreter::owning): input i is a constant that only this node reads. A kernel
+  // that keeps its own copy of it (oneDNN's packed layout) calls release_input(i); the interpreter then
+  // frees the model's copy, and in later runs input i comes without data (weights_released(i)): the
+  // kernel must use its copy. Without this, a model's packed weights are held twice.
+  bool may_release_input(size_t i) const { return i < 32 && (releasable_ >> i & 1u); }
+  void release_input(size_t i) { if (may_release_input(i)) released_now_ |= 1u << i; }
+  bool input_released(size_t i) const { return i < 32 && (released_ >> i & 1u); }
+  uint32_t inputs_released_now() const { return released_now_; }
+  void set_release_masks(uint32_t releasable, uint32_t released) { releasable_ = releasable, released_ = released; }
+
   // Activation to apply to output 0 (kNone unless the interpreter fused one; only Conv, fp32).
   const FusedActivation& fused_activation() const { return fused_; }
   void set_fused_activation(const FusedActivation& a) { fused_ = a; }
@@ -89,6 +100,7 @@ class KernelContext {
   std::vector<const ValueInfo*> output_infos_;
   std::shared_ptr<void>* node_state_ = nullptr;
   FusedActivation fused_;
+  uint32_t releasable_ = 0, released_ = 0, released_now_ = 0;
 };
 
 using KernelFn = std::function<void(KernelContext&)>;

@@ -164,4 +164,45 @@ TEST(ChannelsLast, NothingToDoWithoutFloat2DConvolutions) {
   EXPECT_EQ(channels_last_model(b.model), nullptr);
 }
 
+// Interpreter::owning: a 3x3 convolution's weights go to oneDNN's packed copy and the model's copy
+// is freed; results stay those of an interpreter that keeps everything, run after run.
+Builder two_conv_model() {
+  Builder b;
+  b.input("x", {1, 8, 10, 10});
+  b.conv("x", "c1", 8, 16, 3, {{"pads", Ints{1, 1, 1, 1}}});
+  b.node("Relu", {"c1"}, {"r1"});
+  b.conv("r1", "c2", 16, 8, 3, {{"pads", Ints{1, 1, 1, 1}}});
+  b.output("c2");
+  return b;
+}
+
+TEST(OwningInterpreter, FreesPackedWeightsAndComputesTheSame) {
+  Builder b = two_conv_model();
+  const Interpreter keeper(b.model);
+  Builder mine = two_conv_model();  // the same seeds: the same weights in buffers of its own
+  std::vector<std::weak_ptr<Storage>> weights;
+  for (const char* w : {"c1.w", "c2.w"}) weights.push_back(mine.model.graph.initializers.at(w).storage());
+  auto owner = Interpreter::owning(std::move(mine.model));
+  EXPECT_FALSE(weights[0].expired());  // nothing packed before the first run
+  const std::map<std::string, Tensor> in{{"x", random_tensor({1, 8, 10, 10}, 9)}};
+  const Tensor expected = keeper.run(in).at("c2");
+  for (int run = 0; run < 3; ++run) EXPECT_EQ(max_rel(owner->run(in).at("c2"), expected), 0.0) << "run " << run;
+  // Each weight is held once, packed: the model's buffers are gone, their shapes stay.
+  for (const auto& w : weights) EXPECT_TRUE(w.expired());
+  EXPECT_EQ(owner->model().graph.initializers.at("c1.w").shape(), (Shape{16, 8, 3, 3}));
+  EXPECT_FALSE(owner->model().graph.initializers.at("c1.w").has_data());
+}
+
+TEST(OwningInterpreter, RefusesObservedRunsAndOtherShapes) {
+  Builder b = two_conv_model();
+  b.model.graph.inputs[0].shape = {1, 8, -1, -1};
+  auto owner = Interpreter::owning(Model(b.model));
+  owner->run({{"x", random_tensor({1, 8, 10, 10}, 9)}});
+  struct Nothing : Observer {
+    void on_value(const std::string&, const Tensor&, const Node*) override {}
+  } observer;
+  EXPECT_THROW(owner->run({{"x", random_tensor({1, 8, 10, 10}, 9)}}, &observer), InputError);
+  EXPECT_THROW(owner->run({{"x", random_tensor({1, 8, 12, 12}, 9)}}), InputError);
+}
+
 }  // namespace

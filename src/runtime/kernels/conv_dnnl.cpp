@@ -179,7 +179,12 @@ bool conv_dnnl(KernelContext& ctx, const Tensor& x, const Tensor& weights, const
   std::shared_ptr<void>& slot = ctx.node_state() ? *ctx.node_state() : local;
   const std::vector<int64_t> sig = signature(x, weights, bias, request);
   auto* state = static_cast<DnnlConv*>(slot.get());
-  if (!state || !matches(*state, weights, bias, sig)) {
+  // Released weights (Interpreter::owning) exist only in the packed copy: it must fit this call.
+  const bool released = ctx.input_released(1);
+  if (!state || (released ? state->signature != sig : !matches(*state, weights, bias, sig))) {
+    if (released)
+      ctx.fail("its weights are held only in the layout packed for another input shape (an interpreter that owns "
+               "the model runs one input shape)");
     std::unique_ptr<DnnlConv> built;
     try {
       built = build(x, weights, bias, request, y.shape());
@@ -188,6 +193,11 @@ bool conv_dnnl(KernelContext& ctx, const Tensor& x, const Tensor& weights, const
     }
     if (!built) return false;
     built->signature = sig;
+    // The packed copy is all this node needs from now on: let the interpreter free the model's.
+    if (ctx.may_release_input(1)) {
+      built->weights_ref = Tensor();
+      ctx.release_input(1);
+    }
     state = built.get();
     slot = std::shared_ptr<DnnlConv>(std::move(built));
   }
