@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # transfix vs PyTorch and vs ONNX Runtime on the seven torchvision fixtures, every exported opset,
 # two natural images each. Tolerance: fp32 within 1e-4 of the output scale, or within twice the
-# model's own fp32 noise floor where that is larger (the noise floor is how far PyTorch's fp32
+# model's own fp32 noise floor n where that is larger (the noise floor is how far PyTorch's fp32
 # output is from an fp64 reference: PyTorch in double when the fixtures include it, else transfix's
-# fp64 mode). Top-1 must agree with PyTorch.
+# fp64 mode). That bound is for transfix vs the fp64 reference; against another fp32 runtime both
+# sides carry rounding noise, so the bound is the sum: 2n (transfix) + n (the other) = 3n.
+# Top-1 must agree with PyTorch.
 # Usage: fixtures_test.sh BUILD_DIR   (fixtures are generated into $TRANSFIX_CACHE first if missing)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,16 +41,17 @@ for dir in "$FX"/*/; do
     fi
     noise=$(rel_of "$ref" "$oracle")
     tol=$(awk -v n="$noise" 'BEGIN { t = 2 * n; print (t > 1e-4 ? t : 1e-4) }')
-    echo "$m$img: fp32 noise floor (PyTorch fp32 vs fp64) $noise of output scale -> tolerance $tol"
+    tol_pair=$(awk -v n="$noise" 'BEGIN { t = 3 * n; print (t > 1e-4 ? t : 1e-4) }')
+    echo "$m$img: fp32 noise floor (PyTorch fp32 vs fp64) $noise of output scale -> tolerance $tol (vs fp32 runtimes $tol_pair)"
     for model in "$dir"/model_opset*.onnx; do
       o=$(basename "$model" .onnx)
       if ! "$TF" run "$model" --input "$dir/input$img.npy" -o "$T/$m$img.$o.tf" >"$T/run.log" 2>&1; then
         failed=$((failed + 1)); echo "FAIL $m/$o: transfix run: $(tail -1 "$T/run.log")"; continue
       fi
-      expect_close "$m/$o$img transfix vs PyTorch" "$T/$m$img.$o.tf/output.npy" "$ref" "$tol"
+      expect_close "$m/$o$img transfix vs PyTorch" "$T/$m$img.$o.tf/output.npy" "$ref" "$tol_pair"
       expect_close "$m/$o$img transfix vs fp64 reference" "$T/$m$img.$o.tf/output.npy" "$oracle" "$tol"
       if $ORT "$model" --input "input=$dir/input$img.npy" --output-dir "$T/$m$img.$o.ort" --threads 2 >"$T/ort.log" 2>&1; then
-        expect_close "$m/$o$img transfix vs ONNX Runtime" "$T/$m$img.$o.tf/output.npy" "$T/$m$img.$o.ort/output.npy" "$tol"
+        expect_close "$m/$o$img transfix vs ONNX Runtime" "$T/$m$img.$o.tf/output.npy" "$T/$m$img.$o.ort/output.npy" "$tol_pair"
       else
         failed=$((failed + 1)); echo "FAIL $m/$o: ONNX Runtime run failed: $(tail -1 "$T/ort.log")"
       fi
