@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Quantized (int8 / uint8) one-op TFLite models (the q_* cases of tests/tflite_ops/make_op_models.py,
 # FlatBuffers JSON compiled by flatc, not written by transfix): LOGISTIC, TANH, HARD_SWISH, RELU,
-# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN. The input holds every integer of its type (shuffled, seed 3).
+# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, and a squeeze-excite block chaining HARD_SWISH, MEAN,
+# LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
 #  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
 #    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES), where int (TFLite's
 #    built-in kernels' arithmetic) is reported, not asserted;
 #  - --quant-mode dequantized (float, outputs rounded to their grid) within DEQ_STEPS (1) steps;
 #  - transfix convert: the TFLite interpreter gives bit-identical outputs on the written file, and
-#    so does transfix;
+#    so does transfix; flatc's dump of it keeps every tensor's type, shape and quantization;
 #  - Arm NN (build/armnn_run, when built) is reported against TFLite, not asserted.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
 DEQ_STEPS=${DEQ_STEPS:-1}
-XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant)'
+XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite)'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
@@ -76,6 +77,11 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
   "$BUILD/transfix" run "$T/$name.written.tflite" -i "x=$T/$name.x.npy" --quant-mode int-xnnpack -o "$T/$name.tback" >"$T/log" 2>&1 ||
     { fail "$name: transfix on the written file: $(tail -1 "$T/log")"; continue; }
   cmp -s "$T/$name.int-xnnpack/y0.npy" "$T/$name.tback/y0.npy" || { fail "$name: transfix gives other outputs on the written file"; continue; }
+  # Tensor types, shapes and quantization kept, from flatc's JSON dumps of both files (flatc prints
+  # floats to 6 decimals, so both sides go through it).
+  flatc --json --strict-json --raw-binary -o "$T/dump" "$ROOT/src/formats/tflite/tflite_schema.fbs" -- "$model" "$T/$name.written.tflite" 2>/dev/null
+  facts=$(/usr/bin/python3 "$ROOT/tests/tflite_ops/same_file_facts.py" "$T/dump/$name.json" "$T/dump/$name.written.json") ||
+    { fail "$name: $facts"; continue; }
   armnn=""
   if [[ -x $BUILD/armnn_run ]]; then
     if "$BUILD/armnn_run" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.armnn" >"$T/log" 2>&1; then
@@ -84,7 +90,7 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
       armnn="; Arm NN cannot run it: $(grep -v '^\s*$' "$T/log" | tail -1)"
     fi
   fi
-  passed=$((passed + 1)); echo "ok   $name: vs TFLite: $summary; written file == original$armnn"
+  passed=$((passed + 1)); echo "ok   $name: vs TFLite: $summary; written file == original ($facts)$armnn"
 done
 echo "tflite quantized ops: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -146,6 +146,40 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
                     (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
     ]
 
+def squeeze_excite(name, dtype, lo):
+    """A MobileNetV3-style block on quantized tensors: h = HARD_SWISH(x); s = LOGISTIC(MEAN(h, [1, 2]));
+    y0 = h * s (MUL broadcasting [1, 1, 1, C] over [1, H, W, C])."""
+    shape = [1, 4, 8, 8]
+    tensors = [{"shape": shape, "type": dtype, "buffer": 0, "name": "x"}]
+    def tensor(tname, tshape, scale, zero, buffer=0, ttype=dtype):
+        tensors.append({"shape": tshape, "type": ttype, "buffer": buffer, "name": tname,
+                        "quantization": {"scale": [scale], "zero_point": [zero]}})
+        return len(tensors) - 1
+    tensors[0]["quantization"] = {"scale": [0.047], "zero_point": [lo + 140]}
+    buffers = [{}, {"data": i32([1, 2])}]
+    h = tensor("hard_swish", shape, 0.029, lo + 20)
+    axes = len(tensors)
+    tensors.append({"shape": [2], "type": "INT32", "buffer": 1, "name": "axes"})
+    m = tensor("mean", [1, 1, 1, 8], 0.011, lo + 40)
+    sg = tensor("gate", [1, 1, 1, 8], 1 / 256, lo)
+    y = tensor("y0", shape, 0.023, lo + 30)
+    codes = [("HARD_SWISH", 117), ("MEAN", 40), ("LOGISTIC", 14), ("MUL", 18)]
+    ops = [{"opcode_index": 0, "inputs": [0], "outputs": [h]},
+           {"opcode_index": 1, "inputs": [h, axes], "outputs": [m], "builtin_options_type": "ReducerOptions",
+            "builtin_options": {"keep_dims": True}},
+           {"opcode_index": 2, "inputs": [m], "outputs": [sg]},
+           {"opcode_index": 3, "inputs": [h, sg], "outputs": [y], "builtin_options_type": "MulOptions",
+            "builtin_options": {}}]
+    return name, {
+        "version": 3, "description": "transfix op test " + name,
+        "operator_codes": [{"deprecated_builtin_code": c, "builtin_code": c, "version": 1} for _, c in codes],
+        "subgraphs": [{"tensors": tensors, "inputs": [0], "outputs": [y], "operators": ops, "name": "main"}],
+        "buffers": buffers,
+    }
+
+
+CASES += [squeeze_excite("q_squeeze_excite_int8", "INT8", -128), squeeze_excite("q_squeeze_excite_uint8", "UINT8", 0)]
+
 def with_signature_and_metadata(case):
     """Adds a SignatureDef and two metadata entries (text and binary) that a round trip must keep."""
     name, m = case
