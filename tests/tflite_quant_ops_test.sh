@@ -5,8 +5,8 @@
 # LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
 #  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
-#    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES), where int (TFLite's
-#    built-in kernels' arithmetic) is reported, not asserted;
+#    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES, checked against the
+#    interpreter's profile), where int (TFLite's built-in kernels' arithmetic) is reported, not asserted;
 #  - --quant-mode dequantized (float, outputs rounded to their grid) within DEQ_STEPS (1) steps;
 #  - transfix convert: the TFLite interpreter gives bit-identical outputs on the written file, and
 #    so does transfix; flatc's dump of it keeps every tensor's type, shape and quantization;
@@ -61,8 +61,12 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
       { fail "$name: transfix --quant-mode $mode: $(tail -1 "$T/log")"; ok=0; }
   done
   [[ $ok == 1 ]] || continue
-  node "$ROOT/tools/node/tflite_run.js" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" >"$T/log" 2>&1 ||
+  node "$ROOT/tools/node/tflite_run.js" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" --profile >"$T/log" 2>&1 ||
     { fail "$name: TFLite: $(tail -1 "$T/log")"; continue; }
+  # The interpreter's profile must show the XNNPACK delegate exactly for the XNNPACK_CASES.
+  delegated=0; grep -q '"executed_nodes":\[[^]]*TfLiteXNNPackDelegate' "$T/log" && delegated=1
+  expected=0; [[ $name =~ $XNNPACK_CASES ]] && expected=1
+  [[ $delegated == "$expected" ]] || { fail "$name: XNNPACK delegate used: $delegated, expected $expected ($(tail -1 "$T/log"))"; continue; }
   read -r xnn_steps xnn_count < <(steps "$json" "$T/$name.int-xnnpack/y0.npy" "$T/$name.ref/y0.npy")
   read -r int_steps int_count < <(steps "$json" "$T/$name.int/y0.npy" "$T/$name.ref/y0.npy")
   read -r deq_steps deq_count < <(steps "$json" "$T/$name.dequantized/y0.npy" "$T/$name.ref/y0.npy")
