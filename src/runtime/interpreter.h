@@ -29,8 +29,9 @@ class Observer {
 };
 
 // How quantized (tflite.quantized) models run: kInteger with the integer arithmetic of TFLite's
-// built-in kernels; kIntegerXnnpack the same except that convolutions and fully connected layers
-// requantize as TFLite's XNNPACK delegate does (float scale, round half to even; the TFLite
+// built-in kernels; kIntegerXnnpack the same except that convolutions, fully connected layers,
+// LOGISTIC, LEAKY_RELU and MEAN over H, W compute as TFLite's XNNPACK delegate does (float
+// requantization, round half to even; XNNPACK's own tables and multipliers; the TFLite
 // interpreter applies that delegate by default); kDequantized in float with every quantized tensor
 // rounded to its grid (runtime/quant_simulation.h). Models without quantized ops run the same in all.
 enum class QuantMode { kInteger, kIntegerXnnpack, kDequantized };

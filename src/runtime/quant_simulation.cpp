@@ -242,10 +242,15 @@ Model dequantized_model(const Model& model) { return Rewriter(model, true).run()
 
 Model float_twin_model(const Model& model) { return Rewriter(model, false).run(); }
 
+// Quantized ops the TFLite interpreter's XNNPACK delegate takes and computes differently from the
+// built-in kernels (its profile on the one-op models of tests/tflite_ops shows the delegate for these;
+// HARD_SWISH, TANH, RELU* stay in built-in kernels). ReduceMean decides itself (only H, W of 4-D).
+const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean"};
+
 Model xnnpack_requantized_model(const Model& model) {
   Model out = model;
   for (Node& n : out.graph.nodes)
-    if (n.domain == kTfliteQuantizedDomain && (n.op_type == "Conv" || n.op_type == "Gemm"))
+    if (n.domain == kTfliteQuantizedDomain && kXnnpackRequantized.count(n.op_type))
       n.attrs["requantize"] = Attribute{std::string("fp32")};
   return out;
 }

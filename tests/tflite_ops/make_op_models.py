@@ -93,6 +93,93 @@ CASES = [
           (([4, 2], [0, 0, 1, 2, 3, 1, 0, 0]),), "MirrorPadOptions", {"mode": "SYMMETRIC"}),
 ]
 
+# Quantized single-op models: int8 / uint8 input x (every integer value appears, see tflite_ops_test.sh)
+# and output y, each with its own scale and zero point (fixed ones where TFLite requires them:
+# LOGISTIC 1/256 with zp -128 / 0, TANH 1/128 with zp 0 / 128).
+def quant_model(name, op, dtype, x_shape, x_quant, out_shape, out_quant, consts=(), options_type=None, options=None):
+    name, m = model(name, op, x_shape, [out_shape], consts, options_type, options)
+    tensors = m["subgraphs"][0]["tensors"]
+    for t, (scale, zero) in ((tensors[0], x_quant), (tensors[-1], out_quant)):
+        t["type"] = dtype
+        t["quantization"] = {"scale": [scale], "zero_point": [zero]}
+    return name, m
+
+
+CODES.update({"LOGISTIC": 14, "TANH": 28, "HARD_SWISH": 117, "MEAN": 40, "RELU6": 21, "RELU_N1_TO_1": 20,
+              "LEAKY_RELU": 98})
+for dt, lo in (("INT8", -128), ("UINT8", 0)):
+    t = dt.lower()
+    CASES += [
+        quant_model("q_logistic_" + t, op("LOGISTIC"), dt, [1, 4, 8, 8], (0.05, lo + 131), [1, 4, 8, 8], (1 / 256, lo)),
+        # Rank 7: more dims than XNNPACK takes (6), so the interpreter runs its built-in kernel.
+        quant_model("q_builtin_logistic_7d_" + t, op("LOGISTIC"), dt, [1, 1, 1, 1, 4, 8, 8], (0.05, lo + 131),
+                    [1, 1, 1, 1, 4, 8, 8], (1 / 256, lo)),
+        quant_model("q_builtin_leaky_relu_7d_" + t, op("LEAKY_RELU"), dt, [1, 1, 1, 2, 2, 8, 8], (0.04, lo + 150),
+                    [1, 1, 1, 2, 2, 8, 8], (0.027, lo + 70), (), "LeakyReluOptions", {"alpha": 0.2}),
+        quant_model("q_logistic_wide_" + t, op("LOGISTIC"), dt, [4, 64], (0.11, lo + 100), [4, 64], (1 / 256, lo)),
+        quant_model("q_tanh_" + t, op("TANH"), dt, [2, 128], (0.025, lo + 120), [2, 128], (1 / 128, lo + 128)),
+        quant_model("q_hard_swish_" + t, op("HARD_SWISH"), dt, [1, 4, 8, 8], (0.047, lo + 140), [1, 4, 8, 8],
+                    (0.029, lo + 20)),
+        quant_model("q_hard_swish_narrow_" + t, op("HARD_SWISH"), dt, [2, 128], (0.0123, lo + 128), [2, 128],
+                    (0.0071, lo + 53)),
+        quant_model("q_relu_" + t, ("RELU", 19), dt, [2, 128], (0.05, lo + 100), [2, 128],
+                    (0.031, lo + 3)),
+        quant_model("q_relu_same_" + t, ("RELU", 19), dt, [2, 128], (0.05, lo + 100), [2, 128], (0.05, lo + 100)),
+        quant_model("q_relu6_" + t, op("RELU6"), dt, [2, 128], (0.06, lo + 90), [2, 128], (6 / 255, lo)),
+        quant_model("q_relu_n1_to_1_" + t, op("RELU_N1_TO_1"), dt, [2, 128], (0.02, lo + 128), [2, 128],
+                    (2 / 255, lo + 128)),
+        quant_model("q_leaky_relu_" + t, op("LEAKY_RELU"), dt, [2, 128], (0.04, lo + 150), [2, 128], (0.027, lo + 70),
+                    (), "LeakyReluOptions", {"alpha": 0.2}),
+        # MEAN: global average over H, W (keep_dims both ways), the last axis, and unchanged quantization.
+        quant_model("q_mean_hw_keep_" + t, op("MEAN"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 1, 1, 8],
+                    (0.021, lo + 125), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
+        quant_model("q_mean_hw_" + t, op("MEAN"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 8],
+                    (0.021, lo + 125), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": False}),
+        # s_x / s_y = 300: outside the [1/256, 256) XNNPACK accepts, so the built-in kernel runs it.
+        quant_model("q_builtin_mean_hw_keep_" + t, op("MEAN"), dt, [1, 4, 4, 8], (0.05, lo + 128), [1, 1, 1, 8],
+                    (0.05 / 300, lo + 128), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
+        quant_model("q_mean_last_same_quant_" + t, op("MEAN"), dt, [4, 2, 32], (0.07, lo + 77), [4, 2],
+                    (0.07, lo + 77), (([1], [2]),), "ReducerOptions", {"keep_dims": False}),
+        quant_model("q_mean_last_" + t, op("MEAN"), dt, [4, 2, 32], (0.07, lo + 77), [4, 2, 1],
+                    (0.013, lo + 140), (([1], [-1]),), "ReducerOptions", {"keep_dims": True}),
+        quant_model("q_mean_same_quant_" + t, op("MEAN"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 1, 1, 8],
+                    (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
+    ]
+
+def squeeze_excite(name, dtype, lo):
+    """A MobileNetV3-style block on quantized tensors: h = HARD_SWISH(x); s = LOGISTIC(MEAN(h, [1, 2]));
+    y0 = h * s (MUL broadcasting [1, 1, 1, C] over [1, H, W, C])."""
+    shape = [1, 4, 8, 8]
+    tensors = [{"shape": shape, "type": dtype, "buffer": 0, "name": "x"}]
+    def tensor(tname, tshape, scale, zero, buffer=0, ttype=dtype):
+        tensors.append({"shape": tshape, "type": ttype, "buffer": buffer, "name": tname,
+                        "quantization": {"scale": [scale], "zero_point": [zero]}})
+        return len(tensors) - 1
+    tensors[0]["quantization"] = {"scale": [0.047], "zero_point": [lo + 140]}
+    buffers = [{}, {"data": i32([1, 2])}]
+    h = tensor("hard_swish", shape, 0.029, lo + 20)
+    axes = len(tensors)
+    tensors.append({"shape": [2], "type": "INT32", "buffer": 1, "name": "axes"})
+    m = tensor("mean", [1, 1, 1, 8], 0.011, lo + 40)
+    sg = tensor("gate", [1, 1, 1, 8], 1 / 256, lo)
+    y = tensor("y0", shape, 0.023, lo + 30)
+    codes = [("HARD_SWISH", 117), ("MEAN", 40), ("LOGISTIC", 14), ("MUL", 18)]
+    ops = [{"opcode_index": 0, "inputs": [0], "outputs": [h]},
+           {"opcode_index": 1, "inputs": [h, axes], "outputs": [m], "builtin_options_type": "ReducerOptions",
+            "builtin_options": {"keep_dims": True}},
+           {"opcode_index": 2, "inputs": [m], "outputs": [sg]},
+           {"opcode_index": 3, "inputs": [h, sg], "outputs": [y], "builtin_options_type": "MulOptions",
+            "builtin_options": {}}]
+    return name, {
+        "version": 3, "description": "transfix op test " + name,
+        "operator_codes": [{"deprecated_builtin_code": c, "builtin_code": c, "version": 1} for _, c in codes],
+        "subgraphs": [{"tensors": tensors, "inputs": [0], "outputs": [y], "operators": ops, "name": "main"}],
+        "buffers": buffers,
+    }
+
+
+CASES += [squeeze_excite("q_squeeze_excite_int8", "INT8", -128), squeeze_excite("q_squeeze_excite_uint8", "UINT8", 0)]
+
 def with_signature_and_metadata(case):
     """Adds a SignatureDef and two metadata entries (text and binary) that a round trip must keep."""
     name, m = case

@@ -153,6 +153,49 @@ TEST(QuantizedKernels, ConcatRescalesInputsWithOtherParameters) {
             (std::vector<int64_t>{10, 2, 0}));
 }
 
+TEST(QuantizedKernels, HardSwishInQ15) {
+  // s_x = s_y = 1/16, zp 0: output multiplier (1/2048) / (1/16) = 2^-7 -> Q0.15 16384, exponent -6;
+  // reluish multiplier (1/2048) / (3/32768) = 16/3 -> 0.6667 * 2^3 -> Q0.15 21845, exponent 3.
+  // x = 16 (1.0): v = 2048, o = SRDHM(2048, 16384) = 1024; r: 2048 << 2 = 8192, SRDHM -> 5461, << 1 ->
+  //   10922, (10922 + 32768) >> 1 = 21845; SDHM(21845, 1024) = 682; 682 / 64 = 10.66 -> 11 (1.0 * 4 / 6 = 0.667).
+  // x = -16 (-1.0): o = -1024, r = (-10922 + 32768) >> 1 = 10923, SDHM = -341 (truncated), / 64 -> -5.
+  // x = 64 (4.0): r saturates at 32767, SDHM(32767, 4096) = 4095, / 64 -> 64. x = -64 (-4.0): r = 0 -> 0.
+  const Tensor x = q<int8_t>({16, -16, 64, -64}, {4}, 1.0f / 16, 0);
+  EXPECT_EQ(ints(run_quantized("HardSwish", {x}, DType::kI8, 1.0f / 16, 0)), (std::vector<int64_t>{11, -5, 64, 0}));
+}
+
+TEST(QuantizedKernels, ReluRequantizesThenClamps) {
+  // s_x 0.5 (zp -10) -> s_y 0.25 (zp -128): y = -128 + 2 * (x + 10), at least -128 (real 0).
+  const Tensor x = q<int8_t>({-10, -5, -20, 60}, {4}, 0.5f, -10);
+  EXPECT_EQ(ints(run_quantized("Relu", {x}, DType::kI8, 0.25f, -128)), (std::vector<int64_t>{-128, -118, -128, 12}));
+  // Clip(-1, 1) (RELU_N1_TO_1) on the same grid: bounds -128 - 4 (clamped to -128) and -128 + 4.
+  EXPECT_EQ(ints(run_quantized("Clip", {x, Tensor::scalar<float>(-1.0f), Tensor::scalar<float>(1.0f)}, DType::kI8, 0.25f, -128)),
+            (std::vector<int64_t>{-128, -124, -128, -124}));
+}
+
+TEST(QuantizedKernels, MeanOverHeightAndWidth) {
+  // x {1, 2, 3, 3} (s 0.5, zp 1) -> s_y 0.25, zp 3: real mean (0 + 1 + 2 + 2) * 0.5 / 4 = 0.625 = 2.5 steps.
+  // Built-in, keep_dims: bias = 3 - trunc(1 * 0.5 / 0.25 + 0.5) = 1; sum 9 * M (0.5) = 4.5 -> 5 (SRDHM
+  // rounds up); 5 + 1 = 6. Without keep_dims (float): round(9 / 4 * 2 - 1 * 2) = round(2.5) = 3 -> 6.
+  // XNNPACK (requantize fp32): (9 - 4 * 1) * 0.5 = 2.5 -> 2 (half to even) -> 5.
+  const Tensor x = q<int8_t>({1, 2, 3, 3}, {1, 2, 2, 1}, 0.5f, 1);
+  const std::map<std::string, AttrValue> keep{{"axes", std::vector<int64_t>{1, 2}}, {"keepdims", int64_t{1}}};
+  EXPECT_EQ(ints(run_quantized("ReduceMean", {x}, DType::kI8, 0.25f, 3, keep)), (std::vector<int64_t>{6}));
+  const std::map<std::string, AttrValue> drop{{"axes", std::vector<int64_t>{1, 2}}, {"keepdims", int64_t{0}}};
+  EXPECT_EQ(ints(run_quantized("ReduceMean", {x}, DType::kI8, 0.25f, 3, drop)), (std::vector<int64_t>{6}));
+  auto xnnpack = keep;
+  xnnpack["requantize"] = std::string("fp32");
+  EXPECT_EQ(ints(run_quantized("ReduceMean", {x}, DType::kI8, 0.25f, 3, xnnpack)), (std::vector<int64_t>{5}));
+}
+
+TEST(QuantizedKernels, LeakyReluXnnpackQ8Multipliers) {
+  // uint8 s 0.1, zp 100 both sides, alpha 0.3: XNNPACK multipliers lrintf(256) = 256, lrintf(76.8) = 77;
+  // y = 100 + floor(((x - 100) * m + 128) / 256): x 95 -> floor(-257 / 256) = -2 -> 98; 90 -> -3 -> 97; 120 -> 120.
+  const Tensor x = q<uint8_t>({95, 90, 120}, {3}, 0.1f, 100);
+  EXPECT_EQ(ints(run_quantized("LeakyRelu", {x}, DType::kU8, 0.1f, 100, {{"alpha", 0.3}, {"requantize", std::string("fp32")}})),
+            (std::vector<int64_t>{98, 97, 120}));
+}
+
 // Dequantized mode (float, every quantized tensor rounded to its grid) vs the integer modes on
 // ic_resnet8: it computes what int-xnnpack does (float requantization, one rounding) up to float
 // near-ties, while the built-in kernels' fixed-point multiplier rounds twice (a step here and there).

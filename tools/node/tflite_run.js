@@ -4,6 +4,8 @@
 //
 //   node tools/node/tflite_run.js MODEL.tflite --input NAME=in.npy [--input ...] --output-dir DIR
 //   node tools/node/tflite_run.js MODEL.tflite --input NAME=in.npy --bench N [--warmup W]   (median latency, JSON)
+//   ... --output-dir DIR --profile   (the summary also lists the executed nodes' types, in order:
+//   "TfLiteXNNPackDelegate" for what the XNNPACK delegate took, the op's name for built-in kernels)
 //
 // Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_"; names
 // over 120 characters are cut and get a hash); the JSON summary maps tensor names to files.
@@ -22,7 +24,7 @@ const path = require('path');
 const vm = require('vm');
 const { UsageError, readNpy, writeNpy } = require('./npy');
 
-const USAGE = 'usage: node tflite_run.js MODEL.tflite [--input [NAME=]FILE.npy]... (--output-dir DIR | --bench N [--warmup W])';
+const USAGE = 'usage: node tflite_run.js MODEL.tflite [--input [NAME=]FILE.npy]... (--output-dir DIR [--profile] | --bench N [--warmup W])';
 
 function parseArgs(argv) {
   const args = { inputs: [], bench: 0, warmup: 3 };
@@ -39,6 +41,7 @@ function parseArgs(argv) {
     } else if (a === '--output-dir') args.outputDir = value();
     else if (a === '--bench') args.bench = parseInt(value(), 10);
     else if (a === '--warmup') args.warmup = parseInt(value(), 10);
+    else if (a === '--profile') args.profile = true;
     else if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`, true);
     else if (args.model) throw new UsageError(`more than one model given: ${args.model}, ${a}`, true);
@@ -101,7 +104,7 @@ async function main() {
 
   const bytes = fs.readFileSync(args.model);
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const runner = await tfweb.TFLiteWebModelRunner.create(buffer, { numThreads: 1 });
+  const runner = await tfweb.TFLiteWebModelRunner.create(buffer, { numThreads: 1, enableProfiling: Boolean(args.profile) });
   const inputs = runner.getInputs();
   const names = inputs.map((t) => t.name);
   const given = new Set();
@@ -153,7 +156,9 @@ async function main() {
     writeNpy(file, t.dataType, data, shape);
     outputs[t.name] = { dtype: t.dataType, shape, file };
   }
-  console.log(JSON.stringify({ model: args.model, runtime: 'tfjs-tflite (TFLite wasm, simd)', outputs }));
+  const summary = { model: args.model, runtime: 'tfjs-tflite (TFLite wasm, simd)', outputs };
+  if (args.profile) summary.executed_nodes = runner.getProfilingResults().map((r) => r.nodeType);
+  console.log(JSON.stringify(summary));
 }
 
 if (require.main === module) {

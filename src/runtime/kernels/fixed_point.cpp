@@ -72,4 +72,19 @@ void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* wha
                            ": only uint8 and int8 quantized tensors are supported", ctx.node.op_type);
 }
 
+Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value) {
+  require_u8_or_i8(ctx, x, "input");
+  const Range range = dtype_range(ctx, x.dtype());
+  uint8_t table[256];  // indexed by the element's byte
+  for (int32_t q = range.lo; q <= range.hi; ++q) {
+    const int32_t v = std::min(range.hi, std::max(range.lo, value(q)));
+    table[static_cast<uint8_t>(q)] = static_cast<uint8_t>(v);
+  }
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  const auto* in = static_cast<const uint8_t*>(x.raw());
+  auto* out = static_cast<uint8_t*>(y.raw_mutable());
+  for (int64_t i = 0; i < x.numel(); ++i) out[i] = table[in[i]];
+  return y;
+}
+
 }  // namespace transfix::qfixed

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "runtime/kernel.h"
@@ -83,6 +84,30 @@ void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* wha
 // Reads element i of a uint8 / int8 tensor as int32.
 inline int32_t load_q(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kU8 ? static_cast<int32_t>(t.data<uint8_t>()[i]) : static_cast<int32_t>(t.data<int8_t>()[i]);
+}
+
+// Element-wise ops on uint8 / int8: `value(q)` (already clamped to the dtype's range) is computed once
+// for each of the 256 integers q of x's type, and y[i] = table[x[i]] (y has x's dtype and shape).
+// TFLite's LOGISTIC / TANH kernels work this way; for the others it gives the same results as
+// computing every element.
+Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value);
+
+// gemmlowp's int16 fixed-point helpers (TFLite's HARD_SWISH works in Q0.15):
+// a * b / 2^15 rounded to nearest (ties towards +inf), INT16_MIN * INT16_MIN saturating.
+inline int16_t saturating_rounding_doubling_high_mul16(int16_t a, int16_t b) {
+  if (a == b && a == INT16_MIN) return INT16_MAX;
+  const int32_t ab = static_cast<int32_t>(a) * static_cast<int32_t>(b);
+  const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
+  return static_cast<int16_t>((ab + nudge) / (1 << 15));
+}
+// The same without the rounding nudge: truncates towards zero.
+inline int16_t saturating_doubling_high_mul16(int16_t a, int16_t b) {
+  if (a == b && a == INT16_MIN) return INT16_MAX;
+  return static_cast<int16_t>(static_cast<int32_t>(a) * static_cast<int32_t>(b) / (1 << 15));
+}
+inline int16_t saturating_left_shift16(int16_t v, int amount) {
+  const int64_t r = static_cast<int64_t>(v) * (int64_t{1} << amount);
+  return static_cast<int16_t>(std::min<int64_t>(INT16_MAX, std::max<int64_t>(INT16_MIN, r)));
 }
 
 }  // namespace transfix::qfixed

@@ -1,0 +1,111 @@
+// Quantized TFLite MEAN (ReduceMean), domain "tflite.quantized", uint8 -> uint8 or int8 -> int8,
+// keep_dims either way. With n reduced elements per output, sum = their integer sum:
+//  - 4-D input, axes {1, 2} (global average over H, W), keep_dims (TFLite's optimized Mean; the
+//    TFLite interpreter's XNNPACK delegate takes this case, see below):
+//      bias = zp_y - round_half_away(float(zp_x * s_x / s_y))                    (float, truncated)
+//      y    = clamp(sum * M + bias),  M = float(s_x / (n * s_y))   (fixed-point multiply)
+//  - any other axes, different input and output quantization (TFLite's QuantizedMeanOrSum):
+//      y = clamp(round_half_away(float(sum) / n * (s_x / s_y) - zp_x * (s_x / s_y)) + zp_y)   (float)
+//  - any other axes, same quantization: y = sum / n (integer division, truncating).
+// requantize = "fp32" (QuantMode::kIntegerXnnpack): the XNNPACK delegate runs MEAN over H, W of a 4-D
+// input (keep_dims either way; its profile shows the delegate; not when s_x / s_y lies outside
+// [2^-8, 2^8)) as a global average pooling that requantizes in float, rounding half to even:
+//      y = clamp(nearbyint(float(sum - n * zp_x) * (s_x / (s_y * float(n)))) + zp_y)
+#include <cmath>
+
+#include "formats/tflite/tflite_reader.h"
+#include "runtime/kernel_util.h"
+#include "runtime/kernels/fixed_point.h"
+
+namespace transfix {
+namespace {
+
+using namespace qfixed;
+
+// Integer sums of the reduced elements, one per output element, and their count.
+struct Sums {
+  Shape out_shape;
+  std::vector<int64_t> sum;
+  int64_t count = 1;
+};
+
+Sums reduce_sums(const Tensor& x, const std::vector<bool>& reduced, bool keepdims) {
+  Sums s;
+  const Shape& in = x.shape();
+  std::vector<int64_t> out_stride(in.size(), 0);  // per input dim: its output stride (0 if reduced)
+  int64_t outputs = 1;
+  for (size_t d = in.size(); d-- > 0;) {
+    if (reduced[d]) { s.count *= in[d]; continue; }
+    out_stride[d] = outputs;
+    outputs *= in[d];
+  }
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (!reduced[d]) s.out_shape.push_back(in[d]);
+    else if (keepdims) s.out_shape.push_back(1);
+  }
+  s.sum.assign(static_cast<size_t>(outputs), 0);
+  std::vector<int64_t> idx(in.size(), 0);
+  int64_t o = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    s.sum[static_cast<size_t>(o)] += load_q(x, i);
+    for (size_t d = in.size(); d-- > 0;) {  // next input index, moving the output offset along
+      if (++idx[d] < in[d]) { o += out_stride[d]; break; }
+      o -= out_stride[d] * (in[d] - 1);
+      idx[d] = 0;
+    }
+  }
+  return s;
+}
+
+void quantized_reduce_mean(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  require_u8_or_i8(ctx, x, "input");
+  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
+  const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
+  std::vector<int64_t> axes = ctx.node.attr_ints("axes");
+  if (axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) == 0)
+    for (int64_t d = 0; d < x.rank(); ++d) axes.push_back(d);
+  std::vector<bool> reduced(static_cast<size_t>(x.rank()), false);
+  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(a, x.rank()))] = true;
+  const Sums s = reduce_sums(x, reduced, keepdims);
+  const bool spatial = x.rank() == 4 && !reduced[0] && reduced[1] && reduced[2] && !reduced[3];
+  const float s_x = static_cast<float>(in.scale), s_y = static_cast<float>(out.scale);
+  const float n = static_cast<float>(s.count);
+  std::function<int32_t(int64_t)> mean;
+  const float ratio = s_x / s_y;  // XNNPACK refuses ratios outside [2^-8, 2^8): built-in kernel
+  const bool xnnpack = ratio >= 0x1.0p-8f && ratio < 0x1.0p+8f && ctx.node.attr_string("requantize", "tflite") == "fp32";
+  if (spatial && xnnpack) {
+    const float scale = s_x / (s_y * n);
+    mean = [&, scale](int64_t sum) {
+      const int32_t centered = static_cast<int32_t>(sum - s.count * in.zero_point);
+      return saturating_int(std::nearbyint(static_cast<float>(centered) * scale)) + out.zero_point;
+    };
+  } else if (spatial && keepdims) {
+    float offset = static_cast<float>(in.zero_point) * s_x / s_y;
+    offset = offset > 0 ? offset + 0.5f : offset - 0.5f;
+    const int32_t bias = out.zero_point - saturating_int(offset);
+    const Multiplier m = quantize_multiplier(s_x / (n * s_y));
+    mean = [&, bias, m](int64_t sum) { return multiply_by_quantized_multiplier(static_cast<int32_t>(sum), m) + bias; };
+  } else if (in.scale == out.scale && in.zero_point == out.zero_point) {
+    mean = [&](int64_t sum) { return static_cast<int32_t>(sum / s.count); };
+  } else {
+    const float scale = s_x / s_y, bias = static_cast<float>(-in.zero_point) * scale;
+    mean = [&, scale, bias](int64_t sum) {
+      return saturating_int(std::round(static_cast<float>(sum) / n * scale + bias)) + out.zero_point;
+    };
+  }
+  const Range range = dtype_range(ctx, x.dtype());
+  Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
+  for (size_t i = 0; i < s.sum.size(); ++i) {
+    const int32_t v = s.count == 0 ? out.zero_point : std::min(range.hi, std::max(range.lo, mean(s.sum[i])));
+    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  ctx.set_output(0, y);
+}
+
+[[maybe_unused]] const bool kRegistered =
+    register_kernel("ReduceMean", KernelInfo{quantized_reduce_mean, true}, kTfliteQuantizedDomain);
+
+}  // namespace
+}  // namespace transfix

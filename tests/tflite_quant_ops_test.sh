@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Quantized (int8 / uint8) one-op TFLite models (the q_* cases of tests/tflite_ops/make_op_models.py,
+# FlatBuffers JSON compiled by flatc, not written by transfix): LOGISTIC, TANH, HARD_SWISH, RELU,
+# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, and a squeeze-excite block chaining HARD_SWISH, MEAN,
+# LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
+#  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
+#    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
+#    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES, checked against the
+#    interpreter's profile), where int (TFLite's built-in kernels' arithmetic) is reported, not asserted;
+#  - --quant-mode dequantized (float, outputs rounded to their grid) within DEQ_STEPS (1) steps;
+#  - transfix convert: the TFLite interpreter gives bit-identical outputs on the written file, and
+#    so does transfix; flatc's dump of it keeps every tensor's type, shape and quantization;
+#  - Arm NN (build/armnn_run, when built) is reported against TFLite, not asserted.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
+DEQ_STEPS=${DEQ_STEPS:-1}
+XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite)'
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+/usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
+passed=0 failed=0
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# steps MODEL_JSON A.npy B.npy: max |A - B| in output quantization steps and how many elements
+# differ; a float file holds dequantized values (on the output grid) and is read back in steps.
+steps() {
+  /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+import numpy as np
+m = json.load(open(sys.argv[1]))
+g = m["subgraphs"][0]
+q = g["tensors"][g["outputs"][0]]["quantization"]
+def load(f):
+    a = np.load(f)
+    if a.dtype.kind == "f":
+        a = np.round(a.astype(np.float64) / np.float32(q["scale"][0])) + q["zero_point"][0]
+    return a.astype(np.float64)
+a, b = load(sys.argv[2]), load(sys.argv[3])
+if a.shape != b.shape:
+    print("shape %s vs %s" % (a.shape, b.shape)); sys.exit()
+d = np.abs(a - b)
+print("%g %d/%d" % (d.max(), (d > 0).sum(), d.size))
+PY
+}
+
+for json in "$T"/q_*.json; do
+  name=$(basename "$json" .json)
+  flatc -b -o "$T" "$ROOT/src/formats/tflite/tflite_schema.fbs" "$json" || { fail "$name: flatc"; continue; }
+  model="$T/$name.tflite"
+  /usr/bin/python3 -c 'import json, sys
+import numpy as np
+t = json.load(open(sys.argv[1]))["subgraphs"][0]["tensors"][0]
+dtype = {"INT8": np.int8, "UINT8": np.uint8}[t["type"]]
+x = np.arange(int(np.prod(t["shape"]))) % 256 + np.iinfo(dtype).min
+np.random.default_rng(3).shuffle(x)
+np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.npy"
+  ok=1
+  for mode in int int-xnnpack dequantized; do
+    "$BUILD/transfix" run "$model" -i "x=$T/$name.x.npy" --quant-mode $mode -o "$T/$name.$mode" >"$T/log" 2>&1 ||
+      { fail "$name: transfix --quant-mode $mode: $(tail -1 "$T/log")"; ok=0; }
+  done
+  [[ $ok == 1 ]] || continue
+  node "$ROOT/tools/node/tflite_run.js" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" --profile >"$T/log" 2>&1 ||
+    { fail "$name: TFLite: $(tail -1 "$T/log")"; continue; }
+  # The interpreter's profile must show the XNNPACK delegate exactly for the XNNPACK_CASES.
+  delegated=0; grep -q '"executed_nodes":\[[^]]*TfLiteXNNPackDelegate' "$T/log" && delegated=1
+  expected=0; [[ $name =~ $XNNPACK_CASES ]] && expected=1
+  [[ $delegated == "$expected" ]] || { fail "$name: XNNPACK delegate used: $delegated, expected $expected ($(tail -1 "$T/log"))"; continue; }
+  read -r xnn_steps xnn_count < <(steps "$json" "$T/$name.int-xnnpack/y0.npy" "$T/$name.ref/y0.npy")
+  read -r int_steps int_count < <(steps "$json" "$T/$name.int/y0.npy" "$T/$name.ref/y0.npy")
+  read -r deq_steps deq_count < <(steps "$json" "$T/$name.dequantized/y0.npy" "$T/$name.ref/y0.npy")
+  summary="int-xnnpack $xnn_steps steps ($xnn_count), int $int_steps ($int_count), dequantized $deq_steps ($deq_count)"
+  [[ $xnn_steps == 0 ]] || { fail "$name: int-xnnpack vs TFLite: $summary"; continue; }
+  if [[ $int_steps != 0 ]] && ! [[ $name =~ $XNNPACK_CASES ]]; then fail "$name: int vs TFLite: $summary"; continue; fi
+  awk -v s="$deq_steps" -v m="$DEQ_STEPS" 'BEGIN { exit !(s <= m) }' || { fail "$name: dequantized vs TFLite: $summary"; continue; }
+  "$BUILD/transfix" convert "$model" "$T/$name.written.tflite" >"$T/log" 2>&1 || { fail "$name: convert: $(tail -1 "$T/log")"; continue; }
+  node "$ROOT/tools/node/tflite_run.js" "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
+    { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }
+  cmp -s "$T/$name.ref/y0.npy" "$T/$name.back/y0.npy" || { fail "$name: TFLite gives other outputs on the written file"; continue; }
+  "$BUILD/transfix" run "$T/$name.written.tflite" -i "x=$T/$name.x.npy" --quant-mode int-xnnpack -o "$T/$name.tback" >"$T/log" 2>&1 ||
+    { fail "$name: transfix on the written file: $(tail -1 "$T/log")"; continue; }
+  cmp -s "$T/$name.int-xnnpack/y0.npy" "$T/$name.tback/y0.npy" || { fail "$name: transfix gives other outputs on the written file"; continue; }
+  # Tensor types, shapes and quantization kept, from flatc's JSON dumps of both files (flatc prints
+  # floats to 6 decimals, so both sides go through it).
+  flatc --json --strict-json --raw-binary -o "$T/dump" "$ROOT/src/formats/tflite/tflite_schema.fbs" -- "$model" "$T/$name.written.tflite" 2>/dev/null
+  facts=$(/usr/bin/python3 "$ROOT/tests/tflite_ops/same_file_facts.py" "$T/dump/$name.json" "$T/dump/$name.written.json") ||
+    { fail "$name: $facts"; continue; }
+  armnn=""
+  if [[ -x $BUILD/armnn_run ]]; then
+    if "$BUILD/armnn_run" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.armnn" >"$T/log" 2>&1; then
+      armnn="; Arm NN vs TFLite: $(steps "$json" "$T/$name.armnn/y0.npy" "$T/$name.ref/y0.npy") steps"
+    else
+      armnn="; Arm NN cannot run it: $(grep -v '^\s*$' "$T/log" | tail -1)"
+    fi
+  fi
+  passed=$((passed + 1)); echo "ok   $name: vs TFLite: $summary; written file == original ($facts)$armnn"
+done
+echo "tflite quantized ops: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
