@@ -145,7 +145,7 @@ class ArmnnModel {
 };
 
 // The library's ABI version (Debian's Arm NN 20.08 is libarmnn 22.0.0).
-std::string version() { return std::string("Arm NN CpuRef (libarmnn ") + ARMNN_VERSION + ")"; }
+std::string version() { return std::string("CpuRef backend, libarmnn ") + ARMNN_VERSION; }
 
 int run(const Args& a) {
   ArmnnModel model(a.model);

@@ -144,7 +144,7 @@ int run(const Args& a) {
   if (a.threads > 0) at::set_num_threads(a.threads);
   TorchModel model(a.model);
   if (a.serve) {
-    const std::string ready = "libtorch " + std::string(TORCH_VERSION) + " (" + std::to_string(at::get_num_threads()) + " threads)";
+    const std::string ready = std::string(TORCH_VERSION) + ", " + std::to_string(at::get_num_threads()) + " threads";
     return transfix::serve::serve_requests(ready, [&](const auto& in) { return model.run(in); });
   }
   transfix::serve::Named inputs;

@@ -73,7 +73,7 @@ struct ModelSummary {
   std::vector<ValueInfo> inputs, outputs;
   bool loaded = false;
   std::string runtime = "transfix";  // what ran the fp32 inference
-  std::string runtime_version;       // native runtimes: as they report it ("libtorch 1.13.0 (2 threads)")
+  std::string runtime_version;       // native runtimes: as they report it ("CpuRef backend, libarmnn 22.0.0")
   double run_ms = 0;  // total fp32 inference time
   int64_t runs = 0;
 };

@@ -88,6 +88,11 @@ class ServeProcess : public NativeRuntime {
     if (!mkdtemp(tmpl)) throw InputError(label_ + ": cannot create a temp folder");
     dir_ = tmpl;
     spawn(argv);
+  }
+
+  // Waits for the runner's ready line (the model loaded). Not in the constructor: when it throws, the
+  // destructor must still reap the child and remove the temp folder.
+  void wait_ready() {
     std::string ready_line;
     if (!read_line(ready_line)) throw InputError(label_ + " could not load the model: " + stderr_tail());
     nlohmann::json ready = nlohmann::json::parse(ready_line, nullptr, false);
@@ -235,7 +240,9 @@ std::unique_ptr<NativeRuntime> NativeRuntime::start(const std::string& kind, con
   else argv = {runner, model, "--serve", "--threads", threads_arg};
   // TorchScript's forward() takes its arguments by position and returns unnamed tensors.
   const bool positional = kind == "libtorch";
-  return std::make_unique<ServeProcess>(*spec, argv, positional, input_names, output_names);
+  auto runtime = std::make_unique<ServeProcess>(*spec, argv, positional, input_names, output_names);
+  runtime->wait_ready();
+  return runtime;
 }
 
 }  // namespace transfix

@@ -30,7 +30,7 @@ class NativeRuntime {
   virtual ~NativeRuntime() = default;
   // Outputs by name. Throws InputError with the runtime's message when it fails on these inputs.
   virtual std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) = 0;
-  // What ran, as the runtime reports it: "onnxruntime-node 1.30.0", "libtorch 1.13.0 (2 threads)".
+  // What ran, as the runtime reports it: "onnxruntime-node 1.30.0", "1.13.0, 2 threads" (libtorch).
   virtual std::string version() const = 0;
 };
 
