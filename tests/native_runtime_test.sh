@@ -73,6 +73,9 @@ check libtorch-onnx 2 "^transfix: error: --source-runtime libtorch runs TorchScr
 "$TF" convert "$TINY" "$T/tiny.tflite" >/dev/null
 check ort-tflite 2 "^transfix: error: --target-runtime ort runs ONNX models; .*tiny.tflite is TFLite$" -- \
   "$TF" compare "$TINY" "$T/tiny.tflite" --random 2 --target-runtime ort
+mkdir -p "$T/no_tools"
+check armnn-not-built 2 "^transfix: error: --target-runtime armnn: armnn_run was not built" -- \
+  env TRANSFIX_TOOLS_DIR="$T/no_tools" "$TF" compare "$T/tiny.tflite" "$T/tiny.tflite" --random 2 --target-runtime armnn
 check unknown-runtime 2 "must be transfix, ort, armnn or libtorch" -- \
   "$TF" compare "$TINY" "$TINY" --random 2 --source-runtime tflite
 
@@ -80,6 +83,8 @@ check unknown-runtime 2 "must be transfix, ort, armnn or libtorch" -- \
 if [[ -f $MOBILENET/model.pt ]]; then
   twice libtorch-mobilenet EQUIVALENT 4 -- "$MOBILENET/model.pt" "$MOBILENET/model_opset17.onnx" --images "$IMAGES" \
     --limit 4 --source-runtime libtorch
+  check libtorch-not-built 2 "^transfix: error: --source-runtime libtorch: torch_run was not found" -- env \
+    TRANSFIX_TOOLS_DIR="$T/no_tools" "$TF" compare "$MOBILENET/model.pt" "$MOBILENET/model.pt" --random 1 --source-runtime libtorch
   # The model against itself: libtorch vs the interpreter directly.
   twice libtorch-self EQUIVALENT 4 -- "$MOBILENET/model.pt" "$MOBILENET/model.pt" --images "$IMAGES" --limit 2 \
     --source-runtime libtorch
@@ -117,6 +122,9 @@ else
     VWW=$SHARED/mlcommons_tiny/vww_mobilenetv1_025_96
     twice armnn-int8-self EQUIVALENT 0 -- "${VWW}_int8.tflite" "${VWW}_int8.tflite" --random 4 --target-runtime armnn
     twice armnn-int8 DEGRADED 4q -- "${RESNET8}_float.tflite" "${RESNET8}_int8.tflite" --random 4 --target-runtime armnn
+    # uint8 (TOCO's MobileNet v1 0.25): Arm NN is 1-2 steps off TFLite here (tests/armnn_expected.tsv).
+    MNV1=$SHARED/tflite2onnx/mobilenet_v1_0.25_128
+    twice armnn-uint8 DEGRADED 8q -- "$MNV1.tflite" "${MNV1}_quant.tflite" --random 3 --target-runtime armnn
     # A model Arm NN 20.08 cannot parse: the target's prepare crash, with Arm NN's message.
     check armnn-refuses 1 "crash: target prepare: Arm NN could not load the model: .*PRELU" -- \
       "$TF" compare "$SHARED/tflite2onnx_ops/prelu.float32.tflite" "$SHARED/tflite2onnx_ops/prelu.float32.tflite" \

@@ -46,16 +46,21 @@ std::string node_script() {
   return (dir ? std::string(dir) : std::string(TRANSFIX_SOURCE_DIR) + "/tools/node") + "/ort_run.js";
 }
 
-// A runner built with transfix: next to the running executable, else in the build tree it came from.
+// A runner built with transfix: in $TRANSFIX_TOOLS_DIR when set (only there), else next to the running
+// executable, else in the build tree it came from.
 std::string built_tool(const std::string& name) {
   std::vector<fs::path> candidates;
+  std::error_code ec;
+  if (const char* dir = std::getenv("TRANSFIX_TOOLS_DIR"); dir && *dir) {
+    const fs::path p = fs::path(dir) / name;
+    return fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0 ? p.string() : std::string();
+  }
   char exe[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) candidates.push_back(fs::path(std::string(exe, static_cast<size_t>(n))).parent_path() / name);
 #ifdef TRANSFIX_BINARY_DIR
   candidates.push_back(fs::path(TRANSFIX_BINARY_DIR) / name);
 #endif
-  std::error_code ec;
   for (const fs::path& p : candidates)
     if (fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0) return p.string();
   return {};
