@@ -2,6 +2,7 @@
 // reference kernels), an independent TFLite implementation to compare transfix against.
 //
 //   armnn_run MODEL.tflite --input [NAME=]in.npy [...] --output-dir DIR [--repeat N]
+//   armnn_run MODEL.tflite --serve     (load once, answer requests on stdin: tools/serve.h)
 //
 // Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_"), the
 // same naming as tools/node/tflite_run.js. Inputs are matched by tensor name; an input without
@@ -10,6 +11,7 @@
 #include <armnn/ArmNN.hpp>
 #include <armnnTfLiteParser/ITfLiteParser.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +22,7 @@
 
 #include "core/errors.h"
 #include "data/npy.h"
+#include "serve.h"
 
 namespace {
 
@@ -27,6 +30,7 @@ struct Args {
   std::string model, output_dir;
   std::vector<std::pair<std::string, std::string>> inputs;  // name ("" = the only input), file
   int repeat = 0;
+  bool serve = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -44,6 +48,8 @@ Args parse(int argc, char** argv) {
       else a.inputs.emplace_back("", v);
     } else if (s == "--output-dir") {
       a.output_dir = value();
+    } else if (s == "--serve") {
+      a.serve = true;
     } else if (s == "--repeat") {
       a.repeat = std::stoi(value());
     } else if (!s.empty() && s[0] == '-') {
@@ -52,8 +58,8 @@ Args parse(int argc, char** argv) {
       a.model = s;
     }
   }
-  if (a.model.empty() || a.output_dir.empty())
-    throw transfix::InputError("usage: armnn_run MODEL.tflite --input [NAME=]FILE.npy ... --output-dir DIR [--repeat N]");
+  if (a.model.empty() || (a.output_dir.empty() && !a.serve))
+    throw transfix::InputError("usage: armnn_run MODEL.tflite (--input [NAME=]FILE.npy ... --output-dir DIR [--repeat N] | --serve)");
   return a;
 }
 
@@ -70,72 +76,92 @@ transfix::DType dtype_of(armnn::DataType t) {
   }
 }
 
-std::string file_safe(const std::string& name) {
-  std::string s = name;
-  for (char& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
-  return s;
-}
+// A network parsed, optimized for CpuRef and loaded once; run() may be called many times.
+class ArmnnModel {
+ public:
+  explicit ArmnnModel(const std::string& path) : parser_(armnnTfLiteParser::ITfLiteParser::Create()) {
+    armnn::INetworkPtr network = parser_->CreateNetworkFromBinaryFile(path.c_str());
+    runtime_ = armnn::IRuntime::Create(armnn::IRuntime::CreationOptions());
+    std::vector<std::string> errors;
+    armnn::IOptimizedNetworkPtr optimized = armnn::Optimize(*network, {armnn::Compute::CpuRef}, runtime_->GetDeviceSpec(),
+                                                            armnn::OptimizerOptions(), armnn::Optional<std::vector<std::string>&>(errors));
+    if (!optimized) {
+      std::string all;
+      for (const auto& e : errors) all += " " + e;
+      if (all.empty()) all = " no CpuRef backend (Debian package libarmnn-cpuref-backend22)";
+      throw std::runtime_error("Optimize (CpuRef) failed:" + all);
+    }
+    std::string message;
+    if (runtime_->LoadNetwork(id_, std::move(optimized), message, armnn::INetworkProperties()) != armnn::Status::Success)
+      throw std::runtime_error("LoadNetwork: " + message);
+    input_names_ = parser_->GetSubgraphInputTensorNames(0);
+    output_names_ = parser_->GetSubgraphOutputTensorNames(0);
+  }
+
+  // Inputs by tensor name ("" feeds the only input); outputs by tensor name, in the model's order.
+  transfix::serve::Named run(const transfix::serve::Named& named_inputs) {
+    std::vector<transfix::Tensor> input_data;
+    input_data.reserve(named_inputs.size());  // ConstTensors point into these
+    armnn::InputTensors inputs;
+    for (const auto& [name, given] : named_inputs) {
+      std::string tensor = name;
+      if (tensor.empty()) {
+        if (input_names_.size() != 1) throw transfix::InputError("the model has several inputs: give NAME=FILE");
+        tensor = input_names_[0];
+      }
+      if (std::find(input_names_.begin(), input_names_.end(), tensor) == input_names_.end())
+        throw transfix::InputError("the model has no input '" + tensor + "'");
+      auto binding = parser_->GetNetworkInputBindingInfo(0, tensor);
+      transfix::Tensor t = given;
+      const transfix::DType want = dtype_of(binding.second.GetDataType());
+      if (t.dtype() != want) t = t.cast(want);
+      if (t.nbytes() != binding.second.GetNumBytes())
+        throw transfix::InputError("input '" + tensor + "': " + std::to_string(t.nbytes()) + " bytes, the model needs " +
+                                   std::to_string(binding.second.GetNumBytes()));
+      input_data.push_back(t);
+      inputs.emplace_back(binding.first, armnn::ConstTensor(binding.second, input_data.back().raw()));
+    }
+    transfix::serve::Named results;
+    armnn::OutputTensors outputs;
+    for (const auto& name : output_names_) {
+      auto binding = parser_->GetNetworkOutputBindingInfo(0, name);
+      transfix::Shape shape;
+      for (unsigned d = 0; d < binding.second.GetNumDimensions(); ++d) shape.push_back(binding.second.GetShape()[d]);
+      results.emplace_back(name, transfix::Tensor(dtype_of(binding.second.GetDataType()), shape));
+    }
+    for (size_t i = 0; i < results.size(); ++i) {
+      auto binding = parser_->GetNetworkOutputBindingInfo(0, output_names_[i]);
+      outputs.emplace_back(binding.first, armnn::Tensor(binding.second, results[i].second.raw_mutable()));
+    }
+    if (runtime_->EnqueueWorkload(id_, inputs, outputs) != armnn::Status::Success) throw std::runtime_error("EnqueueWorkload failed");
+    return results;
+  }
+
+ private:
+  armnnTfLiteParser::ITfLiteParserPtr parser_;
+  armnn::IRuntimePtr runtime_{nullptr, nullptr};
+  armnn::NetworkId id_ = 0;
+  std::vector<std::string> input_names_, output_names_;
+};
+
+// The library's ABI version (Debian's Arm NN 20.08 is libarmnn 22.0.0).
+std::string version() { return std::string("CpuRef backend, libarmnn ") + ARMNN_VERSION; }
 
 int run(const Args& a) {
-  auto parser = armnnTfLiteParser::ITfLiteParser::Create();
-  armnn::INetworkPtr network = parser->CreateNetworkFromBinaryFile(a.model.c_str());
-  armnn::IRuntime::CreationOptions options;
-  armnn::IRuntimePtr runtime = armnn::IRuntime::Create(options);
-  std::vector<std::string> errors;
-  armnn::IOptimizedNetworkPtr optimized = armnn::Optimize(*network, {armnn::Compute::CpuRef}, runtime->GetDeviceSpec(),
-                                                          armnn::OptimizerOptions(), armnn::Optional<std::vector<std::string>&>(errors));
-  if (!optimized) {
-    std::string all;
-    for (const auto& e : errors) all += " " + e;
-    if (all.empty()) all = " no CpuRef backend (Debian package libarmnn-cpuref-backend22)";
-    throw std::runtime_error("Optimize (CpuRef) failed:" + all);
-  }
-  armnn::NetworkId id = 0;
-  std::string message;
-  if (runtime->LoadNetwork(id, std::move(optimized), message, armnn::INetworkProperties()) != armnn::Status::Success)
-    throw std::runtime_error("LoadNetwork: " + message);
-
-  const auto input_names = parser->GetSubgraphInputTensorNames(0);
-  std::vector<transfix::Tensor> input_data;
-  armnn::InputTensors inputs;
-  for (const auto& [name, file] : a.inputs) {
-    std::string tensor = name;
-    if (tensor.empty()) {
-      if (input_names.size() != 1) throw transfix::InputError("the model has several inputs: give NAME=FILE");
-      tensor = input_names[0];
-    }
-    auto binding = parser->GetNetworkInputBindingInfo(0, tensor);
-    transfix::Tensor t = transfix::read_npy(file);
-    const transfix::DType want = dtype_of(binding.second.GetDataType());
-    if (t.dtype() != want) t = t.cast(want);
-    if (t.nbytes() != binding.second.GetNumBytes())
-      throw transfix::InputError(file + ": " + std::to_string(t.nbytes()) + " bytes, input '" + tensor + "' needs " +
-                                 std::to_string(binding.second.GetNumBytes()));
-    input_data.push_back(t);
-    inputs.emplace_back(binding.first, armnn::ConstTensor(binding.second, input_data.back().raw()));
-  }
-  const auto output_names = parser->GetSubgraphOutputTensorNames(0);
-  std::vector<transfix::Tensor> output_data;
-  armnn::OutputTensors outputs;
-  for (const auto& name : output_names) {
-    auto binding = parser->GetNetworkOutputBindingInfo(0, name);
-    transfix::Shape shape;
-    for (unsigned d = 0; d < binding.second.GetNumDimensions(); ++d) shape.push_back(binding.second.GetShape()[d]);
-    output_data.emplace_back(dtype_of(binding.second.GetDataType()), shape);
-    outputs.emplace_back(binding.first, armnn::Tensor(binding.second, output_data.back().raw_mutable()));
-  }
-  if (runtime->EnqueueWorkload(id, inputs, outputs) != armnn::Status::Success) throw std::runtime_error("EnqueueWorkload failed");
+  ArmnnModel model(a.model);
+  if (a.serve) return transfix::serve::serve_requests(version(), [&](const auto& in) { return model.run(in); });
+  transfix::serve::Named inputs;
+  for (const auto& [name, file] : a.inputs) inputs.emplace_back(name, transfix::read_npy(file));
+  transfix::serve::Named outputs = model.run(inputs);
   if (a.repeat > 0) {
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < a.repeat; ++i) runtime->EnqueueWorkload(id, inputs, outputs);
+    for (int i = 0; i < a.repeat; ++i) model.run(inputs);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / a.repeat;
     std::cout << "latency_ms " << ms << "\n";
   }
   std::filesystem::create_directories(a.output_dir);
-  for (size_t i = 0; i < output_names.size(); ++i)
-    transfix::write_npy(a.output_dir + "/" + file_safe(output_names[i]) + ".npy", output_data[i]);
-  std::cout << "wrote " << output_names.size() << " outputs to " << a.output_dir << "\n";
+  for (const auto& [name, t] : outputs) transfix::write_npy(a.output_dir + "/" + transfix::serve::file_safe(name) + ".npy", t);
+  std::cout << "wrote " << outputs.size() << " outputs to " << a.output_dir << "\n";
   return 0;
 }
 

@@ -124,13 +124,17 @@ class Recorder {
   std::set<std::string> seen_;
 };
 
-// The side's fp32 runs through another runtime; a runtime that cannot start is the side's prepare crash.
+// The side's fp32 runs through another runtime; a runtime that cannot load the model is the side's
+// prepare crash (check_runtime has made sure it takes the model's format).
 void start_native(const std::string& path, const std::string& runtime, int threads, const char* name, Side& s, Recorder& rec) {
   if (runtime == "transfix" || !s.ok) return;
   s.summary->runtime = runtime;
+  std::vector<std::string> inputs, outputs;
+  for (const ValueInfo& v : s.inputs) inputs.push_back(v.name);
+  for (const ValueInfo& v : s.model->graph.outputs) outputs.push_back(v.name);
   try {
-    if (s.model->meta.format != "onnx") throw InputError("--" + std::string(name) + "-runtime ort runs ONNX models, not " + s.model->meta.format);
-    s.native = NativeRuntime::start(runtime, path, threads);
+    s.native = NativeRuntime::start(runtime, path, inputs, outputs, threads);
+    s.summary->runtime_version = s.native->version();
   } catch (const std::exception& e) {
     rec.crash(name, "prepare", e.what());
     s.ok = false;
@@ -489,8 +493,8 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   Side src, tgt;
   src.summary = &r.source, tgt.summary = &r.target;
 
-  check_input(opt.source_runtime == "transfix" || opt.source_runtime == "ort", "--source-runtime must be transfix or ort");
-  check_input(opt.target_runtime == "transfix" || opt.target_runtime == "ort", "--target-runtime must be transfix or ort");
+  check_runtime(opt.source_runtime, source_path, "--source-runtime");
+  check_runtime(opt.target_runtime, target_path, "--target-runtime");
   load_side(source_path, "source", /*with_fp64=*/opt.calibration_samples > 0, src, rec);
   start_native(source_path, opt.source_runtime, opt.threads, "source", src, rec);
   if (!src.ok) {
@@ -710,6 +714,7 @@ nlohmann::json model_json(const ModelSummary& m) {
   j["nodes"] = m.nodes;
   j["runs"] = m.runs;
   j["runtime"] = m.runtime;
+  if (!m.runtime_version.empty()) j["runtime_version"] = m.runtime_version;
   j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
   return j;
 }
@@ -898,6 +903,7 @@ ModelSummary summary_from_json(const nlohmann::json& m) {
   s.file_bytes = m["file_bytes"].is_number() ? m["file_bytes"].get<int64_t>() : -1;
   s.nodes = m.value("nodes", int64_t{0});
   s.runtime = m.value("runtime", "transfix");
+  s.runtime_version = m.value("runtime_version", "");
   for (const auto& v : m["inputs"]) s.inputs.push_back(value_from_json(v));
   for (const auto& v : m["outputs"]) s.outputs.push_back(value_from_json(v));
   return s;

@@ -46,8 +46,9 @@ struct CompareOptions {
   // --shard I/N: this run takes the samples whose index in the dataset is I mod N (0-based I), so N
   // runs cover a dataset between them; `transfix merge` joins their reports.
   int64_t shard_index = 0, shard_count = 1;
-  // What runs each side's fp32 inference: "transfix" (the interpreter) or "ort" (ONNX Runtime, for ONNX
-  // models; analysis/native_runtime.h). fp64 calibration and the float twin always use the interpreter.
+  // What runs each side's fp32 inference: "transfix" (the interpreter), "ort" (ONNX Runtime, ONNX
+  // models), "armnn" (Arm NN CpuRef, TFLite) or "libtorch" (TorchScript); analysis/native_runtime.h.
+  // fp64 calibration and the float twin always use the interpreter.
   std::string source_runtime = "transfix", target_runtime = "transfix";
   int threads = 0;  // for native runtimes (0: 2)
   // Called after each sample (samples done so far); for progress display.
@@ -72,6 +73,7 @@ struct ModelSummary {
   std::vector<ValueInfo> inputs, outputs;
   bool loaded = false;
   std::string runtime = "transfix";  // what ran the fp32 inference
+  std::string runtime_version;       // native runtimes: as they report it ("CpuRef backend, libarmnn 22.0.0")
   double run_ms = 0;  // total fp32 inference time
   int64_t runs = 0;
 };

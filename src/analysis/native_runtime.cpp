@@ -5,56 +5,107 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
 #include "data/npy.h"
+#include "formats/model_io.h"
 
 namespace fs = std::filesystem;
 
 namespace transfix {
 namespace {
 
-std::string runner_script() {
+struct RuntimeSpec {
+  const char* kind;
+  ModelFormat format;  // the only format it runs
+  const char* label;   // for messages
+  const char* runner;  // the executable or script started with --serve
+};
+
+constexpr RuntimeSpec kRuntimes[] = {
+    {"ort", ModelFormat::kOnnx, "ONNX Runtime", "ort_run.js"},
+    {"armnn", ModelFormat::kTflite, "Arm NN", "armnn_run"},
+    {"libtorch", ModelFormat::kTorchScript, "libtorch", "torch_run"},
+};
+
+const RuntimeSpec* find_spec(const std::string& kind) {
+  for (const RuntimeSpec& s : kRuntimes)
+    if (kind == s.kind) return &s;
+  return nullptr;
+}
+
+std::string node_script() {
   const char* dir = std::getenv("TRANSFIX_NODE_TOOLS");
   return (dir ? std::string(dir) : std::string(TRANSFIX_SOURCE_DIR) + "/tools/node") + "/ort_run.js";
 }
 
-// ONNX Runtime behind `node ort_run.js MODEL --serve`: requests on its stdin, answers on its stdout.
-class OrtProcess : public NativeRuntime {
+// A runner built with transfix: in $TRANSFIX_TOOLS_DIR when set (only there), else next to the running
+// executable, else in the build tree it came from.
+std::string built_tool(const std::string& name) {
+  std::vector<fs::path> candidates;
+  std::error_code ec;
+  if (const char* dir = std::getenv("TRANSFIX_TOOLS_DIR"); dir && *dir) {
+    const fs::path p = fs::path(dir) / name;
+    return fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0 ? p.string() : std::string();
+  }
+  char exe[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) candidates.push_back(fs::path(std::string(exe, static_cast<size_t>(n))).parent_path() / name);
+#ifdef TRANSFIX_BINARY_DIR
+  candidates.push_back(fs::path(TRANSFIX_BINARY_DIR) / name);
+#endif
+  for (const fs::path& p : candidates)
+    if (fs::is_regular_file(p, ec) && access(p.c_str(), X_OK) == 0) return p.string();
+  return {};
+}
+
+// The runner of a runtime; InputError saying how to get it when it is missing.
+std::string runner_path(const RuntimeSpec& spec, const std::string& option) {
+  const std::string kind = spec.kind;
+  if (kind == "ort") {
+    const std::string script = node_script();
+    if (!fs::exists(script)) throw InputError(option + " ort: the runner " + script + " is missing");
+    return script;
+  }
+  const std::string path = built_tool(spec.runner);
+  if (!path.empty()) return path;
+  if (kind == "armnn")
+    throw InputError(option + " armnn: " + spec.runner + " was not built (Arm NN was not found when transfix was "
+                     "configured: install libarmnn-dev and libarmnntfliteparser-dev, then run cmake again)");
+  throw InputError(option + " " + kind + ": " + spec.runner + " was not found next to transfix (build it: ninja torch_run)");
+}
+
+// A runtime behind `RUNNER MODEL --serve`: requests on its stdin, answers on its stdout (tools/serve.h).
+class ServeProcess : public NativeRuntime {
  public:
-  OrtProcess(const std::string& model, int threads) {
-    const std::string script = runner_script();
-    if (!fs::exists(script)) throw InputError("--*-runtime ort: the runner " + script + " is missing");
-    char tmpl[] = "/tmp/transfix-ort-XXXXXX";
-    if (!mkdtemp(tmpl)) throw InputError("--*-runtime ort: cannot create a temp folder");
+  // `positional`: inputs are sent as a list in `input_names` order instead of by name.
+  ServeProcess(const RuntimeSpec& spec, const std::vector<std::string>& argv, bool positional,
+               std::vector<std::string> input_names, std::vector<std::string> output_names)
+      : label_(spec.label), positional_(positional), input_names_(std::move(input_names)), output_names_(std::move(output_names)) {
+    char tmpl[] = "/tmp/transfix-runtime-XXXXXX";
+    if (!mkdtemp(tmpl)) throw InputError(label_ + ": cannot create a temp folder");
     dir_ = tmpl;
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw InputError("--*-runtime ort: pipe failed");
-    signal(SIGPIPE, SIG_IGN);  // a runtime that died must become an error, not kill us
-    const std::string err_path = dir_ + "/stderr.txt", threads_arg = std::to_string(threads > 0 ? threads : 2);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(to_child[0], 0);
-      dup2(from_child[1], 1);
-      int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (err >= 0) dup2(err, 2);
-      close(to_child[1]), close(from_child[0]);
-      execlp("node", "node", script.c_str(), model.c_str(), "--serve", "--threads", threads_arg.c_str(), nullptr);
-      _exit(127);
-    }
-    close(to_child[0]), close(from_child[1]);
-    if (pid_ < 0) throw InputError("--*-runtime ort: fork failed");
-    in_ = to_child[1], out_ = from_child[0];
+    spawn(argv);
   }
 
-  ~OrtProcess() override {
+  // Waits for the runner's ready line (the model loaded). Not in the constructor: when it throws, the
+  // destructor must still reap the child and remove the temp folder.
+  void wait_ready() {
+    std::string ready_line;
+    if (!read_line(ready_line)) throw InputError(label_ + " could not load the model: " + stderr_tail());
+    nlohmann::json ready = nlohmann::json::parse(ready_line, nullptr, false);
+    if (ready.is_discarded() || !ready.contains("ready")) throw InputError(label_ + " runner said: " + ready_line);
+    version_ = ready["ready"].get<std::string>();
+  }
+
+  ~ServeProcess() override {
     if (in_ >= 0) close(in_);
     if (out_ >= 0) close(out_);
     if (pid_ > 0) waitpid(pid_, nullptr, 0);
@@ -65,30 +116,82 @@ class OrtProcess : public NativeRuntime {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) override {
     const std::string request_dir = dir_ + "/" + std::to_string(requests_++);
     fs::create_directories(request_dir);
-    nlohmann::json request = {{"inputs", nlohmann::json::object()}, {"output_dir", request_dir + "/out"}};
-    size_t i = 0;
-    for (const auto& [name, t] : inputs) {
-      const std::string file = request_dir + "/in" + std::to_string(i++) + ".npy";
-      write_npy(file, t);
-      request["inputs"][name] = file;
-    }
-    const std::string line = request.dump() + "\n";
-    const bool sent = ::write(in_, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    std::string answer_line;
-    if (!sent || !read_line(answer_line)) throw InputError("ONNX Runtime stopped: " + stderr_tail());
-    nlohmann::json answer = nlohmann::json::parse(answer_line, nullptr, false);
-    if (answer.is_discarded()) throw InputError("ONNX Runtime runner answered: " + answer_line);
-    if (answer.contains("error")) throw InputError("ONNX Runtime: " + answer["error"].get<std::string>());
+    const nlohmann::json answer = exchange(request(inputs, request_dir));
     std::map<std::string, Tensor> outputs;
-    for (const auto& [name, file] : answer["outputs"].items()) outputs[name] = read_npy(file.get<std::string>());
+    const nlohmann::json& files = answer.at("outputs");
+    if (files.is_array()) {
+      if (files.size() != output_names_.size())
+        throw InputError(label_ + " returned " + std::to_string(files.size()) + " outputs; the model has " +
+                         std::to_string(output_names_.size()));
+      for (size_t i = 0; i < files.size(); ++i) outputs[output_names_[i]] = read_npy(files[i].get<std::string>());
+    } else {
+      for (const auto& [name, file] : files.items()) outputs[name] = read_npy(file.get<std::string>());
+      for (const std::string& name : output_names_)
+        if (!outputs.count(name)) throw InputError(label_ + " returned no output '" + name + "'");
+    }
     std::error_code ec;
     fs::remove_all(request_dir, ec);
     return outputs;
   }
 
-  std::string description() const override { return "ONNX Runtime (onnxruntime-node, " + runner_script() + ")"; }
+  std::string version() const override { return version_; }
 
  private:
+  void spawn(const std::vector<std::string>& argv) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw InputError(label_ + ": pipe failed");
+    signal(SIGPIPE, SIG_IGN);  // a runtime that died must become an error, not kill us
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    const std::string err_path = dir_ + "/stderr.txt";
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(to_child[0], 0);
+      dup2(from_child[1], 1);
+      int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) dup2(err, 2);
+      close(to_child[1]), close(from_child[0]);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(to_child[0]), close(from_child[1]);
+    if (pid_ < 0) throw InputError(label_ + ": fork failed");
+    in_ = to_child[1], out_ = from_child[0];
+  }
+
+  nlohmann::json request(const std::map<std::string, Tensor>& inputs, const std::string& request_dir) const {
+    nlohmann::json r = {{"output_dir", request_dir + "/out"}};
+    auto file_of = [&](size_t i, const Tensor& t) {
+      const std::string file = request_dir + "/in" + std::to_string(i) + ".npy";
+      write_npy(file, t);
+      return file;
+    };
+    if (positional_) {
+      r["inputs"] = nlohmann::json::array();
+      for (const std::string& name : input_names_) {
+        auto it = inputs.find(name);
+        if (it == inputs.end()) throw InputError(label_ + ": no data for input '" + name + "'");
+        r["inputs"].push_back(file_of(r["inputs"].size(), it->second));
+      }
+    } else {
+      r["inputs"] = nlohmann::json::object();
+      for (const auto& [name, t] : inputs) r["inputs"][name] = file_of(r["inputs"].size(), t);
+    }
+    return r;
+  }
+
+  nlohmann::json exchange(const nlohmann::json& request) {
+    const std::string line = request.dump() + "\n";
+    const bool sent = ::write(in_, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    std::string answer_line;
+    if (!sent || !read_line(answer_line)) throw InputError(label_ + " stopped: " + stderr_tail());
+    nlohmann::json answer = nlohmann::json::parse(answer_line, nullptr, false);
+    if (answer.is_discarded()) throw InputError(label_ + " runner answered: " + answer_line);
+    if (answer.contains("error")) throw InputError(label_ + ": " + answer["error"].get<std::string>());
+    return answer;
+  }
+
   bool read_line(std::string& line) {
     line.clear();
     char c;
@@ -105,10 +208,12 @@ class OrtProcess : public NativeRuntime {
     std::string l, last;
     while (std::getline(f, l))
       if (!l.empty()) last = l;
-    return last.empty() ? "no message (is node installed? make deps)" : last;
+    return last.empty() ? "no message (is the runtime installed? make deps)" : last;
   }
 
-  std::string dir_;
+  std::string label_, version_, dir_;
+  bool positional_;
+  std::vector<std::string> input_names_, output_names_;
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1;
   int64_t requests_ = 0;
@@ -116,9 +221,33 @@ class OrtProcess : public NativeRuntime {
 
 }  // namespace
 
-std::unique_ptr<NativeRuntime> NativeRuntime::start(const std::string& kind, const std::string& model_path, int threads) {
-  if (kind == "ort") return std::make_unique<OrtProcess>(fs::absolute(model_path).string(), threads);
-  throw InputError("unknown runtime '" + kind + "' (transfix or ort)");
+void check_runtime(const std::string& kind, const std::string& path, const std::string& option) {
+  if (kind == "transfix") return;
+  const RuntimeSpec* spec = find_spec(kind);
+  if (!spec) throw InputError(option + " must be transfix, ort, armnn or libtorch, not '" + kind + "'");
+  const ModelFormat format = detect_model_format(path);
+  if (format != spec->format)
+    throw InputError(option + " " + kind + " runs " + model_format_name(spec->format) + " models; " + path + " is " +
+                     (format == ModelFormat::kUnknown ? std::string("not one") : model_format_name(format)));
+  runner_path(*spec, option);
+}
+
+std::unique_ptr<NativeRuntime> NativeRuntime::start(const std::string& kind, const std::string& model_path,
+                                                    const std::vector<std::string>& input_names,
+                                                    const std::vector<std::string>& output_names, int threads) {
+  const RuntimeSpec* spec = find_spec(kind);
+  if (!spec) throw InputError("unknown runtime '" + kind + "' (transfix, ort, armnn or libtorch)");
+  const std::string runner = runner_path(*spec, "--runtime"), model = fs::absolute(model_path).string();
+  const std::string threads_arg = std::to_string(threads > 0 ? threads : 2);
+  std::vector<std::string> argv;
+  if (kind == "ort") argv = {"node", runner, model, "--serve", "--threads", threads_arg};
+  else if (kind == "armnn") argv = {runner, model, "--serve"};  // CpuRef is single-threaded
+  else argv = {runner, model, "--serve", "--threads", threads_arg};
+  // TorchScript's forward() takes its arguments by position and returns unnamed tensors.
+  const bool positional = kind == "libtorch";
+  auto runtime = std::make_unique<ServeProcess>(*spec, argv, positional, input_names, output_names);
+  runtime->wait_ready();
+  return runtime;
 }
 
 }  // namespace transfix

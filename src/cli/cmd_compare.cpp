@@ -79,7 +79,7 @@ std::string model_line(const ModelSummary& m) {
   if (!m.producer.empty()) s += ", " + m.producer;
   s += ")";
   if (m.runs) s += ", " + g(m.run_ms / static_cast<double>(m.runs)) + " ms/sample";
-  if (m.runtime != "transfix") s += ", run by " + m.runtime;
+  if (m.runtime != "transfix") s += ", run by " + m.runtime + (m.runtime_version.empty() ? "" : " (" + m.runtime_version + ")");
   return s;
 }
 
@@ -264,9 +264,10 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--shard", a->shard,
                   "I/N: compare only the samples whose dataset index is I-1 mod N (join the reports with transfix merge)");
   cmd->add_option("--source-runtime", a->source_runtime,
-                  "What runs the source: transfix (default) or ort (ONNX Runtime, ONNX models)");
+                  "What runs the source: transfix (default), ort (ONNX Runtime: ONNX), armnn (Arm NN CpuRef: TFLite) "
+                  "or libtorch (TorchScript)");
   cmd->add_option("--target-runtime", a->target_runtime,
-                  "What runs the target: transfix (default) or ort (ONNX Runtime: check the runtime you deploy on)");
+                  "What runs the target (check the runtime you deploy on): transfix (default), ort, armnn or libtorch");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = compare(*a); });
 }

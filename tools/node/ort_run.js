@@ -145,12 +145,14 @@ function median(sorted) {
   return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
-// --serve: one request per stdin line, {"inputs": {"NAME": "in.npy", ...}, "output_dir": "DIR"}; each
-// answered by one stdout line, {"outputs": {"NAME": "DIR/NAME.npy", ...}} or {"error": "..."}. The session
-// is created once, so a caller (transfix compare --target-runtime ort) pays the load once per dataset.
+// --serve: first one line {"ready": "onnxruntime-node VERSION"}, then one request per stdin line,
+// {"inputs": {"NAME": "in.npy", ...}, "output_dir": "DIR"}; each answered by one stdout line,
+// {"outputs": {"NAME": "DIR/NAME.npy", ...}} or {"error": "..."} (the protocol of tools/serve.h). The
+// session is created once, so a caller (transfix compare --target-runtime ort) pays the load once per dataset.
 async function serve(session) {
   const ort = require('onnxruntime-node');
   const readline = require('readline');
+  process.stdout.write(JSON.stringify({ ready: `onnxruntime-node ${ort.env.versions.node}` }) + '\n');
   const lines = readline.createInterface({ input: process.stdin, terminal: false });
   for await (const line of lines) {
     if (!line.trim()) continue;
