@@ -34,11 +34,22 @@ struct Tally {
   std::vector<double> repair_seconds;
 };
 
+// A TFLite node is named by its output tensor, whose name the conversion took from the source value it
+// holds (plus suffixes such as "/pre_activation"): source node `s` is the mutated node's counterpart
+// when `node` is one of s's outputs or starts with one and a '/'.
+bool converted_from(const Node& s, const std::string& node) {
+  for (const auto& o : s.outputs)
+    if (!o.empty() && (node == o || node.rfind(o + "/", 0) == 0)) return true;
+  return false;
+}
+
 bool fault_mentions(const Model& source, const Model& target, const Fault& f, const std::string& node) {
   for (int t : f.segment.target_nodes)
     if (target.graph.nodes[static_cast<size_t>(t)].name == node) return true;
-  for (int s : f.segment.source_nodes)
-    if (source.graph.nodes[static_cast<size_t>(s)].name == node) return true;
+  for (int s : f.segment.source_nodes) {
+    const Node& sn = source.graph.nodes[static_cast<size_t>(s)];
+    if (sn.name == node || (target.meta.format == "tflite" && converted_from(sn, node))) return true;
+  }
   if (f.target_node >= 0 && target.graph.nodes[static_cast<size_t>(f.target_node)].name == node) return true;
   return false;
 }

@@ -124,6 +124,35 @@ std::string op_family(const std::string& op) {
   return lower;
 }
 
+// The spatial pads [begin..., end...] of a constant Pad node that feeds `n` and nothing else (a TFLite
+// conversion writes pads SAME cannot express as a PAD in front of a VALID convolution): they count
+// as n's own. Zeros when there is no such node.
+std::vector<int64_t> pad_node_pads(const Model& m, const Node& n, size_t k) {
+  std::vector<int64_t> none(2 * k, 0);
+  if (n.inputs.empty()) return none;
+  const Node* pad = nullptr;
+  int readers = 0;
+  for (const auto& other : m.graph.nodes) {
+    for (const auto& o : other.outputs)
+      if (o == n.inputs[0] && other.op_type == "Pad") pad = &other;
+    for (const auto& i : other.inputs) readers += i == n.inputs[0];
+  }
+  if (!pad || readers != 1 || pad->attr_string("mode", "constant") != "constant" || pad->inputs.size() < 2) return none;
+  auto it = m.graph.initializers.find(pad->inputs[1]);
+  if (it == m.graph.initializers.end()) return none;
+  const std::vector<int64_t> p = it->second.to_i64_vector();
+  const size_t rank = p.size() / 2;
+  if (rank != k + 2) return none;
+  const size_t first = nhwc(n) ? 1 : 2;  // spatial axes
+  for (size_t i = 0; i < k; ++i) none[i] = p[first + i], none[i + k] = p[rank + first + i];
+  return none;
+}
+
+std::vector<int64_t> plus(std::vector<int64_t> a, const std::vector<int64_t>& b) {
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) a[i] += b[i];
+  return a;
+}
+
 std::map<std::string, std::string> canonical_attributes(const Model& m, const Node& n, const ShapeOf& shape_of) {
   std::map<std::string, std::string> a;
   const std::string fam = op_family(n.op_type);
@@ -136,13 +165,13 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
     a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(k, 1)));
     a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(k, 1)));
     a["group"] = std::to_string(n.attr_int("group", 1));
-    if (fam == "conv") a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    if (fam == "conv") a["pads"] = list_str(plus(resolved_pads(n, spatial_dims(n, x), kernel), pad_node_pads(m, n, k)));
     else a["pads"] = list_str(n.attr_ints("pads", std::vector<int64_t>(2 * k, 0)));
   } else if (fam == "max_pool" || fam == "average_pool" || fam == "lp_pool") {
     const auto kernel = n.attr_ints("kernel_shape");
     a["kernel"] = list_str(kernel);
     a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(kernel.size(), 1)));
-    a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    a["pads"] = list_str(plus(resolved_pads(n, spatial_dims(n, x), kernel), pad_node_pads(m, n, kernel.size())));
     a["ceil_mode"] = std::to_string(n.attr_int("ceil_mode", 0));
     if (fam == "average_pool") a["count_include_pad"] = std::to_string(n.attr_int("count_include_pad", 0));
     if (fam == "max_pool") a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(kernel.size(), 1)));
@@ -552,10 +581,27 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   }
 }
 
-bool touches_graph_input(const Ctx& c, const TensorPair& seg) {
-  for (const auto& from : seg.target_from)
+// The graph input itself, or it moved only by the Transpose / Pad a TFLite conversion puts in front
+// of the first NHWC convolution (neither changes a channel's values).
+bool is_graph_input(const Model& m, std::string v) {
+  for (int hops = 0; hops < 4; ++hops) {
+    for (const auto& in : m.graph.inputs)
+      if (in.name == v) return true;
+    const Node* producer = nullptr;
+    for (const auto& n : m.graph.nodes)
+      if (!n.outputs.empty() && n.outputs[0] == v) producer = &n;
+    if (!producer || (producer->op_type != "Transpose" && producer->op_type != "Pad") || producer->inputs.empty()) return false;
+    v = producer->inputs[0];
+  }
+  return false;
+}
+
+bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout = false) {
+  for (const auto& from : seg.target_from) {
+    if (through_layout && is_graph_input(c.target, from)) return true;
     for (const auto& in : c.target.graph.inputs)
       if (in.name == from) return true;
+  }
   return seg.target_from.empty();
 }
 
@@ -571,7 +617,8 @@ void decide_category(const Ctx& c, Fault& f) {
   const Finding* gr = first_of("graph");
   const bool at_input = touches_graph_input(c, seg);
   const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
-  if (at_input && (gr || only_target_ops || (pr && pr->kind.find("input channels") != std::string::npos))) {
+  const bool channels_at_input = pr && pr->kind.find("input channels") != std::string::npos && touches_graph_input(c, seg, true);
+  if ((at_input && (gr || only_target_ops)) || channels_at_input) {
     f.category = "input";
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;

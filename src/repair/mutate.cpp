@@ -267,6 +267,9 @@ std::string mutate_input(Model& m, const std::string& kind, std::string& detail)
   for (auto& n : m.graph.nodes)
     for (auto& in : n.inputs)
       if (in == x) in = last;
+  // A TFLite reader names each node by its output tensor: so does the mutant, to be found in the file.
+  if (m.meta.format == "tflite")
+    for (auto& n : added) n.name = n.outputs[0];
   std::string first = added.front().name;
   m.graph.nodes.insert(m.graph.nodes.begin(), added.begin(), added.end());
   return first;

@@ -140,6 +140,13 @@ int find_producer(const Model& m, const std::string& value) {
 
 // ---------------------------------------------------------------- set-attributes
 
+int readers(const Model& m, const std::string& value) {
+  int r = 0;
+  for (const auto& n : m.graph.nodes)
+    for (const auto& i : n.inputs) r += i == value;
+  return r;
+}
+
 void set_activation(Model& m, Node& n, const Model& source, const Node& src) {
   const std::string in = n.inputs.at(0);
   n.op_type = src.op_type;
@@ -184,6 +191,10 @@ Model set_attributes(const Model& source, const Model& target, const Fault& f) {
   Node& n = node_at(m, t);
   for (const auto& [key, value] : attrs) {
     if (key == "pads") {
+      // The canonical pads count a Pad node read by this op alone (a TFLite conversion's): it goes.
+      const int pad = find_producer(m, n.inputs.at(0));
+      if (pad >= 0 && m.graph.nodes[static_cast<size_t>(pad)].op_type == "Pad" && readers(m, n.inputs[0]) == 1)
+        n.inputs[0] = m.graph.nodes[static_cast<size_t>(pad)].inputs.at(0);
       n.attrs.erase("auto_pad");
       n.attrs["pads"] = Attribute{parse_ints(value)};
     } else if (key == "strides" || key == "dilations" || key == "perm" || key == "axes") {
@@ -439,7 +450,11 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
 
 Model apply_fix(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
   // A TFLite target gets explicit pads as SAME or a Pad node: what it can be written as.
-  if (f.repair.action == "set-attributes" && target.meta.format == "tflite") return legalize_for_tflite(set_attributes(source, target, f));
+  if (f.repair.action == "set-attributes" && target.meta.format == "tflite") {
+    Model m = set_attributes(source, target, f);
+    remove_dead_nodes(m);
+    return legalize_for_tflite(m);
+  }
   if (f.repair.action == "set-attributes") return set_attributes(source, target, f);
   if (f.repair.action == "restore-weights") return restore_weights(source, target, f, opt);
   if (f.repair.action == "splice-source") return splice_source(source, target, f, nullptr);
