@@ -535,10 +535,10 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
 
 bool neutral(const std::string& op) { return op_family(op) == "layout"; }
 
-bool touches_graph_input(const Ctx& c, const TensorPair& seg);
+bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout);
 
 void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
-  const bool at_input = touches_graph_input(c, f.segment);
+  const bool at_input = touches_graph_input(c, f.segment, false);
   // Folded BatchNorms are not missing ops.
   for (int s : np.source_only) {
     const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
@@ -596,7 +596,7 @@ bool is_graph_input(const Model& m, std::string v) {
   return false;
 }
 
-bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout = false) {
+bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout) {
   for (const auto& from : seg.target_from) {
     if (through_layout && is_graph_input(c.target, from)) return true;
     for (const auto& in : c.target.graph.inputs)
@@ -615,7 +615,7 @@ void decide_category(const Ctx& c, Fault& f) {
   const Finding* hp = first_of("hyperparameters");
   const Finding* pr = first_of("parameters");
   const Finding* gr = first_of("graph");
-  const bool at_input = touches_graph_input(c, seg);
+  const bool at_input = touches_graph_input(c, seg, false);
   const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
   const bool channels_at_input = pr && pr->kind.find("input channels") != std::string::npos && touches_graph_input(c, seg, true);
   if ((at_input && (gr || only_target_ops)) || channels_at_input) {
