@@ -303,7 +303,8 @@ int main(int argc, char** argv) {
      << "Repaired = 0 label flips and max output error <= max(1e-4, 2 x the source's own fp32-vs-fp64 error)\n"
      << "of the output scale after repair. Clean pairs: the same model at opsets 9, 11 and 17.\n"
      << "Silent cases (the mutation changes no output on the probe data, e.g. ReLU -> ReLU6 where nothing exceeds 6)\n"
-     << "are listed but not counted: " << silent << " of them.\n\n";
+     << "are listed but not counted: " << silent << " of them.\n"
+     << "TFLite targets (the fixtures converted to .tflite, then mutated): [diagnosis_tflite.md](diagnosis_tflite.md).\n\n";
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "| measure | value |\n|---|---|\n| cases | %d |\n| detected | %.1f%% |\n| top-1 localization | %.1f%% |\n"
