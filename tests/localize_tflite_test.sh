@@ -45,8 +45,8 @@ runtime_vs_ort() {
 check convert 0 "wrote" -- "$TF" convert "$SRC" "$T/clean.tflite"
 check clean-pair 0 "faults: none" -- "$TF" localize "$SRC" "$T/clean.tflite" --npy "$IN"
 
-# One fault kind of each category (input, parameters, hyperparameters, graph), and a second parameters one.
-for kind in input-normalization channel-permutation weights-transposed pads activation-dropped; do
+# One fault kind of each category (input, parameters, hyperparameters, graph), and a layout Transpose with a wrong perm.
+for kind in input-normalization channel-permutation transpose-perm pads activation-dropped; do
   bad=$T/bad_$kind.tflite
   if ! "$TF" mutate "$T/clean.tflite" --fault "$kind" --seed 1 -o "$bad" >"$T/log" 2>&1; then fail "mutate-$kind: $(tail -1 "$T/log")"; continue; fi
   runtime_vs_ort "mutant-$kind" tflite "$bad" differ

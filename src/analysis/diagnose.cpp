@@ -725,6 +725,67 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
 }  // namespace
 
 
+const TensorPair* pair_of(const Alignment& al, const std::string& target_value) {
+  for (const auto& p : al.pairs)
+    if (p.target == target_value) return &p;
+  return nullptr;
+}
+
+// An element-wise op or Concat whose inputs hold their source values in different layouts (each clean
+// under its own transform, so no single op looks wrong): the odd input's Transpose has the wrong perm.
+// Pins the fault to that Transpose, with the perm that puts its output in the other inputs' layout.
+void layout_mismatch_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
+  static const std::set<std::string> joins{"Add", "Sub", "Mul", "Div", "Max", "Min", "Concat"};
+  for (int t : seg.target_nodes) {
+    const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
+    if (!joins.count(n.op_type) || n.inputs.size() < 2) continue;
+    std::vector<const TensorPair*> in;
+    for (const auto& v : n.inputs) in.push_back(pair_of(c.al, v));
+    for (size_t odd = 0; odd < in.size(); ++odd) {
+      if (!in[odd] || in[odd]->transform.reshape) continue;
+      const TensorPair* other = nullptr;
+      for (size_t j = 0; j < in.size(); ++j)
+        if (j != odd && in[j] && !in[j]->transform.reshape && in[j]->transform.perm != in[odd]->transform.perm) other = in[j];
+      if (!other) continue;
+      int producer = -1;
+      for (size_t i = 0; i < c.target.graph.nodes.size(); ++i)
+        if (!c.target.graph.nodes[i].outputs.empty() && c.target.graph.nodes[i].outputs[0] == n.inputs[odd]) producer = static_cast<int>(i);
+      if (producer < 0) continue;
+      const Node& tp = c.target.graph.nodes[static_cast<size_t>(producer)];
+      const TensorPair* before = tp.inputs.empty() ? nullptr : pair_of(c.al, tp.inputs[0]);
+      const size_t rank = tp.attr_ints("perm").size();
+      if (tp.op_type != "Transpose" || !before || before->transform.reshape || rank == 0) continue;
+      auto full = [rank](std::vector<int64_t> p) {
+        if (p.empty())
+          for (size_t i = 0; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
+        return p;
+      };
+      const auto a = full(before->transform.perm), e = full(other->transform.perm);
+      if (a.size() != rank || e.size() != rank) continue;
+      std::vector<int64_t> inv(rank), q(rank);  // permute(permute(S, a), q) = permute(S, e)
+      for (size_t i = 0; i < rank; ++i) inv[static_cast<size_t>(a[i])] = static_cast<int64_t>(i);
+      for (size_t i = 0; i < rank; ++i) q[i] = inv[static_cast<size_t>(e[i])];
+      if (q == tp.attr_ints("perm")) continue;
+      f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
+                        node_label(tp) + ": perm " + list_str(tp.attr_ints("perm")) + " puts its output in another layout (" +
+                            in[odd]->transform.describe() + ") than the other inputs of " + node_label(n) + " (" +
+                            other->transform.describe() + "); perm " + list_str(q) + " would match",
+                        0.9});
+      f.repair = {};
+      f.repair.action = "set-attributes";
+      f.repair.target_node = producer, f.repair.source_node = seg.source_nodes.empty() ? -1 : seg.source_nodes.back();
+      f.repair.attributes = {{"perm", list_str(q)}};
+      f.target_node = producer;
+      f.source_node = f.repair.source_node;
+      if (std::find(f.segment.target_nodes.begin(), f.segment.target_nodes.end(), producer) == f.segment.target_nodes.end()) {
+        f.segment.target_nodes.insert(f.segment.target_nodes.begin(), producer);
+        f.target_ops.insert(f.target_ops.begin(), node_label(tp));
+      }
+      return;
+    }
+  }
+}
+
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
   Ctx c{source, target, trace, al};
   Diagnosis d;
@@ -739,6 +800,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     hyperparameter_findings(c, np, seg, f);
     parameter_findings(c, np, seg.source_nodes, f);
     graph_findings(c, np, f);
+    if (f.findings.empty()) layout_mismatch_findings(c, seg, f);
     decide_category(c, f);
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
     f.repair.text = repair_text(c, f);
