@@ -4,7 +4,7 @@
 // --target tflite (make bench-diagnosis-tflite, docs/diagnosis_tflite.md): the target is the fixture
 // converted by transfix to .tflite (NHWC), mutated and written as .tflite; the clean pair is that
 // conversion; a repair counts only when the repaired model, written as .tflite and read back, agrees.
-//   bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [model...]
+//   bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [--kinds a,b,...] [model...]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -150,15 +150,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [model...]\n";
+    std::cerr << "usage: bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [--kinds a,b,...] [model...]\n";
     return 2;
   }
   const fs::path fixtures = argv[1];
   std::vector<std::string> models;
   bool tflite = false;
+  std::string kinds;  // ",a,b," : only these fault kinds (to split a run across processes)
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--target" && i + 1 < argc) tflite = std::string(argv[++i]) == "tflite";
+    else if (a == "--kinds" && i + 1 < argc) kinds = std::string(",") + argv[++i] + ",";
     else models.push_back(a);
   }
   const fs::path work = fs::temp_directory_path() / ("transfix_bench_diagnosis_" + std::to_string(::getpid()));
@@ -207,6 +209,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& kind : mutation_kinds()) {
       if (mutation_sites(base, kind.name).empty()) continue;
+      if (!kinds.empty() && kinds.find("," + kind.name + ",") == std::string::npos) continue;
       Model target = base;
       Mutation mu = mutate_model(target, kind.name, std::nullopt, 1);
       if (tflite) {  // the faulty conversion as a file, as `transfix mutate x.tflite` writes it
