@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CACHE ?= $(HOME)/.cache/transfix
 export TRANSFIX_CACHE := $(CACHE)
 
-.PHONY: all deps build test test-asan demo bench bench-diagnosis fixtures clean
+.PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures clean
 
 all: build
 
@@ -42,6 +42,10 @@ bench: build fixtures
 
 bench-diagnosis: build fixtures
 	@$(BUILD)/bench/bench_diagnosis $${TRANSFIX_CACHE:-$$HOME/.cache/transfix}/fixtures docs/diagnosis.md
+
+# The same on TFLite targets: each fixture converted by transfix to .tflite, then mutated.
+bench-diagnosis-tflite: build fixtures
+	@$(BUILD)/bench/bench_diagnosis $${TRANSFIX_CACHE:-$$HOME/.cache/transfix}/fixtures docs/diagnosis_tflite.md --target tflite
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,7 +1,10 @@
 // make bench-diagnosis: localize and repair over the mutate corpus (every fixture x every fault
 // kind that applies) and over clean conversions (the same model at other opsets). Prints one line per
 // case and writes the summary table to a markdown file (docs/diagnosis.md).
-//   bench_diagnosis FIXTURES_DIR OUT.md [model...]
+// --target tflite (make bench-diagnosis-tflite, docs/diagnosis_tflite.md): the target is the fixture
+// converted by transfix to .tflite (NHWC), mutated and written as .tflite; the clean pair is that
+// conversion; a repair counts only when the repaired model, written as .tflite and read back, agrees.
+//   bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [--kinds a,b,...] [model...]
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,7 +13,10 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "analysis/localize.h"
+#include "analysis/tensor_match.h"
 #include "data/npy.h"
 #include "formats/model_io.h"
 #include "repair/mutate.h"
@@ -28,13 +34,32 @@ struct Tally {
   std::vector<double> repair_seconds;
 };
 
+// A TFLite node is named by its output tensor, whose name the conversion took from the source value it
+// holds (plus suffixes such as "/pre_activation"): source node `s` is the mutated node's counterpart
+// when `node` is one of s's outputs or starts with one and a '/'.
+bool converted_from(const Node& s, const std::string& node) {
+  for (const auto& o : s.outputs)
+    if (!o.empty() && (node == o || node.rfind(o + "/", 0) == 0)) return true;
+  return false;
+}
+
 bool fault_mentions(const Model& source, const Model& target, const Fault& f, const std::string& node) {
   for (int t : f.segment.target_nodes)
     if (target.graph.nodes[static_cast<size_t>(t)].name == node) return true;
-  for (int s : f.segment.source_nodes)
-    if (source.graph.nodes[static_cast<size_t>(s)].name == node) return true;
+  for (int s : f.segment.source_nodes) {
+    const Node& sn = source.graph.nodes[static_cast<size_t>(s)];
+    if (sn.name == node || (target.meta.format == "tflite" && converted_from(sn, node))) return true;
+  }
   if (f.target_node >= 0 && target.graph.nodes[static_cast<size_t>(f.target_node)].name == node) return true;
   return false;
+}
+
+// The source's NCHW input as the target reads it: NHWC when the target's declared shape says so.
+Tensor as_target_input(const Tensor& x, const Model& target) {
+  const ValueInfo& in = target.graph.inputs[0];
+  if (x.rank() == 4 && in.shape.size() == 4 && in.shape != x.shape() && in.shape[3] == x.dim(1) && in.shape[1] == x.dim(2))
+    return permute(x, {0, 2, 3, 1});
+  return x;
 }
 
 std::vector<ProbeInputs> probes(const Model& source, const Model& target, const fs::path& dir) {
@@ -45,7 +70,7 @@ std::vector<ProbeInputs> probes(const Model& source, const Model& target, const 
     p.sample_id = (dir / f).string();
     const std::string in = source.graph.inputs[0].name;
     p.source[in] = read_npy((dir / f).string());
-    p.target[target.graph.inputs[0].name] = p.source[in];
+    p.target[target.graph.inputs[0].name] = as_target_input(p.source[in], target);
     out.push_back(p);
   }
   return out;
@@ -85,6 +110,38 @@ double fp32_noise(const Model& source, const std::vector<ProbeInputs>& ps) {
   return worst;
 }
 
+// A repaired TFLite model counts only when it is written as .tflite and, read back, agrees with the
+// source: 0 label flips and max output error <= `tolerance` of the output scale.
+bool written_model_agrees(const Model& source, const Model& repaired, const std::vector<ProbeInputs>& ps,
+                          const fs::path& path, double tolerance, std::string& why) {
+  try {
+    save_model(repaired, path.string());
+    const Model back = load_model(path.string());
+    Interpreter s64(source, {Precision::kF64}), t32(back, {Precision::kF32});
+    for (const auto& p : ps) {
+      auto a = s64.run(p.source);
+      std::map<std::string, Tensor> feed;
+      for (const auto& [name, t] : p.target) feed[back.graph.inputs[0].name] = t;
+      auto b = t32.run(feed);
+      for (size_t o = 0; o < source.graph.outputs.size(); ++o) {
+        const Tensor& x = a.at(source.graph.outputs[o].name);
+        const Tensor y = real_f64(b.at(back.graph.outputs[o].name)).reshaped(x.shape());
+        const auto ax = std::max_element(x.data<double>(), x.data<double>() + x.numel()) - x.data<double>();
+        const auto ay = std::max_element(y.data<double>(), y.data<double>() + y.numel()) - y.data<double>();
+        const double rel = max_abs_diff(x, y) / std::max(max_abs(x), 1e-30);
+        if (ax != ay || rel > tolerance) {
+          why = "written .tflite: rel " + std::to_string(rel) + (ax != ay ? ", label flip" : "");
+          return false;
+        }
+      }
+    }
+    return true;
+  } catch (const std::exception& e) {
+    why = std::string("written .tflite: ") + e.what();
+    return false;
+  }
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -93,12 +150,22 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: bench_diagnosis FIXTURES_DIR OUT.md [model...]\n";
+    std::cerr << "usage: bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [--kinds a,b,...] [model...]\n";
     return 2;
   }
   const fs::path fixtures = argv[1];
   std::vector<std::string> models;
-  for (int i = 3; i < argc; ++i) models.push_back(argv[i]);
+  bool tflite = false;
+  std::string kinds;  // ",a,b," : only these fault kinds (to split a run across processes)
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--target" && i + 1 < argc) tflite = std::string(argv[++i]) == "tflite";
+    else if (a == "--kinds" && i + 1 < argc) kinds = std::string(",") + argv[++i] + ",";
+    else models.push_back(a);
+  }
+  const fs::path work = fs::temp_directory_path() / ("transfix_bench_diagnosis_" + std::to_string(::getpid()));
+  if (tflite) fs::create_directories(work);
+  std::ostringstream skipped;
   if (models.empty())
     models = {"squeezenet1_1", "mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0", "densenet121", "inception_v3", "resnet101"};
   std::map<std::string, Tally> by_kind;
@@ -114,20 +181,48 @@ int main(int argc, char** argv) {
     const Model source = load_model((dir / "model_opset13.onnx").string());
     // The source's own fp32 error against its fp64 run: a repaired model cannot do better.
     const double own_noise = fp32_noise(source, probes(source, source, dir));
-    // Clean conversions: the same model exported at other opsets.
-    for (const char* other : {"model_opset9.onnx", "model_opset11.onnx", "model_opset17.onnx"}) {
-      const Model clean = load_model((dir / other).string());
+    // Clean conversions: the same model exported at other opsets, or converted by transfix to TFLite.
+    const fs::path converted = work / (name + ".tflite");
+    Model base = source;
+    std::vector<std::pair<std::string, Model>> cleans;
+    try {
+      if (tflite) {
+        save_model(source, converted.string());
+        base = load_model(converted.string());
+        cleans.emplace_back(name + ".tflite", base);
+      } else {
+        for (const char* other : {"model_opset9.onnx", "model_opset11.onnx", "model_opset17.onnx"})
+          cleans.emplace_back(other, load_model((dir / other).string()));
+      }
+    } catch (const std::exception& e) {
+      std::printf("%-20s does not convert to TFLite: %s\n", name.c_str(), e.what());
+      skipped << "- " << name << ": " << e.what() << "\n";
+      continue;
+    }
+    for (const auto& [other, clean] : cleans) {
       auto ps = probes(source, clean, dir);
       LocalizeResult r = localize_with_probe(source, clean, ps[0], {});
       ++clean_pairs;
       false_positives += r.diagnosis.faults.empty() ? 0 : 1;
-      std::printf("%-20s clean %-24s faults %zu (%.1f s)\n", name.c_str(), other, r.diagnosis.faults.size(), r.seconds);
+      std::printf("%-20s clean %-24s faults %zu (%.1f s)\n", name.c_str(), other.c_str(), r.diagnosis.faults.size(), r.seconds);
       std::fflush(stdout);
     }
     for (const auto& kind : mutation_kinds()) {
-      if (mutation_sites(source, kind.name).empty()) continue;
-      Model target = source;
+      if (mutation_sites(base, kind.name).empty()) continue;
+      if (!kinds.empty() && kinds.find("," + kind.name + ",") == std::string::npos) continue;
+      Model target = base;
       Mutation mu = mutate_model(target, kind.name, std::nullopt, 1);
+      if (tflite) {  // the faulty conversion as a file, as `transfix mutate x.tflite` writes it
+        const fs::path bad = work / (name + "_" + kind.name + ".tflite");
+        try {
+          save_model(target, bad.string());
+          target = load_model(bad.string());
+        } catch (const std::exception& e) {
+          std::printf("%-20s %-22s not writable as TFLite: %s\n", name.c_str(), kind.name.c_str(), e.what());
+          skipped << "- " << name << " " << kind.name << ": not writable as TFLite (" << e.what() << ")\n";
+          continue;
+        }
+      }
       auto ps = probes(source, target, dir);
       if (!observable(source, target, ps)) {
         ++silent;
@@ -158,10 +253,16 @@ int main(int argc, char** argv) {
       std::string after = "-";
       if (detected) {
         try {
-          RepairResult rr = repair_model(source, target, ps, {});
-          repaired = rr.final_score.flips == 0 && rr.final_score.max_rel <= std::max(1e-4, 2 * own_noise) &&
-                     !rr.final_score.crashed;
+          RepairOptions ro;
+          // The TFLite run shares a loaded machine: repair's 60 s default budget would measure the load.
+          if (tflite) ro.max_seconds = 600;
+          RepairResult rr = repair_model(source, target, ps, ro);
+          const double tolerance = std::max(1e-4, 2 * own_noise);
+          repaired = rr.final_score.flips == 0 && rr.final_score.max_rel <= tolerance && !rr.final_score.crashed;
           after = rr.final_score.describe();
+          std::string why;
+          if (repaired && tflite && !written_model_agrees(source, rr.repaired, ps, work / "repaired.tflite", tolerance, why))
+            repaired = false, after += "; " + why;
         } catch (const std::exception& e) {
           after = e.what();
         }
@@ -191,6 +292,17 @@ int main(int argc, char** argv) {
     return v[v.size() / 2];
   };
   std::ostringstream md;
+  if (tflite)
+    md << "# Diagnosis benchmark, TFLite targets (make bench-diagnosis-tflite)\n\n"
+       << "Generated by `bench/bench_diagnosis.cpp --target tflite` on this machine (2 cores). The source is each fixture's\n"
+       << "ONNX model (opset 13); the target is that model converted by `transfix convert` to .tflite (NHWC), mutated\n"
+       << "with every fault kind that applies to it (`transfix mutate`, seed 1) and written as .tflite; localized with\n"
+       << "one probe input (the second when the first shows nothing), repaired with two verification inputs (time\n"
+       << "budget 600 s instead of repair's default 60 s: the run shared the machine with other jobs).\n"
+       << "Repaired = the repaired model, written as .tflite and read back, gives 0 label flips and max output error\n"
+       << "<= max(1e-4, 2 x the source's own fp32-vs-fp64 error) of the output scale. Clean pairs: the converted\n"
+       << ".tflite vs its source. Silent cases are listed but not counted: " << silent << " of them.\n\n";
+  else
   md << "# Diagnosis benchmark (make bench-diagnosis)\n\n"
      << "Generated by `bench/bench_diagnosis.cpp` on this machine (2 cores). ONNX targets: each fixture exported at\n"
      << "opset 13 is mutated with every fault kind that applies to it (`transfix mutate`, seed 1), localized with one\n"
@@ -198,7 +310,8 @@ int main(int argc, char** argv) {
      << "Repaired = 0 label flips and max output error <= max(1e-4, 2 x the source's own fp32-vs-fp64 error)\n"
      << "of the output scale after repair. Clean pairs: the same model at opsets 9, 11 and 17.\n"
      << "Silent cases (the mutation changes no output on the probe data, e.g. ReLU -> ReLU6 where nothing exceeds 6)\n"
-     << "are listed but not counted: " << silent << " of them.\n\n";
+     << "are listed but not counted: " << silent << " of them.\n"
+     << "TFLite targets (the fixtures converted to .tflite, then mutated): [diagnosis_tflite.md](diagnosis_tflite.md).\n\n";
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "| measure | value |\n|---|---|\n| cases | %d |\n| detected | %.1f%% |\n| top-1 localization | %.1f%% |\n"
@@ -211,9 +324,11 @@ int main(int argc, char** argv) {
   md << buf << "## Per fault kind\n\n| kind | cases | detected | top-1 | category | repaired |\n|---|---|---|---|---|---|\n";
   for (const auto& [kind, t] : by_kind)
     md << "| " << kind << " | " << t.cases << " | " << t.detected << " | " << t.top1 << " | " << t.category << " | " << t.repaired << " |\n";
+  if (!skipped.str().empty()) md << "\n## Not run\n\n" << skipped.str();
   md << "\n## Every case\n\n| model | kind | detected | top-1 | category | repaired | localize s | repair s |\n"
      << "|---|---|---|---|---|---|---|---|\n" << rows.str();
   std::ofstream(argv[2]) << md.str();
+  if (tflite) fs::remove_all(work);
   std::cout << "\n" << buf;
   return 0;
 }

@@ -124,6 +124,35 @@ std::string op_family(const std::string& op) {
   return lower;
 }
 
+// The spatial pads [begin..., end...] of a constant Pad node that feeds `n` and nothing else (a TFLite
+// conversion writes pads SAME cannot express as a PAD in front of a VALID convolution): they count
+// as n's own. Zeros when there is no such node.
+std::vector<int64_t> pad_node_pads(const Model& m, const Node& n, size_t k) {
+  std::vector<int64_t> none(2 * k, 0);
+  if (n.inputs.empty()) return none;
+  const Node* pad = nullptr;
+  int readers = 0;
+  for (const auto& other : m.graph.nodes) {
+    for (const auto& o : other.outputs)
+      if (o == n.inputs[0] && other.op_type == "Pad") pad = &other;
+    for (const auto& i : other.inputs) readers += i == n.inputs[0];
+  }
+  if (!pad || readers != 1 || pad->attr_string("mode", "constant") != "constant" || pad->inputs.size() < 2) return none;
+  auto it = m.graph.initializers.find(pad->inputs[1]);
+  if (it == m.graph.initializers.end()) return none;
+  const std::vector<int64_t> p = it->second.to_i64_vector();
+  const size_t rank = p.size() / 2;
+  if (rank != k + 2) return none;
+  const size_t first = nhwc(n) ? 1 : 2;  // spatial axes
+  for (size_t i = 0; i < k; ++i) none[i] = p[first + i], none[i + k] = p[rank + first + i];
+  return none;
+}
+
+std::vector<int64_t> plus(std::vector<int64_t> a, const std::vector<int64_t>& b) {
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) a[i] += b[i];
+  return a;
+}
+
 std::map<std::string, std::string> canonical_attributes(const Model& m, const Node& n, const ShapeOf& shape_of) {
   std::map<std::string, std::string> a;
   const std::string fam = op_family(n.op_type);
@@ -136,13 +165,13 @@ std::map<std::string, std::string> canonical_attributes(const Model& m, const No
     a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(k, 1)));
     a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(k, 1)));
     a["group"] = std::to_string(n.attr_int("group", 1));
-    if (fam == "conv") a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    if (fam == "conv") a["pads"] = list_str(plus(resolved_pads(n, spatial_dims(n, x), kernel), pad_node_pads(m, n, k)));
     else a["pads"] = list_str(n.attr_ints("pads", std::vector<int64_t>(2 * k, 0)));
   } else if (fam == "max_pool" || fam == "average_pool" || fam == "lp_pool") {
     const auto kernel = n.attr_ints("kernel_shape");
     a["kernel"] = list_str(kernel);
     a["strides"] = list_str(n.attr_ints("strides", std::vector<int64_t>(kernel.size(), 1)));
-    a["pads"] = list_str(resolved_pads(n, spatial_dims(n, x), kernel));
+    a["pads"] = list_str(plus(resolved_pads(n, spatial_dims(n, x), kernel), pad_node_pads(m, n, kernel.size())));
     a["ceil_mode"] = std::to_string(n.attr_int("ceil_mode", 0));
     if (fam == "average_pool") a["count_include_pad"] = std::to_string(n.attr_int("count_include_pad", 0));
     if (fam == "max_pool") a["dilations"] = list_str(n.attr_ints("dilations", std::vector<int64_t>(kernel.size(), 1)));
@@ -506,10 +535,10 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
 
 bool neutral(const std::string& op) { return op_family(op) == "layout"; }
 
-bool touches_graph_input(const Ctx& c, const TensorPair& seg);
+bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout);
 
 void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
-  const bool at_input = touches_graph_input(c, f.segment);
+  const bool at_input = touches_graph_input(c, f.segment, false);
   // Folded BatchNorms are not missing ops.
   for (int s : np.source_only) {
     const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
@@ -552,10 +581,27 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   }
 }
 
-bool touches_graph_input(const Ctx& c, const TensorPair& seg) {
-  for (const auto& from : seg.target_from)
+// The graph input itself, or it moved only by the Transpose / Pad a TFLite conversion puts in front
+// of the first NHWC convolution (neither changes a channel's values).
+bool is_graph_input(const Model& m, std::string v) {
+  for (int hops = 0; hops < 4; ++hops) {
+    for (const auto& in : m.graph.inputs)
+      if (in.name == v) return true;
+    const Node* producer = nullptr;
+    for (const auto& n : m.graph.nodes)
+      if (!n.outputs.empty() && n.outputs[0] == v) producer = &n;
+    if (!producer || (producer->op_type != "Transpose" && producer->op_type != "Pad") || producer->inputs.empty()) return false;
+    v = producer->inputs[0];
+  }
+  return false;
+}
+
+bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout) {
+  for (const auto& from : seg.target_from) {
+    if (through_layout && is_graph_input(c.target, from)) return true;
     for (const auto& in : c.target.graph.inputs)
       if (in.name == from) return true;
+  }
   return seg.target_from.empty();
 }
 
@@ -569,9 +615,10 @@ void decide_category(const Ctx& c, Fault& f) {
   const Finding* hp = first_of("hyperparameters");
   const Finding* pr = first_of("parameters");
   const Finding* gr = first_of("graph");
-  const bool at_input = touches_graph_input(c, seg);
+  const bool at_input = touches_graph_input(c, seg, false);
   const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
-  if (at_input && (gr || only_target_ops || (pr && pr->kind.find("input channels") != std::string::npos))) {
+  const bool channels_at_input = pr && pr->kind.find("input channels") != std::string::npos && touches_graph_input(c, seg, true);
+  if ((at_input && (gr || only_target_ops)) || channels_at_input) {
     f.category = "input";
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;
@@ -678,6 +725,67 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
 }  // namespace
 
 
+const TensorPair* pair_of(const Alignment& al, const std::string& target_value) {
+  for (const auto& p : al.pairs)
+    if (p.target == target_value) return &p;
+  return nullptr;
+}
+
+// An element-wise op or Concat whose inputs hold their source values in different layouts (each clean
+// under its own transform, so no single op looks wrong): the odd input's Transpose has the wrong perm.
+// Pins the fault to that Transpose, with the perm that puts its output in the other inputs' layout.
+void layout_mismatch_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
+  static const std::set<std::string> joins{"Add", "Sub", "Mul", "Div", "Max", "Min", "Concat"};
+  for (int t : seg.target_nodes) {
+    const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
+    if (!joins.count(n.op_type) || n.inputs.size() < 2) continue;
+    std::vector<const TensorPair*> in;
+    for (const auto& v : n.inputs) in.push_back(pair_of(c.al, v));
+    for (size_t odd = 0; odd < in.size(); ++odd) {
+      if (!in[odd] || in[odd]->transform.reshape) continue;
+      const TensorPair* other = nullptr;
+      for (size_t j = 0; j < in.size(); ++j)
+        if (j != odd && in[j] && !in[j]->transform.reshape && in[j]->transform.perm != in[odd]->transform.perm) other = in[j];
+      if (!other) continue;
+      int producer = -1;
+      for (size_t i = 0; i < c.target.graph.nodes.size(); ++i)
+        if (!c.target.graph.nodes[i].outputs.empty() && c.target.graph.nodes[i].outputs[0] == n.inputs[odd]) producer = static_cast<int>(i);
+      if (producer < 0) continue;
+      const Node& tp = c.target.graph.nodes[static_cast<size_t>(producer)];
+      const TensorPair* before = tp.inputs.empty() ? nullptr : pair_of(c.al, tp.inputs[0]);
+      const size_t rank = tp.attr_ints("perm").size();
+      if (tp.op_type != "Transpose" || !before || before->transform.reshape || rank == 0) continue;
+      auto full = [rank](std::vector<int64_t> p) {
+        if (p.empty())
+          for (size_t i = 0; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
+        return p;
+      };
+      const auto a = full(before->transform.perm), e = full(other->transform.perm);
+      if (a.size() != rank || e.size() != rank) continue;
+      std::vector<int64_t> inv(rank), q(rank);  // permute(permute(S, a), q) = permute(S, e)
+      for (size_t i = 0; i < rank; ++i) inv[static_cast<size_t>(a[i])] = static_cast<int64_t>(i);
+      for (size_t i = 0; i < rank; ++i) q[i] = inv[static_cast<size_t>(e[i])];
+      if (q == tp.attr_ints("perm")) continue;
+      f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
+                        node_label(tp) + ": perm " + list_str(tp.attr_ints("perm")) + " puts its output in another layout (" +
+                            in[odd]->transform.describe() + ") than the other inputs of " + node_label(n) + " (" +
+                            other->transform.describe() + "); perm " + list_str(q) + " would match",
+                        0.9});
+      f.repair = {};
+      f.repair.action = "set-attributes";
+      f.repair.target_node = producer, f.repair.source_node = seg.source_nodes.empty() ? -1 : seg.source_nodes.back();
+      f.repair.attributes = {{"perm", list_str(q)}};
+      f.target_node = producer;
+      f.source_node = f.repair.source_node;
+      if (std::find(f.segment.target_nodes.begin(), f.segment.target_nodes.end(), producer) == f.segment.target_nodes.end()) {
+        f.segment.target_nodes.insert(f.segment.target_nodes.begin(), producer);
+        f.target_ops.insert(f.target_ops.begin(), node_label(tp));
+      }
+      return;
+    }
+  }
+}
+
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
   Ctx c{source, target, trace, al};
   Diagnosis d;
@@ -692,6 +800,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     hyperparameter_findings(c, np, seg, f);
     parameter_findings(c, np, seg.source_nodes, f);
     graph_findings(c, np, f);
+    if (f.findings.empty()) layout_mismatch_findings(c, seg, f);
     decide_category(c, f);
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
     f.repair.text = repair_text(c, f);

@@ -7,7 +7,9 @@
 #include <numeric>
 #include <random>
 
+#include "analysis/tensor_match.h"
 #include "core/errors.h"
+#include "runtime/interpreter.h"
 
 namespace transfix {
 
@@ -68,19 +70,97 @@ std::vector<int64_t> ints(const Node& n, const char* key, size_t count, int64_t 
   return n.attr_ints(key, std::vector<int64_t>(count, def));
 }
 
+// TFLite-shaped IR keeps convolution weights as OHWI (CONV_2D) or 1HWO (DEPTHWISE_CONV_2D): weight
+// faults are applied in [out, in, kh, kw] and the result is put back in the node's own layout.
+std::vector<int64_t> to_oihw_perm(const Node& n) {
+  const std::string layout = n.attr_string("weight_layout", "OIHW");
+  if (layout == "OHWI") return {0, 3, 1, 2};
+  if (layout == "1HWO") return {3, 0, 1, 2};
+  return {};
+}
+
+std::vector<int64_t> inverse(const std::vector<int64_t>& perm) {
+  std::vector<int64_t> inv(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  return inv;
+}
+
+// Dimension `axis` of the weights in [out, in, kh, kw] order, whatever their layout.
+int64_t oihw_dim(const Model& m, const Node& n, size_t axis) {
+  const auto perm = to_oihw_perm(n);
+  return initializer(m, n, 1)->dim(perm.empty() ? static_cast<int64_t>(axis) : perm[axis]);
+}
+
+bool nhwc(const Node& n) { return n.attr_string("layout", "NCHW") == "NHWC"; }
+
+// SAME padding of an odd square kernel at stride 1 pads (k-1)/2 x dilation on every side: the NHWC
+// form of symmetric pads. 0 when it is not that.
+int64_t same_symmetric_pad(const Model& m, const Node& n) {
+  if (!nhwc(n) || n.attr_string("auto_pad", "NOTSET") != "SAME_UPPER") return 0;
+  if (ints(n, "strides", 2, 1) != std::vector<int64_t>{1, 1}) return 0;
+  const int64_t k = oihw_dim(m, n, 2), d = ints(n, "dilations", 2, 1)[0];
+  if (k != oihw_dim(m, n, 3) || k % 2 == 0 || ints(n, "dilations", 2, 1)[1] != d) return 0;
+  return (k - 1) / 2 * d;
+}
+
+int producer_of(const Model& m, const std::string& value) {
+  for (size_t i = 0; i < m.graph.nodes.size(); ++i)
+    for (const auto& o : m.graph.nodes[i].outputs)
+      if (o == value) return static_cast<int>(i);
+  return -1;
+}
+
+int consumers_of(const Model& m, const std::string& value) {
+  int c = 0;
+  for (const auto& n : m.graph.nodes)
+    for (const auto& in : n.inputs) c += in == value;
+  return c;
+}
+
+// The NHWC conversion of explicit pads: a zero Pad of H and W by p on every side, read by this
+// convolution alone (VALID). Its node index, or -1.
+int symmetric_pad_node(const Model& m, const Node& n, int64_t p) {
+  if (!nhwc(n) || n.attr_string("auto_pad", "NOTSET") != "VALID" || n.inputs.empty()) return -1;
+  const int i = producer_of(m, n.inputs[0]);
+  if (i < 0) return -1;
+  const Node& pad = m.graph.nodes[static_cast<size_t>(i)];
+  if (pad.op_type != "Pad" || pad.attr_string("mode", "constant") != "constant" || pad.has_input(2)) return -1;
+  if (consumers_of(m, pad.outputs[0]) != 1) return -1;
+  const Tensor* pads = initializer(m, pad, 1);
+  if (!pads || pads->numel() != 8) return -1;
+  return pads->to_i64_vector() == std::vector<int64_t>{0, p, p, 0, 0, p, p, 0} ? i : -1;
+}
+
 bool symmetric_padded(const Node& n) {
   if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") return false;
   auto p = ints(n, "pads", 4, 0);
   return p.size() == 4 && p[0] > 0 && p[0] == p[1] && p[1] == p[2] && p[2] == p[3];
 }
 
-int64_t kernel_h(const Model& m, const Node& n) { return initializer(m, n, 1)->dim(2); }
-int64_t kernel_w(const Model& m, const Node& n) { return initializer(m, n, 1)->dim(3); }
+int64_t kernel_h(const Model& m, const Node& n) { return oihw_dim(m, n, 2); }
+int64_t kernel_w(const Model& m, const Node& n) { return oihw_dim(m, n, 3); }
 
+// The convolution reading the graph input (through the layout Transpose and Pad an NHWC conversion
+// puts there: neither changes the order of the channels).
 bool first_conv_on_input(const Model& m, const Node& n) {
   if (!float_weight(m, n) || n.inputs.empty()) return false;
+  std::string x = n.inputs[0];
+  for (int p = producer_of(m, x); p >= 0; p = producer_of(m, x)) {
+    const Node& before = m.graph.nodes[static_cast<size_t>(p)];
+    if (before.op_type != "Transpose" && before.op_type != "Pad") break;
+    x = before.inputs.at(0);
+  }
   for (const auto& in : m.graph.inputs)
-    if (in.name == n.inputs[0] && !m.graph.initializers.count(in.name)) return initializer(m, n, 1)->dim(1) > 1;
+    if (in.name == x && !m.graph.initializers.count(in.name)) return oihw_dim(m, n, 1) > 1;
+  return false;
+}
+
+// A bias of zeros (TFLite conversions add one where the source has none): dropping it changes nothing.
+bool nonzero_bias(const Model& m, const Node& n) {
+  const Tensor* b = initializer(m, n, 2);
+  if (!b) return false;
+  for (double v : b->to_f64_vector())
+    if (v != 0) return true;
   return false;
 }
 
@@ -103,19 +183,19 @@ bool applies(const Model& m, const Node& n, const std::string& kind) {
   if (kind == "channel-order") return first_conv_on_input(m, n);
   if (kind == "weights-fp16" || kind == "weights-int8" || kind == "bn-folded-twice") return float_weight(m, n);
   if (kind == "weights-transposed") return float_weight(m, n) && kernel_h(m, n) == kernel_w(m, n) && kernel_h(m, n) > 1;
-  if (kind == "channel-permutation") return float_weight(m, n) && initializer(m, n, 1)->dim(0) > 1;
-  if (kind == "bias-dropped") return float_weight(m, n) && initializer(m, n, 2) != nullptr;
+  if (kind == "channel-permutation") return float_weight(m, n) && oihw_dim(m, n, 0) > 1;
+  if (kind == "bias-dropped") return float_weight(m, n) && initializer(m, n, 2) != nullptr && (!nhwc(n) || nonzero_bias(m, n));
   if (kind == "epsilon") return op == "BatchNormalization" || op == "InstanceNormalization" || op == "LayerNormalization";
-  if (kind == "pads") return float_weight(m, n) && symmetric_padded(n);
-  if (kind == "same-padding")
-    return float_weight(m, n) && symmetric_padded(n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{2, 2} &&
-           kernel_h(m, n) == 3;
+  if (kind == "pads") return float_weight(m, n) && (symmetric_padded(n) || same_symmetric_pad(m, n) > 0);
+  const bool stride2_k3 = ints(n, "strides", 2, 1) == std::vector<int64_t>{2, 2} && float_weight(m, n) && kernel_h(m, n) == 3;
+  if (kind == "same-padding") return stride2_k3 && (symmetric_padded(n) || symmetric_pad_node(m, n, 1) >= 0);
   if (kind == "stride") return float_weight(m, n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && kernel_h(m, n) > 1;
   if (kind == "dilation")
-    return float_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 && symmetric_padded(n) &&
-           ints(n, "pads", 4, 0)[0] == 1 && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} &&
-           ints(n, "dilations", 2, 1) == std::vector<int64_t>{1, 1};
-  if (kind == "ceil-mode") return (op == "MaxPool" || op == "AveragePool") && ceil_mode_matters(m, n);
+    return float_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 &&
+           ((symmetric_padded(n) && ints(n, "pads", 4, 0)[0] == 1) || same_symmetric_pad(m, n) == 1) &&
+           ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && ints(n, "dilations", 2, 1) == std::vector<int64_t>{1, 1};
+  // TFLite has no ceil_mode: an NHWC pooling cannot carry the fault.
+  if (kind == "ceil-mode") return (op == "MaxPool" || op == "AveragePool") && !nhwc(n) && ceil_mode_matters(m, n);
   if (kind == "resize-coordinate-mode") return op == "Resize" && n.attr_string("mode", "nearest") != "nearest";
   if (kind == "nearest-mode") return op == "Resize" && n.attr_string("mode", "nearest") == "nearest";
   if (kind == "activation-swapped" || kind == "activation-dropped") return op == "Relu" || op == "Clip";
@@ -187,6 +267,9 @@ std::string mutate_input(Model& m, const std::string& kind, std::string& detail)
   for (auto& n : m.graph.nodes)
     for (auto& in : n.inputs)
       if (in == x) in = last;
+  // A TFLite reader names each node by its output tensor: so does the mutant, to be found in the file.
+  if (m.meta.format == "tflite")
+    for (auto& n : added) n.name = n.outputs[0];
   std::string first = added.front().name;
   m.graph.nodes.insert(m.graph.nodes.begin(), added.begin(), added.end());
   return first;
@@ -205,8 +288,57 @@ std::string list_str(const std::vector<int64_t>& v) {
   return s + "]";
 }
 
+bool weight_kind(const std::string& kind) {
+  return kind == "weights-fp16" || kind == "weights-int8" || kind == "weights-transposed" || kind == "channel-order" ||
+         kind == "channel-permutation" || kind == "bn-folded-twice";
+}
+
+std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng);
+
+// A weight fault on OHWI / 1HWO weights: applied in OIHW, then put back in the node's layout.
+std::string mutate_weights_in_layout(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng) {
+  const auto perm = to_oihw_perm(n);
+  Tensor* w = initializer(m, n, 1);
+  Node as_oihw = n;
+  as_oihw.attrs.erase("weight_layout");
+  *w = permute(*w, perm);
+  const std::string detail = mutate_node(m, as_oihw, kind, rng);
+  *w = permute(*w, inverse(perm));
+  return detail;
+}
+
+// A zero Pad node in front of NHWC node `at` (H and W: `begin` before, `end` after); returns its output.
+std::string insert_pad(Model& m, size_t at, int64_t begin, int64_t end) {
+  Node& conv = m.graph.nodes[at];
+  const std::string x = conv.inputs[0];
+  const std::string pads = m.graph.unused_name(conv.name + "/mutate_pads");
+  m.graph.initializers[pads] = Tensor::from_vector<int64_t>({0, begin, begin, 0, 0, end, end, 0}, {8});
+  const std::string out = m.graph.unused_name(x + "/mutate_padded");
+  conv.inputs[0] = out;
+  m.graph.nodes.insert(m.graph.nodes.begin() + static_cast<std::ptrdiff_t>(at), new_node("Pad", out, {x, pads}, {out}));
+  return out;
+}
+
+// Padding faults on NHWC convolutions change the graph: SAME (symmetric at stride 1) becomes a Pad
+// of 2p at the end + VALID; a Pad node + VALID stride-2 convolution becomes SAME (no Pad).
+std::string mutate_nhwc_padding(Model& m, size_t at, const std::string& kind) {
+  Node& n = m.graph.nodes[at];
+  if (kind == "pads") {
+    const int64_t p = same_symmetric_pad(m, n);
+    n.attrs["auto_pad"] = Attribute{std::string("VALID")};
+    insert_pad(m, at, 0, 2 * p);
+    return "SAME (pads [p,p,p,p]) -> a Pad of [0,0,2p,2p] and VALID, p = " + std::to_string(p);
+  }
+  const int pad = symmetric_pad_node(m, n, 1);
+  n.inputs[0] = m.graph.nodes[static_cast<size_t>(pad)].inputs[0];
+  n.attrs["auto_pad"] = Attribute{std::string("SAME_UPPER")};
+  m.graph.nodes.erase(m.graph.nodes.begin() + pad);
+  return "explicit pads [1,1,1,1] (a Pad node) -> SAME";
+}
+
 // Applies `kind` to node `n`; returns what changed.
 std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng) {
+  if (weight_kind(kind) && !to_oihw_perm(n).empty()) return mutate_weights_in_layout(m, n, kind, rng);
   Tensor* w = initializer(m, n, 1);
   if (kind == "weights-fp16") {
     *w = w->cast(DType::kF16).cast(DType::kF32);
@@ -266,6 +398,14 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
     if (b) *b = nb;
     return "output channels of " + n.inputs[1] + " rescaled by factors in [0.6, 1.4]";
   }
+  if (kind == "bias-dropped" && nhwc(n)) {
+    // TFLite convolutions carry a bias (older runtimes and Arm NN expect one): zeros stand for none.
+    const std::string bias = n.inputs[2];
+    const std::string zeros = m.graph.unused_name(bias + "/dropped");
+    m.graph.initializers[zeros] = Tensor(DType::kF32, m.graph.initializers.at(bias).shape());
+    n.inputs[2] = zeros;
+    return "bias " + bias + " replaced by zeros";
+  }
   if (kind == "bias-dropped") {
     const std::string bias = n.inputs[2];
     n.inputs.resize(2);
@@ -289,6 +429,10 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
   if (kind == "stride") {
     set_ints(n, "strides", {2, 2});
     return "strides [1,1] -> [2,2]";
+  }
+  if (kind == "dilation" && nhwc(n)) {  // SAME pads 2 x dilation: the output keeps its shape
+    set_ints(n, "dilations", {2, 2});
+    return "dilations [1,1] -> [2,2] (SAME padding)";
   }
   if (kind == "dilation") {
     set_ints(n, "dilations", {2, 2});
@@ -369,6 +513,57 @@ std::vector<std::string> mutation_sites(const Model& m, const std::string& kind)
   return sites;
 }
 
+namespace {
+
+bool shape_changing(const std::string& kind) {
+  return kind == "stride" || kind == "ceil-mode" || kind == "concat-axis" || kind == "transpose-perm";
+}
+
+// Applies `kind` at node `name` of `m`, filling in r's node, op type and detail.
+Mutation apply_at(Model& m, const std::string& name, const std::string& kind, std::mt19937_64& rng, Mutation r) {
+  for (auto& n : m.graph.nodes) {
+    if (n.name != name) continue;
+    r.node = n.name, r.op_type = n.op_type;
+    if (kind == "activation-dropped") {
+      const std::string in = n.inputs[0], out = n.outputs[0];
+      r.detail = n.op_type + " removed";
+      const Node* self = &n;
+      rewire(m, out, in, self);
+      m.graph.nodes.erase(m.graph.nodes.begin() + (self - m.graph.nodes.data()));
+      return r;
+    }
+    if ((kind == "pads" || kind == "same-padding") && nhwc(n)) {
+      r.detail = mutate_nhwc_padding(m, static_cast<size_t>(&n - m.graph.nodes.data()), kind);
+      m.graph.value_info.clear();
+      return r;
+    }
+    r.detail = mutate_node(m, n, kind, rng);
+    // The mutated model's declared shapes may no longer hold downstream: let readers infer them again.
+    if (shape_changing(kind)) m.graph.value_info.clear();
+    return r;
+  }
+  throw InputError("no node named '" + name + "'");
+}
+
+// Does the model run at all (on zeros)?
+bool runs(const Model& m) {
+  try {
+    std::map<std::string, Tensor> inputs;
+    for (const auto& in : m.graph.inputs) {
+      if (m.graph.initializers.count(in.name)) continue;
+      Shape shape = in.shape;
+      for (auto& d : shape) d = std::max<int64_t>(d, 1);
+      inputs[in.name] = Tensor(in.dtype, shape);
+    }
+    Interpreter(m).run(inputs);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 Mutation mutate_model(Model& m, const std::string& kind, const std::optional<std::string>& at, uint64_t seed) {
   const MutationKind& k = find_kind(kind);
   Mutation r{k.name, k.category, k.description, "", "", "", seed};
@@ -384,26 +579,23 @@ Mutation mutate_model(Model& m, const std::string& kind, const std::optional<std
   }
   std::vector<std::string> sites = mutation_sites(m, kind);
   check_input(!sites.empty(), "fault kind '" + kind + "' does not apply to this model (no suitable node)");
-  std::string name = at ? *at : sites[std::uniform_int_distribution<size_t>(0, sites.size() - 1)(rng)];
+  const size_t first = at ? 0 : std::uniform_int_distribution<size_t>(0, sites.size() - 1)(rng);
+  std::string name = at ? *at : sites[first];
   check_input(std::find(sites.begin(), sites.end(), name) != sites.end(),
               "fault kind '" + kind + "' cannot be applied to node '" + name + "'");
-  for (auto& n : m.graph.nodes) {
-    if (n.name != name) continue;
-    r.node = n.name, r.op_type = n.op_type;
-    if (kind == "activation-dropped") {
-      const std::string in = n.inputs[0], out = n.outputs[0];
-      r.detail = n.op_type + " removed";
-      const Node* self = &n;
-      rewire(m, out, in, self);
-      m.graph.nodes.erase(m.graph.nodes.begin() + (self - m.graph.nodes.data()));
-      return r;
+  // A shape-changing fault can make the model impossible to run (a stride before a residual Add):
+  // without --at, the first site from the seeded one on whose mutated model still runs.
+  if (!at && shape_changing(kind))
+    for (size_t i = 0; i < sites.size(); ++i) {
+      Model trial = m;
+      std::mt19937_64 trial_rng = rng;
+      apply_at(trial, sites[(first + i) % sites.size()], kind, trial_rng, r);
+      if (runs(trial)) {
+        name = sites[(first + i) % sites.size()];
+        break;
+      }
     }
-    r.detail = mutate_node(m, n, kind, rng);
-    // The mutated model's declared shapes may no longer hold downstream: let readers infer them again.
-    if (kind == "stride" || kind == "ceil-mode" || kind == "concat-axis" || kind == "transpose-perm") m.graph.value_info.clear();
-    return r;
-  }
-  throw InputError("no node named '" + name + "'");
+  return apply_at(m, name, kind, rng, r);
 }
 
 nlohmann::json mutation_json(const Mutation& m) {

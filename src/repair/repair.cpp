@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_writer.h"
+#include "formats/tflite/tflite_writer.h"
 #include "runtime/interpreter.h"
 
 #include <onnx/version_converter/convert.h>
@@ -139,6 +140,13 @@ int find_producer(const Model& m, const std::string& value) {
 
 // ---------------------------------------------------------------- set-attributes
 
+int readers(const Model& m, const std::string& value) {
+  int r = 0;
+  for (const auto& n : m.graph.nodes)
+    for (const auto& i : n.inputs) r += i == value;
+  return r;
+}
+
 void set_activation(Model& m, Node& n, const Model& source, const Node& src) {
   const std::string in = n.inputs.at(0);
   n.op_type = src.op_type;
@@ -183,6 +191,10 @@ Model set_attributes(const Model& source, const Model& target, const Fault& f) {
   Node& n = node_at(m, t);
   for (const auto& [key, value] : attrs) {
     if (key == "pads") {
+      // The canonical pads count a Pad node read by this op alone (a TFLite conversion's): it goes.
+      const int pad = find_producer(m, n.inputs.at(0));
+      if (pad >= 0 && m.graph.nodes[static_cast<size_t>(pad)].op_type == "Pad" && readers(m, n.inputs[0]) == 1)
+        n.inputs[0] = m.graph.nodes[static_cast<size_t>(pad)].inputs.at(0);
       n.attrs.erase("auto_pad");
       n.attrs["pads"] = Attribute{parse_ints(value)};
     } else if (key == "strides" || key == "dilations" || key == "perm" || key == "axes") {
@@ -319,28 +331,60 @@ std::optional<Fault> merge_with_next(const Fault& a, const std::vector<Fault>& a
   return std::nullopt;
 }
 
+Node transpose_node(const std::string& name, const std::string& in, const std::string& out, std::vector<int64_t> perm) {
+  Node t;
+  t.op_type = "Transpose";
+  t.name = name;
+  t.inputs = {in};
+  t.outputs = {out};
+  t.prov = {"onnx", "Transpose", name, -1};
+  t.attrs["perm"] = Attribute{std::move(perm)};
+  return t;
+}
+
+std::vector<int64_t> inverse_perm(const std::vector<int64_t>& perm) {
+  std::vector<int64_t> inv(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  return inv;
+}
+
+// A layout the splice can bridge with a Transpose: identity, or a permutation of axes (NCHW <-> NHWC)
+// when the two models are of different formats (an ONNX source, a TFLite target).
+bool bridgeable(const Transform& t, bool across) { return t.identity() || (across && !t.reshape && !t.perm.empty()); }
+
 // Replaces the target segment by a copy of the source segment, wired to the target values that
-// hold the segment's inputs. Both sides must use the same layout at the boundary.
+// hold the segment's inputs. Same format: both sides must use the same layout at the boundary.
+// An ONNX source's segment in a TFLite target is bridged by Transposes (the target's NHWC values
+// into the source's NCHW and back), then the model is put back into TFLite's form.
 Model splice_source(const Model& source, const Model& target, const Fault& f, const LocalizeResult* loc) {
   const TensorPair& seg = f.segment;
-  check_input(seg.transform.identity(), "the segment ends in a different layout (" + seg.transform.describe() + ")");
+  const bool across = source.meta.format != target.meta.format;
+  check_input(!across || target.meta.format == "tflite", "splicing across formats needs a TFLite target");
+  check_input(bridgeable(seg.transform, across), "the segment ends in a different layout (" + seg.transform.describe() + ")");
   if (seg.source_nodes.empty()) return bypass_target_segment(target, f, loc);
-  check_input(source.meta.format == target.meta.format, "splicing across formats is not supported yet");
   Model m = target;
-  // Source boundary value -> target value holding it (identity transform only).
-  std::map<std::string, std::string> boundary;
+  // Source boundary value -> target value holding it, and how (identity, or a permutation across formats).
+  std::map<std::string, std::pair<std::string, Transform>> boundary;
   if (loc)
     for (const auto& p : loc->alignment.pairs)
-      if (p.clean && p.transform.identity() && !boundary.count(p.source)) boundary[p.source] = p.target;
+      if (p.clean && bridgeable(p.transform, across) && !boundary.count(p.source)) boundary[p.source] = {p.target, p.transform};
   for (const auto& in : source.graph.inputs)
     for (const auto& tin : m.graph.inputs)
-      if (!boundary.count(in.name) && in.name == tin.name) boundary[in.name] = tin.name;
+      if (!boundary.count(in.name) && in.name == tin.name && in.shape == tin.shape) boundary[in.name] = {tin.name, Transform{}};
   const std::string prefix = "transfix_repair/";
+  std::vector<Node> added;
   std::map<std::string, std::string> rename;  // source value -> name in the repaired model
   auto map_input = [&](const std::string& v) -> std::string {
     if (v.empty()) return v;
     if (rename.count(v)) return rename[v];
-    if (auto it = boundary.find(v); it != boundary.end()) return it->second;
+    if (auto it = boundary.find(v); it != boundary.end()) {
+      const auto& [held, how] = it->second;
+      if (how.identity()) return held;
+      const std::string name = m.graph.unused_name(prefix + v + "_source_layout");
+      added.push_back(transpose_node(name, held, name, inverse_perm(how.perm)));
+      rename[v] = name;
+      return name;
+    }
     const std::string name = m.graph.unused_name(prefix + v);
     auto init = source.graph.initializers.find(v);
     if (init != source.graph.initializers.end()) {
@@ -357,7 +401,6 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     rename[v] = name;
     return name;
   };
-  std::vector<Node> added;
   for (int s : seg.source_nodes) {
     Node n = source.graph.nodes.at(static_cast<size_t>(s));
     for (auto& in : n.inputs) in = map_input(in);
@@ -370,7 +413,12 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     n.name = prefix + n.name;
     added.push_back(n);
   }
-  const std::string spliced = rename.at(seg.source);
+  std::string spliced = rename.at(seg.source);
+  if (!seg.transform.identity()) {  // back into the target's layout
+    const std::string name = m.graph.unused_name(spliced + "_target_layout");
+    added.push_back(transpose_node(name, spliced, name, seg.transform.perm));
+    spliced = name;
+  }
   // Everything that read the target's faulty value reads the spliced one.
   for (auto& n : m.graph.nodes)
     for (auto& in : n.inputs)
@@ -394,12 +442,19 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
   m.graph.value_info.clear();
   remove_dead_nodes(m);
   m.graph.topological_order();  // throws on a broken graph
+  if (target.meta.format == "tflite") return legalize_for_tflite(m);
   return m;
 }
 
 }  // namespace
 
 Model apply_fix(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
+  // A TFLite target gets explicit pads as SAME or a Pad node: what it can be written as.
+  if (f.repair.action == "set-attributes" && target.meta.format == "tflite") {
+    Model m = set_attributes(source, target, f);
+    remove_dead_nodes(m);
+    return legalize_for_tflite(m);
+  }
   if (f.repair.action == "set-attributes") return set_attributes(source, target, f);
   if (f.repair.action == "restore-weights") return restore_weights(source, target, f, opt);
   if (f.repair.action == "splice-source") return splice_source(source, target, f, nullptr);

@@ -475,7 +475,84 @@ class NchwRewriter {
   Model& m_;
 };
 
+// NHWC convolutions and poolings given explicit pads (a repair restoring the source's pads, say):
+// TFLite's SAME when the pads are SAME_UPPER's, else a Pad node in front (zeros; -FLT_MAX for
+// MaxPool) and VALID. Returns whether anything changed.
+bool legalize_nhwc_pads(Model& m, const Run& run) {
+  bool changed = false;
+  std::vector<Node> out;
+  for (Node& n : m.graph.nodes) {
+    const bool spatial = n.op_type == "Conv" || n.op_type == "MaxPool" || n.op_type == "AveragePool";
+    const std::vector<int64_t> pads = n.attr_ints("pads");
+    if (!spatial || n.attr_string("layout", "NCHW") != "NHWC" || pads.size() != 4 ||
+        n.attr_string("auto_pad", "NOTSET") != "NOTSET") {
+      out.push_back(std::move(n));
+      continue;
+    }
+    changed = true;
+    n.attrs.erase("pads");
+    const Shape& in = run.values.at(n.inputs[0]).shape();
+    std::vector<int64_t> k = n.attr_ints("kernel_shape");
+    if (k.empty() && n.op_type == "Conv") {  // OHWI / 1HWO: H and W are axes 1 and 2
+      const Shape& w = m.graph.initializers.at(n.inputs[1]).shape();
+      k = {w[1], w[2]};
+    }
+    const std::vector<int64_t> s = n.attr_ints("strides", {1, 1}), d = n.attr_ints("dilations", {1, 1});
+    bool zero = true;
+    for (int64_t p : pads) zero = zero && p == 0;
+    if (zero || pads_are_same_upper(pads, {in[1], in[2]}, k, s, d)) {
+      set_attr(n, "auto_pad", std::string(zero ? "VALID" : "SAME_UPPER"));
+      out.push_back(std::move(n));
+      continue;
+    }
+    if (n.op_type == "AveragePool") unsupported(n, "pads other than SAME (TFLite averages over the taps inside)");
+    Node pad;
+    pad.op_type = "Pad";
+    pad.name = n.name + "/pad";
+    pad.prov = {"onnx", "Pad", pad.name, -1};
+    const std::string padded = m.graph.unused_name(n.inputs[0] + "/padded_for_" + n.name);
+    const std::string pads_name = m.graph.unused_name(pad.name + "/pads");
+    m.graph.initializers[pads_name] = Tensor::from_vector<int64_t>({0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0}, {8});
+    pad.inputs = {n.inputs[0], pads_name};
+    if (n.op_type == "MaxPool") {
+      const std::string value = m.graph.unused_name(pad.name + "/value");
+      m.graph.initializers[value] = Tensor::scalar<float>(-std::numeric_limits<float>::max());
+      pad.inputs.push_back(value);
+    }
+    pad.outputs = {padded};
+    n.inputs[0] = padded;
+    set_attr(n, "auto_pad", std::string("VALID"));
+    out.push_back(std::move(pad));
+    out.push_back(std::move(n));
+  }
+  m.graph.nodes = std::move(out);
+  return changed;
+}
+
+bool needs_legalizing(const Model& m) {
+  for (const Node& n : m.graph.nodes) {
+    const bool spatial = n.op_type == "Conv" || n.op_type == "MaxPool" || n.op_type == "AveragePool" ||
+                         n.op_type == "BatchNormalization" || n.op_type == "Constant";
+    if (spatial && (n.attr_string("layout", "NCHW") != "NHWC" || n.attr_string("auto_pad", "NOTSET") == "NOTSET")) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+Model legalize_for_tflite(const Model& model) {
+  if (!needs_legalizing(model)) return model;
+  Model m = model;
+  fold_constants(m, run_once(m));
+  fold_batchnorm(m);
+  NhwcRewriter(m, run_once(m)).rewrite();
+  legalize_nhwc_pads(m, run_once(m));
+  while (sink_transposes(m.graph)) {
+  }
+  cancel_transposes(m.graph);
+  m.graph.value_info.clear();
+  return m;
+}
 
 Model prepare_for_onnx(const Model& model) {
   Model m = model;

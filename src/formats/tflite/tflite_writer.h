@@ -28,6 +28,12 @@ void write_tflite(const Model& model, const std::string& path);
 // dims are fixed to 1. Back-to-back inverse Transposes cancel. The result runs in the interpreter.
 Model prepare_for_tflite(const Model& model);
 
+// A TFLite-shaped model that was edited (a repair spliced in NCHW source ops, or gave an NHWC
+// convolution explicit pads) back into the writer's form: NCHW nodes as above, explicit pads of NHWC
+// nodes as SAME or a Pad node + VALID. Unchanged when nothing needs it; UnsupportedError when a node
+// has no TFLite form.
+Model legalize_for_tflite(const Model& model);
+
 // The inverse, for writing a model read from TFLite as ONNX: NHWC nodes (layout = "NHWC") become
 // ONNX NCHW nodes between Transposes with weights in ONNX's layout; inverse Transposes cancel.
 // UnsupportedError for nodes computing on quantized integers (domain tflite.quantized).

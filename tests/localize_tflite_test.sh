@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# localize / mutate / repair on TFLite targets. The source is the mobilenet_v2 fixture (ONNX, NCHW); the
+# target is that model converted by `transfix convert` to .tflite (NHWC), then mutated as a .tflite:
+#  - the clean conversion gives no faults;
+#  - one fault kind of each category: the real TFLite interpreter (tfjs-tflite) sees the mutant differ
+#    from ONNX Runtime's run of the source (the fault is real), localize pins the mutated op at top 1 with
+#    the category of the ground truth, repair writes a .tflite that compare calls EQUIVALENT, and that
+#    file agrees with ONNX Runtime's source outputs in the TFLite interpreter and in Arm NN.
+set -uo pipefail
+BUILD=$(cd "${1:?usage: localize_tflite_test.sh BUILD_DIR}" && pwd)
+TF=$BUILD/transfix
+CLOSE=$BUILD/tests/npy_close
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0 skipped=0
+source "$(dirname "$0")/lib.sh"
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+FIX=$CACHE/fixtures/mobilenet_v2
+if [[ ! -f $FIX/model_opset13.onnx ]]; then
+  echo "SKIP: no mobilenet_v2 fixture (the fixtures test builds it)"
+  exit 0
+fi
+SRC=$FIX/model_opset13.onnx IN=$FIX/input.npy
+truth() { $PY -c "import json; print(json.load(open('$1'))['$2'])"; }
+report() {  # report NAME FILE PYTHON_EXPR over r
+  if $PY -c "import json,sys; r=json.load(open('$2')); sys.exit(0 if ($3) else 1)"; then passed=$((passed + 1)); else
+    fail "$1: $2 does not satisfy: $3"; fi
+}
+# runtime_vs_ort NAME RUNTIME MODEL WANT: the runtime's output on MODEL vs ONNX Runtime's on the source,
+# within 1e-4 of the output scale (WANT=agree) or not (WANT=differ).
+node "$ROOT/tools/node/ort_run.js" "$SRC" --input "input=$IN" --output-dir "$T/ort" >/dev/null 2>&1 || { fail "ONNX Runtime on the source"; exit 1; }
+runtime_vs_ort() {
+  local name=$1 runtime=$2 model=$3 want=$4 out=$T/run_$RANDOM
+  if [[ $runtime == tflite ]]; then node "$ROOT/tools/node/tflite_run.js" "$model" --input "input=$IN" --output-dir "$out" >"$T/log" 2>&1
+  else "$BUILD/armnn_run" "$model" --input "input=$IN" --output-dir "$out" >"$T/log" 2>&1; fi || { fail "$name: $runtime could not run $model: $(tail -1 "$T/log")"; return; }
+  local res
+  if res=$("$CLOSE" "$out/output.npy" "$T/ort/output.npy" --rel 1e-4 2>&1); then [[ $want == agree ]]; else [[ $want == differ ]]; fi &&
+    { passed=$((passed + 1)); echo "ok   $name: $runtime vs ONNX Runtime ($want): $res"; } || fail "$name: $runtime vs ONNX Runtime should $want: $res"
+}
+
+check convert 0 "wrote" -- "$TF" convert "$SRC" "$T/clean.tflite"
+check clean-pair 0 "faults: none" -- "$TF" localize "$SRC" "$T/clean.tflite" --npy "$IN"
+
+# One fault kind of each category (input, parameters, hyperparameters, graph), and a layout Transpose with a wrong perm.
+for kind in input-normalization channel-permutation transpose-perm pads activation-dropped; do
+  bad=$T/bad_$kind.tflite
+  if ! "$TF" mutate "$T/clean.tflite" --fault "$kind" --seed 1 -o "$bad" >"$T/log" 2>&1; then fail "mutate-$kind: $(tail -1 "$T/log")"; continue; fi
+  runtime_vs_ort "mutant-$kind" tflite "$bad" differ
+  node=$(truth "${bad%.tflite}.truth.json" node) cat=$(truth "${bad%.tflite}.truth.json" category)
+  "$TF" localize "$SRC" "$bad" --npy "$IN" --report "$T/loc_$kind.json" >/dev/null 2>&1
+  # Top 1 names the mutated op: a target op of that name (a fused activation's op is labelled by its
+  # output, the node by the convolution's '/pre_activation' value), or the source op it was converted
+  # from (the converter keeps tensor names; torch names a node's output '<node>_output_0').
+  report "localize-$kind" "$T/loc_$kind.json" \
+    "len(r['faults']) >= 1 and r['faults'][0]['category'] == '$cat' and (any(\"'\" + '$node'.removesuffix('/pre_activation') + \"'\" in op for op in r['faults'][0]['target']['ops']) or any('$node'.startswith(op.split(\"'\")[1] + '_output_0') for op in r['faults'][0]['source']['ops']))"
+  fixed=$T/fixed_$kind.tflite
+  check "repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
+    "$TF" repair "$SRC" "$bad" --npy "$IN" "$FIX/input_2.npy" -o "$fixed"
+  [[ -f $fixed ]] || continue
+  runtime_vs_ort "repaired-$kind" tflite "$fixed" agree
+  if [[ -x $BUILD/armnn_run ]]; then runtime_vs_ort "repaired-$kind" armnn "$fixed" agree
+  else skipped=$((skipped + 1)); echo "SKIP repaired-$kind in Arm NN: armnn_run not built"; fi
+done
+
+echo "localize tflite tests: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
