@@ -396,16 +396,6 @@ TEST(ModelIo, DispatchesByContentAndExtension) {
   EXPECT_EQ(load_model(dir.file("m.onnx")).graph.nodes.size(), 1u);
   EXPECT_EQ(load_model(dir.file("no_extension")).graph.nodes.size(), 1u);
 
-  auto unsupported = [](const std::string& path) {
-    try {
-      load_model(path);
-    } catch (const UnsupportedError& e) {
-      return std::string(e.what());
-    } catch (const std::exception& e) {
-      return std::string("wrong exception: ") + e.what();
-    }
-    return std::string("no exception");
-  };
   write_bytes(dir.file("a.tflite"), std::string("\x1c\0\0\0TFL3\0\0\0\0", 12));
   write_bytes(dir.file("tflite_without_extension"), std::string("\x1c\0\0\0TFL3\0\0\0\0", 12));
   write_bytes(dir.file("b.pt"), std::string("PK\x03\x04rest", 8));
