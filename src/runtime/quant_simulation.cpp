@@ -1,5 +1,6 @@
 #include "runtime/quant_simulation.h"
 
+#include <cmath>
 #include <set>
 
 #include "core/errors.h"
@@ -171,7 +172,9 @@ class Rewriter {
     const std::string main_out = n.outputs.at(0);
     out_.graph.nodes.push_back(std::move(n));
     if (keep_num_dims_shape_) restore_gemm_shape(origin, main_out, rounded);
-    if (activation != "NONE") float_activation(origin, activation, rounded);
+    const std::string applied = activation != "NONE" || round_activations_ || rounded.empty()
+                                    ? activation : activation_implied_by_range(*rounded.front().second);
+    if (applied != "NONE") float_activation(origin, applied, rounded);
     for (const auto& [value, v] : rounded) round_to_grid(origin, value, *v);
   }
 
@@ -202,6 +205,24 @@ class Rewriter {
     for (auto& r : rounded)
       if (r.first == value) r.first = restored;
     keep_num_dims_shape_.reset();
+  }
+
+  // Converters (TOCO's uint8 models among them) often write a ReLU / ReLU6 only as the output's
+  // range, with no fused activation: [0, 6] on the grid is the ReLU6. The integer model clamps there
+  // on every output, so the float twin must too, or it is a different, unbounded network. Only a
+  // range that starts exactly at 0 (zero point = the type's minimum) is read as an activation; its top
+  // counts as the ReLU6 bound when within one step of 6. Other range limits stay quantization's.
+  static std::string activation_implied_by_range(const ValueInfo& v) {
+    if (!v.quant || v.quant->per_axis() || v.quant->scale.size() != 1) return "NONE";
+    const double scale = v.quant->scale[0];
+    const int64_t zp = v.quant->zero_point.empty() ? 0 : v.quant->zero_point[0];
+    int64_t qmin = 0, qmax = 0;
+    if (v.dtype == DType::kU8) qmin = 0, qmax = 255;
+    else if (v.dtype == DType::kI8) qmin = -128, qmax = 127;
+    else return "NONE";
+    if (zp != qmin || !(scale > 0)) return "NONE";
+    const double top = scale * static_cast<double>(qmax - zp);
+    return std::abs(top - 6.0) <= scale ? "RELU6" : "RELU";
   }
 
   // RELU / RELU6 / RELU_N1_TO_1 in float on every rounded output.
