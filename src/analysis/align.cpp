@@ -150,6 +150,8 @@ class ForcedRun : public Observer {
       return;
     }
     Tensor real = real_f64(value);
+    grid_ = quantization_step(value);
+    range_ = representable_range(value);
     auto a = anchors_.find(name);
     if (a != anchors_.end()) {
       map_to(tv, name, real, a->second.source, a->second.transform, a->second.how);
@@ -187,9 +189,38 @@ class ForcedRun : public Observer {
     return true;
   }
 
+  // A quantized target value is only defined to within its grid: its op rounds the output to a step
+  // and reads inputs and weights that were rounded too. Error within `quant_steps` steps of the
+  // value's own scale is the quantization the model intends, not a fault (grid_ is 0 for float values).
   double clean_threshold(int s) const {
     const size_t i = static_cast<size_t>(s);
-    return std::max(opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i]);
+    return std::max({opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i],
+                     opt_.quant_steps * grid_});
+  }
+
+  // The real values a per-tensor quantized value can hold: [scale (qmin - zp), scale (qmax - zp)].
+  // Saturating there is quantization too (a calibrated range cuts off rare large activations), so a
+  // quantized target value is compared with the source value clipped to it.
+  static std::optional<std::pair<double, double>> representable_range(const Tensor& value) {
+    const auto& q = value.quant();
+    if (!q || q->scale.size() != 1 || (value.dtype() != DType::kI8 && value.dtype() != DType::kU8)) return std::nullopt;
+    const double qmin = value.dtype() == DType::kI8 ? -128 : 0, qmax = value.dtype() == DType::kI8 ? 127 : 255;
+    const double zp = q->zero_point.empty() ? 0.0 : static_cast<double>(q->zero_point[0]);
+    return std::make_pair(q->scale[0] * (qmin - zp), q->scale[0] * (qmax - zp));
+  }
+
+  Tensor saturated(const Tensor& source64) const {
+    if (!range_) return source64;
+    Tensor t = source64.clone();
+    double* v = t.mutable_data<double>();
+    for (int64_t i = 0; i < t.numel(); ++i) v[i] = std::clamp(v[i], range_->first, range_->second);
+    return t;
+  }
+
+  static double quantization_step(const Tensor& value) {
+    const auto& q = value.quant();
+    if (!q || !is_integer(value.dtype()) || q->scale.empty()) return 0.0;
+    return *std::max_element(q->scale.begin(), q->scale.end());
   }
 
   void map_to(TargetValue& tv, const std::string& name, const Tensor& real, int s, const Transform& tr,
@@ -205,7 +236,7 @@ class ForcedRun : public Observer {
     p.scale = trace_.scale[i];
     p.threshold = clean_threshold(s);
     if (real.numel() == trace_.value[i].numel())
-      p.error = max_abs_diff(trace_.value[i], to_source_frame(real, tr, trace_.value[i].shape()));
+      p.error = max_abs_diff(saturated(trace_.value[i]), to_source_frame(real, tr, trace_.value[i].shape()));
     else
       p.error = std::numeric_limits<double>::infinity();  // shapes differ: the structure itself is wrong
     p.clean = p.error <= p.threshold;
@@ -237,7 +268,7 @@ class ForcedRun : public Observer {
       if (!below_frontier(s, tv.frontier)) continue;
       const double rel = std::max(1e-3, 4 * clean_threshold(s) / std::max(trace_.scale[static_cast<size_t>(s)], 1e-30));
       if (!fingerprints_close(trace_.print[static_cast<size_t>(s)], fp, rel)) continue;
-      auto m = best_match(trace_.value[static_cast<size_t>(s)], real);
+      auto m = best_match(saturated(trace_.value[static_cast<size_t>(s)]), real);
       if (m && m->max_abs <= clean_threshold(s)) return std::make_pair(s, m->transform);
     }
     return std::nullopt;
@@ -248,6 +279,8 @@ class ForcedRun : public Observer {
   const std::map<std::string, Anchor>& anchors_;
   const AlignOptions& opt_;
   Tensor forced_;
+  double grid_ = 0;  // quantization step of the value being mapped (0: float)
+  std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
 };
 
 // Target values that some graph output or mapped value depends on, per value: does any descendant

@@ -24,6 +24,7 @@ namespace transfix {
 struct AlignOptions {
   double clean_noise_multiple = 64;  // a match is clean within this many local noise floors ...
   double clean_floor = 2e-6;         // ... or this fraction of the tensor's scale, whichever is larger
+  double quant_steps = 3;            // ... or, for a quantized target value, this many of its grid steps
   int max_passes = 24;               // one per fault found, plus one
 };
 
