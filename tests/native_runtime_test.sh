@@ -122,6 +122,20 @@ else
     VWW=$SHARED/mlcommons_tiny/vww_mobilenetv1_025_96
     twice armnn-int8-self EQUIVALENT 0 -- "${VWW}_int8.tflite" "${VWW}_int8.tflite" --random 4 --target-runtime armnn
     twice armnn-int8 DEGRADED 4q -- "${RESNET8}_float.tflite" "${RESNET8}_int8.tflite" --random 4 --target-runtime armnn
+    # On natural images the int8 VWW model under Arm NN is 6 output steps from the interpreter's int mode
+    # but within one step of --quant-mode int-xnnpack, which compare accepts for an integer output (its
+    # tolerance is at least one step of the source's output grid).
+    if [[ -d $IMAGES ]]; then
+      check armnn-int8-images-int 1 "verdict: DEGRADED" -- "$TF" compare "${VWW}_int8.tflite" "${VWW}_int8.tflite" \
+        --images "$IMAGES" --preprocess raw01 --target-runtime armnn
+      check armnn-int8-images-xnnpack 0 "int-xnnpack arithmetic" -- "$TF" compare "${VWW}_int8.tflite" "${VWW}_int8.tflite" \
+        --images "$IMAGES" --preprocess raw01 --target-runtime armnn --quant-mode int-xnnpack --report "$T/xnn.json"
+      if $PY -c "import json,sys; r=json.load(open('$T/xnn.json')); o=r['outputs'][0]
+sys.exit(0 if r['source']['quant_mode'] == 'int-xnnpack' and 'quant_mode' not in r['target'] and o['tolerance']['quantization_step'] == 1/256
+         and 0 < o['error']['max_abs'] <= o['tolerance']['abs'] else 1)"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL armnn-int8-images-xnnpack report"; fi
+    else
+      skip "int-xnnpack vs Arm NN on natural images: $IMAGES missing"
+    fi
     # uint8 (TOCO's MobileNet v1 0.25): Arm NN is 1-2 steps off TFLite here (tests/armnn_expected.tsv).
     MNV1=$SHARED/tflite2onnx/mobilenet_v1_0.25_128
     twice armnn-uint8 DEGRADED 8q -- "$MNV1.tflite" "${MNV1}_quant.tflite" --random 3 --target-runtime armnn

@@ -61,16 +61,27 @@ void record_flip_margin(OutputResult& o, const CompareOptions& opt, double margi
   else ++(near_tie ? o.near_tie_flips : o.flips);
 }
 
-// Calibrated tolerance: noise_multiple x the noise floor, at least abs_floor x the output scale.
+// The grid step of an integer (quantized) output, per tensor; 0 for float outputs.
+double integer_output_step(const ValueInfo& v) {
+  if (!v.quant || !is_integer(v.dtype) || v.quant->scale.size() != 1) return 0.0;
+  return v.quant->scale[0] > 0 ? v.quant->scale[0] : 0.0;
+}
+
+// Calibrated tolerance: noise_multiple x the noise floor, at least abs_floor x the output scale, and at
+// least one step of the source's output grid when that output is an integer tensor (two integer
+// implementations may round a requantization differently: TFLite's reference kernels, its XNNPACK
+// delegate and Arm NN differ by a step on the same model).
 void resolve_tolerance(OutputResult& o, const CompareOptions& opt) {
   if (o.tolerance_ready) return;
   double scale = o.calibration_samples ? o.noise.max_ref_abs : o.error.max_ref_abs;
   double floor = opt.abs_floor * scale;
   double from_noise = opt.noise_multiple * o.noise.max_abs;
-  o.tolerance = std::max(floor, from_noise);
+  o.tolerance = std::max({floor, from_noise, o.quantization_step});
   char buf[160];
   if (user_mode(opt)) {
     std::snprintf(buf, sizeof buf, "user: |t - s| <= %g + %g |s|", opt.atol.value_or(0.0), opt.rtol.value_or(0.0));
+  } else if (o.quantization_step > 0 && o.quantization_step >= std::max(floor, from_noise)) {
+    std::snprintf(buf, sizeof buf, "1 step of the source's quantized output (%g)", o.quantization_step);
   } else if (o.calibration_samples == 0) {
     std::snprintf(buf, sizeof buf, "%g x output scale (no fp64 calibration)", opt.abs_floor);
   } else if (from_noise >= floor) {
@@ -146,7 +157,7 @@ std::map<std::string, Tensor> run_fp32(Side& s, const std::map<std::string, Tens
   return s.native ? s.native->run(inputs) : s.fp32->run(inputs);
 }
 
-void load_side(const std::string& path, const char* name, bool with_fp64, Side& s, Recorder& rec) {
+void load_side(const std::string& path, const char* name, bool with_fp64, QuantMode quant_mode, Side& s, Recorder& rec) {
   ModelSummary& m = *s.summary;
   m.path = path;
   m.file_bytes = model_file_bytes(path);
@@ -166,8 +177,13 @@ void load_side(const std::string& path, const char* name, bool with_fp64, Side& 
     if (!s.model->graph.initializers.count(in.name)) s.inputs.push_back(in);
   m.inputs = s.inputs;
   try {
-    s.fp32 = std::make_unique<Interpreter>(*s.model, InterpreterOptions{Precision::kF32});
-    if (with_fp64) s.fp64 = std::make_unique<Interpreter>(*s.model, InterpreterOptions{Precision::kF64});
+    InterpreterOptions fp32{Precision::kF32};
+    fp32.quant_mode = quant_mode;
+    s.fp32 = std::make_unique<Interpreter>(*s.model, fp32);
+    if (has_quantized_ops(*s.model)) m.quant_mode = quant_mode_name(quant_mode);
+    InterpreterOptions fp64{Precision::kF64};
+    fp64.quant_mode = quant_mode;  // the same integer arithmetic: fp64 changes float ops only
+    if (with_fp64) s.fp64 = std::make_unique<Interpreter>(*s.model, fp64);
   } catch (const std::exception& e) {
     rec.crash(name, "prepare", e.what());
     return;
@@ -495,7 +511,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
 
   check_runtime(opt.source_runtime, source_path, "--source-runtime");
   check_runtime(opt.target_runtime, target_path, "--target-runtime");
-  load_side(source_path, "source", /*with_fp64=*/opt.calibration_samples > 0, src, rec);
+  load_side(source_path, "source", /*with_fp64=*/opt.calibration_samples > 0, opt.quant_mode, src, rec);
   start_native(source_path, opt.source_runtime, opt.threads, "source", src, rec);
   if (!src.ok) {
     r.verdict = Verdict::kCrash;
@@ -503,7 +519,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     r.error = "the source model could not be " + std::string(src.model ? "prepared" : "loaded") + ": nothing was tested";
     return r;
   }
-  load_side(target_path, "target", false, tgt, rec);
+  load_side(target_path, "target", false, opt.quant_mode, tgt, rec);
   start_native(target_path, opt.target_runtime, opt.threads, "target", tgt, rec);
   if (tgt.ok && has_quantized_ops(*tgt.model)) {
     try {
@@ -525,6 +541,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   for (size_t i = 0; i < src.model->graph.outputs.size(); ++i) {
     OutputResult o;
     o.source_name = src.model->graph.outputs[i].name;
+    o.quantization_step = integer_output_step(src.model->graph.outputs[i]);
     for (auto [si, ti] : out_pairs.pairs)
       if (si == i) o.target_name = tgt.model->graph.outputs[ti].name;
     if (tgt.ok && o.target_name.empty()) o.mismatch = "output '" + o.source_name + "' has no counterpart in the target";
@@ -715,6 +732,7 @@ nlohmann::json model_json(const ModelSummary& m) {
   j["runs"] = m.runs;
   j["runtime"] = m.runtime;
   if (!m.runtime_version.empty()) j["runtime_version"] = m.runtime_version;
+  if (!m.quant_mode.empty() && m.runtime == "transfix") j["quant_mode"] = m.quant_mode;
   j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
   return j;
 }
@@ -802,7 +820,10 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                          {"error", stats_json(o.error)},
                          {"noise_floor", {{"max_abs", num(o.noise.max_abs)}, {"mean_abs", num(o.noise.mean_abs())},
                                           {"max_rel", num(o.noise.max_rel)}, {"samples", o.calibration_samples}}},
-                         {"tolerance", {{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis}}},
+                         {"tolerance", o.quantization_step > 0
+                                           ? nlohmann::json{{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis},
+                                                            {"quantization_step", o.quantization_step}}
+                                           : nlohmann::json{{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis}}},
                          {"error_in_noise_units", {{"max_abs", num(o.noise_units(o.error.max_abs))},
                                                    {"mean_abs", num(o.noise.mean_abs() > 0 ? o.error.mean_abs() / o.noise.mean_abs()
                                                                                            : o.noise_units(o.error.mean_abs()))}}}};
@@ -904,6 +925,7 @@ ModelSummary summary_from_json(const nlohmann::json& m) {
   s.nodes = m.value("nodes", int64_t{0});
   s.runtime = m.value("runtime", "transfix");
   s.runtime_version = m.value("runtime_version", "");
+  s.quant_mode = m.value("quant_mode", "");
   for (const auto& v : m["inputs"]) s.inputs.push_back(value_from_json(v));
   for (const auto& v : m["outputs"]) s.outputs.push_back(value_from_json(v));
   return s;
@@ -1021,6 +1043,7 @@ CompareResult merge_compare_reports(const std::vector<nlohmann::json>& reports, 
       o.kind = oj["kind"];
       o.shape = oj["shape"].get<Shape>();
       o.notes = oj["adaptations"].get<std::vector<std::string>>();
+      o.quantization_step = oj["tolerance"].value("quantization_step", 0.0);
       if (o.target_name.empty()) o.mismatch = "output '" + o.source_name + "' has no counterpart in the target";
       r.outputs.push_back(o);
     }

@@ -26,6 +26,7 @@
 #include "core/graph.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "runtime/interpreter.h"
 
 namespace transfix {
 
@@ -51,6 +52,10 @@ struct CompareOptions {
   // fp64 calibration and the float twin always use the interpreter.
   std::string source_runtime = "transfix", target_runtime = "transfix";
   int threads = 0;  // for native runtimes (0: 2)
+  // How the interpreter runs quantized (TFLite int8/uint8) models, either side: TFLite's reference
+  // integer kernels, XNNPACK-style requantization (what the TFLite interpreter runs on CPU by
+  // default), or dequantized float. The float twin and fp64 calibration are unaffected.
+  QuantMode quant_mode = QuantMode::kInteger;
   // Called after each sample (samples done so far); for progress display.
   std::function<void(size_t)> progress;
 };
@@ -74,6 +79,7 @@ struct ModelSummary {
   bool loaded = false;
   std::string runtime = "transfix";  // what ran the fp32 inference
   std::string runtime_version;       // native runtimes: as they report it ("CpuRef backend, libarmnn 22.0.0")
+  std::string quant_mode;            // quantized models run by the interpreter: "int", "int-xnnpack", "dequantized"
   double run_ms = 0;  // total fp32 inference time
   int64_t runs = 0;
 };
@@ -92,6 +98,7 @@ struct OutputResult {
   ErrorStats noise;   // source fp32 vs source fp64, calibration samples
   int64_t calibration_samples = 0;
   double tolerance = 0;            // absolute tolerance in effect (calibrated mode)
+  double quantization_step = 0;    // the source output's grid step when it is an integer output (else 0)
   std::string tolerance_basis;     // "8 x noise floor", "floor 1e-6 x scale", "user atol/rtol"
   int64_t user_violations = 0;     // elements outside atol + rtol |s| (user mode)
 

@@ -33,6 +33,7 @@ struct CompareArgs {
   bool per_sample = false;
   std::string shard;  // "I/N"
   std::string source_runtime = "transfix", target_runtime = "transfix";
+  std::string quant_mode = "int";
   int threads = 0;
 };
 
@@ -79,6 +80,7 @@ std::string model_line(const ModelSummary& m) {
   if (!m.producer.empty()) s += ", " + m.producer;
   s += ")";
   if (m.runs) s += ", " + g(m.run_ms / static_cast<double>(m.runs)) + " ms/sample";
+  if (!m.quant_mode.empty() && m.runtime == "transfix") s += ", " + m.quant_mode + " arithmetic";
   if (m.runtime != "transfix") s += ", run by " + m.runtime + (m.runtime_version.empty() ? "" : " (" + m.runtime_version + ")");
   return s;
 }
@@ -207,6 +209,7 @@ int compare(const CompareArgs& a) {
   opt.max_flip_rate = a.max_flip_rate;
   if (!a.shard.empty()) std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
   opt.source_runtime = a.source_runtime, opt.target_runtime = a.target_runtime;
+  opt.quant_mode = parse_quant_mode(a.quant_mode);
   opt.threads = a.threads;
   // The HTML page shows per-sample errors and the flipped images, so it needs the per-sample records.
   opt.per_sample = a.per_sample || !a.html.empty();
@@ -268,6 +271,9 @@ void add_compare(CLI::App& app) {
                   "or libtorch (TorchScript)");
   cmd->add_option("--target-runtime", a->target_runtime,
                   "What runs the target (check the runtime you deploy on): transfix (default), ort, armnn or libtorch");
+  cmd->add_option("--quant-mode", a->quant_mode,
+                  "Quantized (int8/uint8 TFLite) models in the interpreter: int (TFLite's reference kernels, default), "
+                  "int-xnnpack (requantized as the TFLite interpreter's default XNNPACK delegate does) or dequantized");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = compare(*a); });
 }

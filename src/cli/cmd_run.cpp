@@ -34,13 +34,6 @@ std::string file_stem_for(const std::string& name) {
   return s;
 }
 
-QuantMode parse_quant_mode(const std::string& s) {
-  if (s == "int") return QuantMode::kInteger;
-  if (s == "int-xnnpack") return QuantMode::kIntegerXnnpack;
-  if (s == "dequantized") return QuantMode::kDequantized;
-  throw InputError("--quant-mode must be int, int-xnnpack or dequantized, not '" + s + "'");
-}
-
 // Writes every produced tensor to DIR/NNNN_<name>.npy and an index.json mapping files to tensors.
 class DumpObserver : public Observer {
  public:

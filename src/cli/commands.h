@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/graph.h"
+#include "runtime/interpreter.h"
 #include "runtime/kernel.h"
 
 namespace transfix {
@@ -38,6 +39,7 @@ void add_coverage(CLI::App& app);
 std::map<std::string, Tensor> load_inputs(const Model& model, const std::vector<std::string>& specs, bool random,
                                           uint64_t seed);
 Precision parse_precision(const std::string& s);
+QuantMode parse_quant_mode(const std::string& s);
 // The localize result as text (localize and repair print it).
 void print_localize(const LocalizeResult& r, bool all_pairs);
 // Human-readable byte count: "13.4 MB".

@@ -20,6 +20,13 @@ Precision parse_precision(const std::string& s) {
   throw InputError("--precision must be fp32 or fp64, not '" + s + "'");
 }
 
+QuantMode parse_quant_mode(const std::string& s) {
+  if (s == "int") return QuantMode::kInteger;
+  if (s == "int-xnnpack") return QuantMode::kIntegerXnnpack;
+  if (s == "dequantized") return QuantMode::kDequantized;
+  throw InputError("--quant-mode must be int, int-xnnpack or dequantized, not '" + s + "'");
+}
+
 std::string human_bytes(double bytes) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
   int u = 0;

@@ -16,6 +16,10 @@
 
 namespace transfix {
 
+const char* quant_mode_name(QuantMode m) {
+  return m == QuantMode::kIntegerXnnpack ? "int-xnnpack" : m == QuantMode::kDequantized ? "dequantized" : "int";
+}
+
 namespace {
 bool is_low_precision(DType t) { return t == DType::kF16 || t == DType::kBF16; }
 

@@ -35,6 +35,7 @@ class Observer {
 // interpreter applies that delegate by default); kDequantized in float with every quantized tensor
 // rounded to its grid (runtime/quant_simulation.h). Models without quantized ops run the same in all.
 enum class QuantMode { kInteger, kIntegerXnnpack, kDequantized };
+const char* quant_mode_name(QuantMode m);  // "int", "int-xnnpack", "dequantized" (the CLI spelling)
 
 struct InterpreterOptions {
   Precision precision = Precision::kF32;
