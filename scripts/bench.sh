@@ -124,6 +124,29 @@ read -r secs kb < <(/usr/bin/time -f '%e %M' "$TF" inspect "$big" 2>&1 >/dev/nul
 load=$("$TF" bench "$big" --threads 1 --iterations 1 --warmup 0 --json | json 'd["load_ms"]')
 echo "file $(calc "$size / 1e6") MB: load_model $(calc "$load") ms; inspect: ${secs} s wall, peak RSS $(calc "$kb / 1e3") MB (no copy of the weights: RSS << file size)"
 
+IMAGES=${TRANSFIX_CACHE:-$HOME/.cache/transfix}/images
+if [[ -n $(ls "$IMAGES"/*.jpg "$IMAGES"/*.png 2>/dev/null) && -f $FX/mobilenet_v2/model_opset13.onnx ]]; then
+  echo
+  echo "== compare over 1,000 images: mobilenet_v2 opset 13 vs opset 17, $THREADS threads (target: at most"
+  echo "   1.3x two plain inference passes; fp64 calibration on the first 8 samples, compare's default)"
+  # 1,000 image files: the natural images repeated under distinct names (compare decodes every file).
+  many=$(mktemp -d)
+  mapfile -t pics < <(ls "$IMAGES"/*.jpg "$IMAGES"/*.png 2>/dev/null)
+  for i in $(seq 0 999); do ln -s "${pics[$((i % ${#pics[@]}))]}" "$many/$(printf 'img%04d' "$i").${pics[$((i % ${#pics[@]}))]##*.}"; done
+  src=$FX/mobilenet_v2/model_opset13.onnx tgt=$FX/mobilenet_v2/model_opset17.onnx
+  # Two plain passes: each model's median batch-1 latency (transfix bench) x the number of images.
+  lat() { "$TF" bench "$1" --input "$FX/mobilenet_v2/input.npy" --threads "$THREADS" --iterations 50 --warmup 5 --json | json 'd["latency_ms"]["median"]'; }
+  pass_ms=$(calc "$(lat "$src") + $(lat "$tgt")")
+  printf '%-7s %10s %14s %8s %14s\n' images compare_s two_passes_s ratio peak_rss_MB
+  for n in 100 1000; do
+    read -r secs kb < <(/usr/bin/time -f '%e %M' "$TF" compare "$src" "$tgt" --images "$many" --limit "$n" \
+      --threads "$THREADS" 2>&1 >/dev/null | tail -1)
+    base=$(calc "$pass_ms * $n / 1000")
+    printf '%-7s %10.1f %14.1f %7.2fx %14.1f\n' "$n" "$secs" "$base" "$(calc "$secs / $base")" "$(calc "$kb / 1e3")"
+  done
+  rm -rf "$many"
+fi
+
 if [[ -x $BUILD/bench/bench_coverage ]]; then
   echo
   echo "== Coverage: every ONNX model of the backend test data + the fixtures (target < 10 s for 1,000 models)"

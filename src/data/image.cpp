@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/errors.h"
+#include "runtime/thread_pool.h"
 
 namespace transfix {
 
@@ -270,15 +271,19 @@ Image resample_horizontal(const Image& in, int out_width) {
   ResampleCoeffs c = precompute_coeffs(in.width, out_width);
   Image out{out_width, in.height, in.channels, {}, in.mode};
   out.pixels.resize(static_cast<size_t>(out_width) * in.height * in.channels);
-  for (int y = 0; y < in.height; ++y)
-    for (int xx = 0; xx < out_width; ++xx) {
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
-      for (int ch = 0; ch < in.channels; ++ch) {
-        int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-        for (int x = 0; x < c.count[xx]; ++x) ss += int64_t{in.at(x + c.first[xx], y, ch)} * k[x];
-        out.pixels[(static_cast<size_t>(y) * out_width + xx) * in.channels + ch] = clip8(ss);
+  // Rows are independent: both cores share them (a large photo's resize costs as much as a
+  // mobilenet inference; compare decodes one image per sample).
+  parallel_for(in.height, [&](int64_t y0, int64_t y1) {
+    for (int y = static_cast<int>(y0); y < y1; ++y)
+      for (int xx = 0; xx < out_width; ++xx) {
+        const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
+        for (int ch = 0; ch < in.channels; ++ch) {
+          int64_t ss = int64_t{1} << (kPrecisionBits - 1);
+          for (int x = 0; x < c.count[xx]; ++x) ss += int64_t{in.at(x + c.first[xx], y, ch)} * k[x];
+          out.pixels[(static_cast<size_t>(y) * out_width + xx) * in.channels + ch] = clip8(ss);
+        }
       }
-    }
+  }, 16);
   return out;
 }
 
@@ -286,15 +291,17 @@ Image resample_vertical(const Image& in, int out_height) {
   ResampleCoeffs c = precompute_coeffs(in.height, out_height);
   Image out{in.width, out_height, in.channels, {}, in.mode};
   out.pixels.resize(static_cast<size_t>(in.width) * out_height * in.channels);
-  for (int yy = 0; yy < out_height; ++yy) {
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
-    for (int x = 0; x < in.width; ++x)
-      for (int ch = 0; ch < in.channels; ++ch) {
-        int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-        for (int y = 0; y < c.count[yy]; ++y) ss += int64_t{in.at(x, y + c.first[yy], ch)} * k[y];
-        out.pixels[(static_cast<size_t>(yy) * in.width + x) * in.channels + ch] = clip8(ss);
-      }
-  }
+  parallel_for(out_height, [&](int64_t y0, int64_t y1) {
+    for (int yy = static_cast<int>(y0); yy < y1; ++yy) {
+      const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
+      for (int x = 0; x < in.width; ++x)
+        for (int ch = 0; ch < in.channels; ++ch) {
+          int64_t ss = int64_t{1} << (kPrecisionBits - 1);
+          for (int y = 0; y < c.count[yy]; ++y) ss += int64_t{in.at(x, y + c.first[yy], ch)} * k[y];
+          out.pixels[(static_cast<size_t>(yy) * in.width + x) * in.channels + ch] = clip8(ss);
+        }
+    }
+  }, 16);
   return out;
 }
 
