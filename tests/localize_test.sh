@@ -97,6 +97,50 @@ for kind in input-layout input-normalization channel-order weights-fp16 weights-
   [[ -f $T/fixed_$kind.onnx ]] && ort_agrees "repair-$kind-ort" "$TINY" "$T/fixed_$kind.onnx" "input=$T/tiny_input.npy"
 done
 
+# ---- an intended float16 target (every weight and activation float16, float32 model inputs and outputs
+# through Casts, as float16 converters write it): its rounding is judged against the source's own
+# float16 local noise, so the clean conversion has no faults; a kernel transposed on top of it is the only
+# fault, diagnosed exactly (up to the float16 rounding); the repair keeps every weight float16 and gives
+# the clean float16 model's outputs in ONNX Runtime.
+if $PY -c "import onnx" 2>/dev/null; then
+  $PY - "$TINY" "$T/fp16.onnx" "$T/fp16_bad.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import numpy_helper, helper, TensorProto
+def to_fp16(path, transposed=None):
+    m = onnx.load(sys.argv[1]); g = m.graph
+    inits = []
+    for t in g.initializer:
+        a = numpy_helper.to_array(t)
+        if a.dtype == np.float32:
+            a = (a.transpose(0, 1, 3, 2).copy() if t.name == transposed else a).astype(np.float16)
+        inits.append(numpy_helper.from_array(a, t.name))
+    del g.initializer[:]; g.initializer.extend(inits)
+    for n in g.node:
+        n.input[:] = ['input_fp16' if x == 'input' else x for x in n.input]
+    g.node[-1].output[0] = 'output_fp16'
+    g.node.insert(0, helper.make_node('Cast', ['input'], ['input_fp16'], to=TensorProto.FLOAT16, name='cast_in'))
+    g.node.append(helper.make_node('Cast', ['output_fp16'], ['output'], to=TensorProto.FLOAT, name='cast_out'))
+    del g.value_info[:]
+    onnx.checker.check_model(m); onnx.save(m, path)
+to_fp16(sys.argv[2]); to_fp16(sys.argv[3], 'features.4.weight')
+PYEOF
+  check fp16-clean 0 "faults: none" -- "$TF" localize "$TINY" "$T/fp16.onnx" --npy "$T/tiny_input.npy"
+  "$TF" localize "$TINY" "$T/fp16_bad.onnx" --npy "$T/tiny_input.npy" --report "$T/fp16_bad.json" >/dev/null 2>&1
+  report fp16-bad-localized "$T/fp16_bad.json" \
+    "len(r['faults']) == 1 and r['faults'][0]['category'] == 'parameters' and 'kernel transposed' in r['faults'][0]['findings'][0]['kind']
+     and any('features.4' in op for op in r['faults'][0]['target']['ops'])"
+  "$TF" repair "$TINY" "$T/fp16_bad.onnx" --npy "$T/tiny_input.npy" -o "$T/fp16_fixed.onnx" >"$T/fp16_repair.log" 2>&1
+  if [[ -f $T/fp16_fixed.onnx ]] && $PY -c "import onnx, sys; m = onnx.load(sys.argv[1])
+sys.exit(0 if all(t.data_type == onnx.TensorProto.FLOAT16 for t in m.graph.initializer) else 1)" "$T/fp16_fixed.onnx"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL fp16-repair-stays-fp16: $(tail -3 "$T/fp16_repair.log")"
+  fi
+  [[ -f $T/fp16_fixed.onnx ]] && ort_agrees fp16-repair-ort "$T/fp16.onnx" "$T/fp16_fixed.onnx" "input=$T/tiny_input.npy"
+else
+  skipped=$((skipped + 1)); echo "SKIP float16 target cases: python3-onnx missing"
+fi
+
 # ---- fixtures: clean pairs and a few faults on a real network (skipped when the fixture cache is absent)
 SQ=$CACHE/fixtures/squeezenet1_1
 if [[ -f $SQ/model_opset13.onnx ]]; then

@@ -90,9 +90,47 @@ class NoiseRecorder : public Observer {
   Tensor replacement_;
 };
 
+Tensor rounded_to_fp16(const Tensor& t) { return t.cast(DType::kF16).cast(t.dtype()); }
+
+// Each op of a source whose float weights were rounded to float16, fed the fp64 values rounded to
+// float16: max |round16(output) - fp64| is the error a float16 conversion of that op intends.
+class HalfNoiseRecorder : public Observer {
+ public:
+  explicit HalfNoiseRecorder(SourceTrace& t) : t_(t) {}
+  void on_value(const std::string& name, const Tensor& value, const Node*) override {
+    auto it = t_.index.find(name);
+    if (it == t_.index.end() || !t_.value[static_cast<size_t>(it->second)].defined() || !is_float(value.dtype())) return;
+    const Tensor& ref = t_.value[static_cast<size_t>(it->second)];
+    if (ref.numel() != value.numel()) return;
+    t_.local_noise_fp16[static_cast<size_t>(it->second)] =
+        max_abs_diff(ref, real_f64(rounded_to_fp16(value)).reshaped(ref.shape()));
+    replacement_ = rounded_to_fp16(ref.cast(value.dtype())).reshaped(value.shape());
+  }
+  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
+    if (!replacement_.defined()) return false;
+    *replacement = std::move(replacement_);
+    replacement_ = Tensor{};
+    return true;
+  }
+
+ private:
+  SourceTrace& t_;
+  Tensor replacement_;
+};
+
 }  // namespace
 
-SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs) {
+bool computes_in_fp16(const Model& model) {
+  for (const auto& [name, v] : model.graph.value_info)
+    if (v.dtype == DType::kF16 && !model.graph.initializers.count(name)) return true;
+  for (const auto& v : model.graph.outputs)
+    if (v.dtype == DType::kF16) return true;
+  for (const auto& n : model.graph.nodes)
+    if (n.op_type == "Cast" && n.attr_int("to", 0) == 10) return true;  // 10: ONNX FLOAT16
+  return false;
+}
+
+SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs, bool fp16_noise) {
   SourceTrace trace;
   TraceRecorder rec(source.graph, trace);
   Interpreter(source, {Precision::kF64}).run(inputs, &rec);
@@ -101,6 +139,14 @@ SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor
   NoiseRecorder noise(trace, false), local(trace, true);
   fp32.run(inputs, &noise);
   fp32.run(inputs, &local);
+  if (fp16_noise) {
+    Model half = source;
+    for (auto& [name, t] : half.graph.initializers)
+      if (t.dtype() == DType::kF32) t = rounded_to_fp16(t);
+    trace.local_noise_fp16.assign(trace.names.size(), 0.0);
+    HalfNoiseRecorder recorder(trace);
+    Interpreter(half, {Precision::kF32}).run(inputs, &recorder);
+  }
   return trace;
 }
 
@@ -151,6 +197,9 @@ class ForcedRun : public Observer {
     }
     Tensor real = real_f64(value);
     grid_ = quantization_step(value);
+    // (The interpreter may widen float16 values to float32: in a model that computes in float16 every
+    // float value is judged against the fp16 noise too.)
+    half_ = is_float(value.dtype()) && !trace_.local_noise_fp16.empty();
     range_ = representable_range(value);
     auto a = anchors_.find(name);
     if (a != anchors_.end()) {
@@ -195,7 +244,7 @@ class ForcedRun : public Observer {
   double clean_threshold(int s) const {
     const size_t i = static_cast<size_t>(s);
     return std::max({opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i],
-                     opt_.quant_steps * grid_});
+                     opt_.quant_steps * grid_, half_ ? opt_.half_noise_multiple * trace_.local_noise_fp16[i] : 0.0});
   }
 
   // The real values a per-tensor quantized value can hold: [scale (qmin - zp), scale (qmax - zp)].
@@ -280,6 +329,7 @@ class ForcedRun : public Observer {
   const AlignOptions& opt_;
   Tensor forced_;
   double grid_ = 0;  // quantization step of the value being mapped (0: float)
+  bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
 };
 

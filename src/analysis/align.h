@@ -25,6 +25,7 @@ struct AlignOptions {
   double clean_noise_multiple = 64;  // a match is clean within this many local noise floors ...
   double clean_floor = 2e-6;         // ... or this fraction of the tensor's scale, whichever is larger
   double quant_steps = 3;            // ... or, for a quantized target value, this many of its grid steps
+  double half_noise_multiple = 4;    // ... or, for a float16 target value, this many fp16 local noise floors
   int max_passes = 24;               // one per fault found, plus one
 };
 
@@ -36,6 +37,9 @@ struct SourceTrace {
   std::vector<Shape> shape;
   std::vector<double> noise;                     // max |fp32 - fp64| of the whole fp32 run (accumulated)
   std::vector<double> local_noise;               // max |fp32 - fp64| of the producing op alone, fed fp64 values
+  // The same op with float16 weights, fed fp64 values rounded to float16, its output rounded to float16:
+  // what a float16 conversion of the op intends (only when the target computes in float16; else empty).
+  std::vector<double> local_noise_fp16;
   std::vector<double> scale;                     // max |value|
   std::vector<Fingerprint> print;
   std::vector<int> producer;                     // node index, -1 for graph inputs
@@ -43,7 +47,11 @@ struct SourceTrace {
   bool is_ancestor(int a, int v) const;          // a is a strict ancestor of v
   bool candidate(int v) const { return value[static_cast<size_t>(v)].defined(); }
 };
-SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs);
+SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs, bool fp16_noise = false);
+
+// Whether the model computes in float16 (some non-constant value is float16): its float16 rounding is
+// intended, and align judges its float16 values against the source's fp16 local noise.
+bool computes_in_fp16(const Model& model);
 
 // A target tensor and the source tensor that holds the same values.
 struct TensorPair {

@@ -292,6 +292,29 @@ float round_to_fp16(double v) {
 }
 
 // Classifies how target weights `t` differ from source weights `s` (both [out, in, k...]).
+std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t);
+
+// Target weights that all sit on the float16 grid were stored in float16: the source is rounded the
+// same way before looking for layout and permutation faults, which are exact up to that rounding.
+bool on_fp16_grid(const Tensor& t) {
+  const double* v = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (static_cast<double>(round_to_fp16(v[i])) != v[i]) return false;
+  return true;
+}
+
+std::optional<Finding> compare_weights_fp16_aware(const Tensor& s, const Tensor& t) {
+  auto f = compare_weights(s, t);
+  if (!f || f->kind != "weights differ" || s.shape() != t.shape() || !on_fp16_grid(t)) return f;
+  Tensor s16 = s.clone();
+  double* v = s16.mutable_data<double>();
+  for (int64_t i = 0; i < s16.numel(); ++i) v[i] = round_to_fp16(v[i]);
+  auto g = compare_weights(s16, t);
+  if (!g) return f;  // equal after rounding: compare_weights already said "rounded to float16"
+  if (g->kind != "weights differ") g->detail += " (float16 weights: compared with the source rounded to float16)";
+  return g->kind != "weights differ" ? g : f;
+}
+
 std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
   Finding f{"parameters", "", "", 0.9};
   if (s.shape() != t.shape()) {
@@ -509,7 +532,7 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
         folded = fold_batch_norm(c.source, bn, w, b);
     }
     (void)src_nodes;
-    auto finding = compare_weights(w, *wt);
+    auto finding = compare_weights_fp16_aware(w, *wt);
     auto bt = bias_of(c.target, tn);
     if (!finding) {
       double bscale = 0;

@@ -19,7 +19,7 @@ LocalizeResult localize_with_probe(const Model& source, const Model& target, con
   for (const auto& n : source.graph.nodes) r.source_node_labels.push_back(node_label(n));
   for (const auto& n : target.graph.nodes) r.target_node_labels.push_back(node_label(n));
   r.probe = probe;
-  SourceTrace trace = trace_source(source, probe.source);
+  SourceTrace trace = trace_source(source, probe.source, computes_in_fp16(target));
   r.alignment = align_models(source, target, trace, probe.target, opt.align);
   measure_accumulated_error(target, trace, probe.target, r.alignment.pairs);
   r.diagnosis = diagnose(source, target, trace, r.alignment);
