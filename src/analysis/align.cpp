@@ -65,7 +65,21 @@ class TraceRecorder : public Observer {
 // Measures an fp32 run against the recorded fp64 values. With `forced`, every value is replaced by
 // the fp64 one (rounded to fp32) before its consumers run, so the error measured is each op's own
 // rounding: the noise floor for a target op that is fed the source's values.
-class NoiseRecorder : public Observer {
+// An observer that may hand the interpreter a replacement for the value it just saw (set in on_value).
+class ReplacingObserver : public Observer {
+ public:
+  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
+    if (!replacement_.defined()) return false;
+    *replacement = std::move(replacement_);
+    replacement_ = Tensor{};
+    return true;
+  }
+
+ protected:
+  Tensor replacement_;
+};
+
+class NoiseRecorder : public ReplacingObserver {
  public:
   NoiseRecorder(SourceTrace& t, bool forced) : t_(t), forced_(forced) {}
   void on_value(const std::string& name, const Tensor& value, const Node*) override {
@@ -77,24 +91,17 @@ class NoiseRecorder : public Observer {
     (forced_ ? t_.local_noise : t_.noise)[static_cast<size_t>(it->second)] = err;
     if (forced_ && is_float(value.dtype())) replacement_ = ref.cast(value.dtype()).reshaped(value.shape());
   }
-  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
-    if (!replacement_.defined()) return false;
-    *replacement = std::move(replacement_);
-    replacement_ = Tensor{};
-    return true;
-  }
 
  private:
   SourceTrace& t_;
   bool forced_;
-  Tensor replacement_;
 };
 
 Tensor rounded_to_fp16(const Tensor& t) { return t.cast(DType::kF16).cast(t.dtype()); }
 
 // Each op of a source whose float weights were rounded to float16, fed the fp64 values rounded to
 // float16: max |round16(output) - fp64| is the error a float16 conversion of that op intends.
-class HalfNoiseRecorder : public Observer {
+class HalfNoiseRecorder : public ReplacingObserver {
  public:
   explicit HalfNoiseRecorder(SourceTrace& t) : t_(t) {}
   void on_value(const std::string& name, const Tensor& value, const Node*) override {
@@ -106,16 +113,9 @@ class HalfNoiseRecorder : public Observer {
         max_abs_diff(ref, real_f64(rounded_to_fp16(value)).reshaped(ref.shape()));
     replacement_ = rounded_to_fp16(ref.cast(value.dtype())).reshaped(value.shape());
   }
-  bool substitute(const std::string&, const Tensor&, const Node*, Tensor* replacement) override {
-    if (!replacement_.defined()) return false;
-    *replacement = std::move(replacement_);
-    replacement_ = Tensor{};
-    return true;
-  }
 
  private:
   SourceTrace& t_;
-  Tensor replacement_;
 };
 
 }  // namespace
