@@ -261,48 +261,109 @@ ResampleCoeffs precompute_coeffs(int in_size, int out_size) {
   return c;
 }
 
-inline uint8_t clip8(int64_t v) {
-  if (v >= (int64_t{1} << kPrecisionBits << 8)) return 255;
+inline uint8_t clip8(int32_t v) {
+  if (v >= (1 << kPrecisionBits << 8)) return 255;
   if (v <= 0) return 0;
   return static_cast<uint8_t>(v >> kPrecisionBits);
 }
 
-Image resample_horizontal(const Image& in, int out_width) {
-  ResampleCoeffs c = precompute_coeffs(in.width, out_width);
-  Image out{out_width, in.height, in.channels, {}, in.mode};
-  out.pixels.resize(static_cast<size_t>(out_width) * in.height * in.channels);
+// A rectangle of pixels: columns [x0, x1), rows [y0, y1).
+struct Window {
+  int x0, y0, x1, y1;
+};
+
+// Horizontal pass for output columns [w.x0, w.x1) of input rows [w.y0, w.y1). Accumulators are
+// 32-bit as in PIL: bilinear weights are non-negative and sum to about 2^kPrecisionBits, so
+// 255 * sum < 2^31.
+Image resample_horizontal(const Image& in, const ResampleCoeffs& c, Window w) {
+  const int channels = in.channels, out_width = w.x1 - w.x0;
+  Image out{out_width, w.y1 - w.y0, channels, {}, in.mode};
+  out.pixels.resize(static_cast<size_t>(out_width) * out.height * channels);
   // Rows are independent: both cores share them (a large photo's resize costs as much as a
   // mobilenet inference; compare decodes one image per sample).
-  parallel_for(in.height, [&](int64_t y0, int64_t y1) {
-    for (int y = static_cast<int>(y0); y < y1; ++y)
-      for (int xx = 0; xx < out_width; ++xx) {
+  parallel_for(out.height, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = &in.pixels[static_cast<size_t>(r + w.y0) * in.width * channels];
+      uint8_t* dst = &out.pixels[static_cast<size_t>(r) * out_width * channels];
+      for (int xx = w.x0; xx < w.x1; ++xx) {
         const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
-        for (int ch = 0; ch < in.channels; ++ch) {
-          int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-          for (int x = 0; x < c.count[xx]; ++x) ss += int64_t{in.at(x + c.first[xx], y, ch)} * k[x];
-          out.pixels[(static_cast<size_t>(y) * out_width + xx) * in.channels + ch] = clip8(ss);
+        const uint8_t* src = row + static_cast<size_t>(c.first[xx]) * channels;
+        const int count = c.count[xx];
+        if (channels == 3) {
+          int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+          for (int x = 0; x < count; ++x, src += 3) {
+            s0 += src[0] * k[x];
+            s1 += src[1] * k[x];
+            s2 += src[2] * k[x];
+          }
+          dst[0] = clip8(s0), dst[1] = clip8(s1), dst[2] = clip8(s2);
+          dst += 3;
+          continue;
+        }
+        for (int ch = 0; ch < channels; ++ch, ++dst) {
+          int32_t ss = 1 << (kPrecisionBits - 1);
+          for (int x = 0; x < count; ++x) ss += src[x * channels + ch] * k[x];
+          *dst = clip8(ss);
         }
       }
+    }
   }, 16);
   return out;
 }
 
-Image resample_vertical(const Image& in, int out_height) {
-  ResampleCoeffs c = precompute_coeffs(in.height, out_height);
-  Image out{in.width, out_height, in.channels, {}, in.mode};
-  out.pixels.resize(static_cast<size_t>(in.width) * out_height * in.channels);
-  parallel_for(out_height, [&](int64_t y0, int64_t y1) {
-    for (int yy = static_cast<int>(y0); yy < y1; ++yy) {
+// Vertical pass for output rows [yy0, yy1); row r of `in` is input row r + row_offset.
+Image resample_vertical(const Image& in, const ResampleCoeffs& c, int yy0, int yy1, int row_offset) {
+  const size_t row_size = static_cast<size_t>(in.width) * in.channels;
+  Image out{in.width, yy1 - yy0, in.channels, {}, in.mode};
+  out.pixels.resize(row_size * out.height);
+  // Each output row is a weighted sum of whole input rows: contiguous, vectorizable loops.
+  parallel_for(out.height, [&](int64_t r0, int64_t r1) {
+    std::vector<int32_t> acc(row_size);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int yy = static_cast<int>(r) + yy0;
       const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
-      for (int x = 0; x < in.width; ++x)
-        for (int ch = 0; ch < in.channels; ++ch) {
-          int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-          for (int y = 0; y < c.count[yy]; ++y) ss += int64_t{in.at(x, y + c.first[yy], ch)} * k[y];
-          out.pixels[(static_cast<size_t>(yy) * in.width + x) * in.channels + ch] = clip8(ss);
-        }
+      std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+      for (int y = 0; y < c.count[yy]; ++y) {
+        const uint8_t* src = &in.pixels[static_cast<size_t>(y + c.first[yy] - row_offset) * row_size];
+        const int32_t wt = k[y];
+        for (size_t i = 0; i < row_size; ++i) acc[i] += src[i] * wt;
+      }
+      uint8_t* dst = &out.pixels[static_cast<size_t>(r) * row_size];
+      for (size_t i = 0; i < row_size; ++i) dst[i] = clip8(acc[i]);
     }
   }, 16);
   return out;
+}
+
+Image crop_inside(const Image& in, Window w) {
+  Image out{w.x1 - w.x0, w.y1 - w.y0, in.channels, {}, in.mode};
+  const size_t row = static_cast<size_t>(out.width) * in.channels;
+  out.pixels.resize(row * out.height);
+  for (int y = w.y0; y < w.y1; ++y)
+    std::memcpy(&out.pixels[(y - w.y0) * row], &in.pixels[(static_cast<size_t>(y) * in.width + w.x0) * in.channels], row);
+  return out;
+}
+
+// The pixels inside `w` of PIL's resize to out_width x out_height, computing only what they need:
+// a resize followed by a center crop skips the cropped-away rows and columns. Each output pixel
+// depends only on its own taps, so the window is bit-identical to cropping the full resize.
+Image resize_bilinear_window(const Image& in, int out_width, int out_height, Window w) {
+  // Horizontal pass first, then vertical, each rounded to 8 bits (ImagingResampleInner).
+  ResampleCoeffs rows = precompute_coeffs(in.height, out_height);
+  bool vertical = out_height != in.height;
+  // Input rows that the window's output rows read.
+  int first_row = vertical ? rows.first[w.y0] : w.y0, end_row = w.y1;
+  if (vertical) {
+    end_row = first_row;
+    for (int yy = w.y0; yy < w.y1; ++yy) {
+      first_row = std::min(first_row, rows.first[yy]);
+      end_row = std::max(end_row, rows.first[yy] + rows.count[yy]);
+    }
+  }
+  Window band{w.x0, first_row, w.x1, end_row};
+  Image tmp = out_width != in.width ? resample_horizontal(in, precompute_coeffs(in.width, out_width), band)
+                                    : crop_inside(in, band);
+  return vertical ? resample_vertical(tmp, rows, w.y0, w.y1, first_row) : tmp;
 }
 
 void check_target_size(int w, int h) {
@@ -346,9 +407,7 @@ bool has_image_extension(const std::string& path) {
 
 Image resize_bilinear_pil(const Image& in, int out_width, int out_height) {
   check_target_size(out_width, out_height);
-  // Horizontal pass first, then vertical, each rounded to 8 bits (ImagingResampleInner).
-  Image tmp = out_width != in.width ? resample_horizontal(in, out_width) : in;
-  return out_height != in.height ? resample_vertical(tmp, out_height) : tmp;
+  return resize_bilinear_window(in, out_width, out_height, {0, 0, out_width, out_height});
 }
 
 Image resize_nearest_pil(const Image& in, int out_width, int out_height) {
@@ -367,15 +426,18 @@ Image resize_nearest_pil(const Image& in, int out_width, int out_height) {
   return out;
 }
 
+namespace {
+// torchvision: int(round((size - crop) / 2.0)) -- Python rounds half to even, as nearbyint does;
+// a crop larger than the image pads (crop - size) // 2 zeros on the left/top first.
+int crop_offset(int size, int crop) {
+  int d = size - crop;
+  return d >= 0 ? static_cast<int>(std::nearbyint(d / 2.0)) : -((-d) / 2);
+}
+}  // namespace
+
 Image center_crop(const Image& in, int crop_width, int crop_height) {
   check_target_size(crop_width, crop_height);
-  // torchvision: int(round((size - crop) / 2.0)) -- Python rounds half to even, as nearbyint does;
-  // a crop larger than the image pads (crop - size) // 2 zeros on the left/top first.
-  auto offset = [](int size, int crop) {
-    int d = size - crop;
-    return d >= 0 ? static_cast<int>(std::nearbyint(d / 2.0)) : -((-d) / 2);
-  };
-  int left = offset(in.width, crop_width), top = offset(in.height, crop_height);
+  int left = crop_offset(in.width, crop_width), top = crop_offset(in.height, crop_height);
   Image out{crop_width, crop_height, in.channels, {}, in.mode};
   out.pixels.assign(static_cast<size_t>(crop_width) * crop_height * in.channels, 0);
   for (int y = 0; y < crop_height; ++y) {
@@ -389,6 +451,15 @@ Image center_crop(const Image& in, int crop_width, int crop_height) {
     }
   }
   return out;
+}
+
+Image resize_bilinear_pil_center_crop(const Image& in, int out_width, int out_height, int crop_width, int crop_height) {
+  check_target_size(out_width, out_height);
+  check_target_size(crop_width, crop_height);
+  if (crop_width > out_width || crop_height > out_height)  // padding crop: resize everything
+    return center_crop(resize_bilinear_pil(in, out_width, out_height), crop_width, crop_height);
+  int left = crop_offset(out_width, crop_width), top = crop_offset(out_height, crop_height);
+  return resize_bilinear_window(in, out_width, out_height, {left, top, left + crop_width, top + crop_height});
 }
 
 Image to_grayscale(const Image& rgb) {
@@ -626,28 +697,43 @@ void fill_normalized(const Image& img, const Preprocess& p, T* out) {
 Tensor preprocess_image(const Image& image, const Preprocess& p) {
   check_input(p.layout != Preprocess::Layout::kAuto, "preprocess_image: unresolved layout");
   check_input(p.scale != 0 && std::isfinite(p.scale), p.name + ": scale must be finite and non-zero");
-  Image img = image;
+  Image img;
+  const Image* cur = &image;  // the decoded image is not copied when no geometry step applies
   auto resize = [&](int w, int h) {
-    img = p.interpolation == "nearest" ? resize_nearest_pil(img, w, h) : resize_bilinear_pil(img, w, h);
+    if (p.crop && p.interpolation != "nearest") {  // only the pixels the crop keeps
+      img = resize_bilinear_pil_center_crop(*cur, w, h, p.crop_width, p.crop_height);
+      cur = &img;
+      return true;
+    }
+    img = p.interpolation == "nearest" ? resize_nearest_pil(*cur, w, h) : resize_bilinear_pil(*cur, w, h);
+    cur = &img;
+    return false;
   };
+  bool cropped = false;
   if (p.resize == Preprocess::Resize::kShorterSide) {
-    auto [w, h] = shorter_side_size(img.width, img.height, p.resize_shorter);
-    resize(w, h);
+    auto [w, h] = shorter_side_size(cur->width, cur->height, p.resize_shorter);
+    cropped = resize(w, h);
   } else if (p.resize == Preprocess::Resize::kExact) {
-    resize(p.resize_width, p.resize_height);
+    cropped = resize(p.resize_width, p.resize_height);
   }
-  if (p.crop) img = center_crop(img, p.crop_width, p.crop_height);
-  if (p.channels == 1) img = to_grayscale(img);
-  Shape shape = p.layout == Preprocess::Layout::kNCHW ? Shape{1, img.channels, img.height, img.width}
-                                                      : Shape{1, img.height, img.width, img.channels};
+  if (p.crop && !cropped) {
+    img = center_crop(*cur, p.crop_width, p.crop_height);
+    cur = &img;
+  }
+  if (p.channels == 1) {
+    img = to_grayscale(*cur);
+    cur = &img;
+  }
+  Shape shape = p.layout == Preprocess::Layout::kNCHW ? Shape{1, cur->channels, cur->height, cur->width}
+                                                      : Shape{1, cur->height, cur->width, cur->channels};
   DType dt = p.dtype == DType::kUndefined ? DType::kF32 : p.dtype;
   if (dt == DType::kF32) {
     Tensor t(DType::kF32, shape);
-    fill_normalized<float>(img, p, t.mutable_data<float>());
+    fill_normalized<float>(*cur, p, t.mutable_data<float>());
     return t;
   }
   Tensor t(DType::kF64, shape);
-  fill_normalized<double>(img, p, t.mutable_data<double>());
+  fill_normalized<double>(*cur, p, t.mutable_data<double>());
   if (dt == DType::kF64) return t;
   // Integer inputs: round to nearest and saturate (raw255 -> uint8 gives the pixels back exactly).
   double* d = t.mutable_data<double>();

@@ -49,6 +49,9 @@ Image resize_nearest_pil(const Image& in, int out_width, int out_height);
 // torchvision CenterCrop: offsets round((size - crop) / 2) (half to even); zero padding when the
 // crop is larger than the image.
 Image center_crop(const Image& in, int crop_width, int crop_height);
+// center_crop(resize_bilinear_pil(in, out_width, out_height), crop_width, crop_height), bit for bit,
+// computing only the pixels the crop keeps.
+Image resize_bilinear_pil_center_crop(const Image& in, int out_width, int out_height, int crop_width, int crop_height);
 // PIL convert("L"): L = (19595 R + 38470 G + 7471 B + 32768) >> 16.
 Image to_grayscale(const Image& rgb);
 // torchvision Resize(int): the shorter side becomes `shorter`, the longer int(shorter * long / short).

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
@@ -255,6 +257,80 @@ TEST(ImageResize, VerticalPassAndRounding) {
   // -> 90 * 0.5/1.3333 = 33.75 -> 34; symmetric for output 1: 180 - 33.75 = 146.25 -> 146.
   EXPECT_EQ(out.at(0, 0, 0), 34);
   EXPECT_EQ(out.at(0, 1, 0), 146);
+}
+
+// The PIL 8-bit bilinear resample written out directly (one output sample at a time, 64-bit
+// sums, the separable passes horizontal then vertical), against the optimized row loops.
+std::vector<int32_t> pil_weights(int in_size, int out_size, int xx, int& xmin) {
+  double scale = static_cast<double>(in_size) / out_size, filterscale = std::max(scale, 1.0);
+  double center = (xx + 0.5) * scale;
+  xmin = std::max(static_cast<int>(center - filterscale + 0.5), 0);
+  int xmax = std::min(static_cast<int>(center + filterscale + 0.5), in_size) - xmin;
+  std::vector<double> k(xmax);
+  double ww = 0;
+  for (int x = 0; x < xmax; ++x) ww += k[x] = std::max(0.0, 1.0 - std::fabs((x + xmin - center + 0.5) / filterscale));
+  std::vector<int32_t> w(xmax);
+  for (int x = 0; x < xmax; ++x) w[x] = static_cast<int32_t>(0.5 + k[x] / ww * (1 << 22));
+  return w;
+}
+
+Image naive_resample(const Image& in, int out_w, int out_h) {
+  auto clip = [](int64_t v) { return static_cast<uint8_t>(std::clamp<int64_t>(v >> 22, 0, 255)); };
+  Image tmp{out_w, in.height, in.channels, std::vector<uint8_t>(size_t(out_w) * in.height * in.channels), in.mode};
+  for (int y = 0; y < in.height; ++y)
+    for (int xx = 0; xx < out_w; ++xx) {
+      int xmin;
+      auto w = pil_weights(in.width, out_w, xx, xmin);
+      for (int c = 0; c < in.channels; ++c) {
+        int64_t ss = 1 << 21;
+        for (size_t x = 0; x < w.size(); ++x) ss += int64_t{in.at(xmin + int(x), y, c)} * w[x];
+        tmp.pixels[(size_t(y) * out_w + xx) * in.channels + c] = clip(ss);
+      }
+    }
+  Image out{out_w, out_h, in.channels, std::vector<uint8_t>(size_t(out_w) * out_h * in.channels), in.mode};
+  for (int yy = 0; yy < out_h; ++yy) {
+    int ymin;
+    auto w = pil_weights(in.height, out_h, yy, ymin);
+    for (int x = 0; x < out_w; ++x)
+      for (int c = 0; c < in.channels; ++c) {
+        int64_t ss = 1 << 21;
+        for (size_t y = 0; y < w.size(); ++y) ss += int64_t{tmp.at(x, ymin + int(y), c)} * w[y];
+        out.pixels[(size_t(yy) * out_w + x) * in.channels + c] = clip(ss);
+      }
+  }
+  return out;
+}
+
+TEST(ImageResize, RowLoopsMatchTheFormula) {
+  std::mt19937 rng(7);
+  struct Case { int w, h, channels, out_w, out_h; };
+  for (Case cs : {Case{97, 61, 3, 40, 23}, Case{33, 50, 1, 70, 19}, Case{300, 200, 3, 256, 171}, Case{17, 9, 3, 64, 40}}) {
+    Image in{cs.w, cs.h, cs.channels, std::vector<uint8_t>(size_t(cs.w) * cs.h * cs.channels), cs.channels == 3 ? "rgb" : "gray"};
+    for (auto& p : in.pixels) p = static_cast<uint8_t>(rng() % 256);
+    in.pixels[0] = 255, in.pixels[1] = 0;  // extremes exercise the clipping
+    Image want = naive_resample(in, cs.out_w, cs.out_h);
+    Image got = resize_bilinear_pil(in, cs.out_w, cs.out_h);
+    ASSERT_EQ(got.pixels.size(), want.pixels.size());
+    size_t differ = 0;
+    for (size_t i = 0; i < got.pixels.size(); ++i) differ += got.pixels[i] != want.pixels[i];
+    EXPECT_EQ(differ, 0u) << cs.w << "x" << cs.h << "x" << cs.channels << " -> " << cs.out_w << "x" << cs.out_h;
+  }
+}
+
+TEST(ImageResize, CenterCropOfResizeComputesOnlyTheWindow) {
+  std::mt19937 rng(11);
+  struct Case { int w, h, channels, out_w, out_h, crop_w, crop_h; };
+  for (Case cs : {Case{640, 480, 3, 341, 256, 224, 224}, Case{300, 451, 3, 256, 384, 224, 224}, Case{256, 256, 3, 256, 256, 224, 224},
+                  Case{90, 70, 1, 40, 31, 40, 20}, Case{50, 50, 3, 30, 30, 31, 10}, Case{64, 48, 3, 64, 100, 33, 77}}) {
+    Image in{cs.w, cs.h, cs.channels, std::vector<uint8_t>(size_t(cs.w) * cs.h * cs.channels), cs.channels == 3 ? "rgb" : "gray"};
+    for (auto& p : in.pixels) p = static_cast<uint8_t>(rng() % 256);
+    Image want = naive_resample(in, cs.out_w, cs.out_h);
+    want = center_crop(want, cs.crop_w, cs.crop_h);
+    Image got = resize_bilinear_pil_center_crop(in, cs.out_w, cs.out_h, cs.crop_w, cs.crop_h);
+    ASSERT_EQ(got.width, want.width);
+    ASSERT_EQ(got.height, want.height);
+    EXPECT_EQ(got.pixels, want.pixels) << cs.w << "x" << cs.h << " -> " << cs.out_w << "x" << cs.out_h << " crop " << cs.crop_w << "x" << cs.crop_h;
+  }
 }
 
 TEST(ImageResize, Nearest) {
