@@ -366,12 +366,15 @@ std::map<std::string, Tensor> run_float_twin(Side& tgt, const std::map<std::stri
   }
 }
 
-// Inputs for one side from a sample. Image samples go through the side's own preprocessing.
-std::map<std::string, Tensor> make_source_inputs(const Side& src, const Sample& smp, std::vector<std::string>& notes) {
+// Inputs for one side from a sample. Image samples go through the side's own preprocessing;
+// `geometry` keeps the source's resized and cropped image for a target with the same geometry.
+std::map<std::string, Tensor> make_source_inputs(const Side& src, const Sample& smp, std::optional<Image>& geometry,
+                                                 std::vector<std::string>& notes) {
   std::map<std::string, Tensor> in;
   if (smp.image) {
     const ValueInfo& info = src.inputs[0];
-    in[info.name] = fit_input(preprocess_image(*smp.image, *src.preprocess), std::nullopt, info, &notes);
+    geometry = preprocess_geometry(*smp.image, *src.preprocess);
+    in[info.name] = fit_input(image_to_tensor(*geometry, *src.preprocess), std::nullopt, info, &notes);
     return in;
   }
   for (const auto& info : src.inputs) {
@@ -384,11 +387,14 @@ std::map<std::string, Tensor> make_source_inputs(const Side& src, const Sample& 
 
 std::map<std::string, Tensor> make_target_inputs(const Side& src, const Side& tgt, const ValuePairing& pairing,
                                                  const Sample& smp, const std::map<std::string, Tensor>& src_in,
-                                                 std::vector<std::string>& notes) {
+                                                 const std::optional<Image>& src_geometry, std::vector<std::string>& notes) {
   std::map<std::string, Tensor> in;
-  if (smp.image) {
+  if (src_geometry) {  // an image sample
     const ValueInfo& info = tgt.inputs[0];
-    in[info.name] = fit_input(preprocess_image(*smp.image, *tgt.preprocess), std::nullopt, info, &notes);
+    Tensor t = same_geometry(*src.preprocess, *tgt.preprocess)
+                   ? image_to_tensor(*src_geometry, *tgt.preprocess)
+                   : preprocess_image(*smp.image, *tgt.preprocess);
+    in[info.name] = fit_input(t, std::nullopt, info, &notes);
     return in;
   }
   for (auto [si, ti] : pairing.pairs) {
@@ -585,97 +591,127 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   }
   r.labels = false;
 
-  // Stream the samples.
+  // Stream the samples in blocks: the source runs on every sample of a block, then the target,
+  // then the outputs are compared in sample order. Each model's weights stay in cache across a
+  // block instead of being evicted by the other model's after every sample (alternating costs
+  // about 25% more inference time on mobilenet_v2); memory stays flat (one block).
+  constexpr size_t kBlock = 8;
+  struct Item {
+    Sample smp;
+    std::optional<Image> geometry;  // the source's resized, cropped image (image datasets)
+    std::map<std::string, Tensor> src_in, s32, s64, t32, twin;
+    nlohmann::json detail;
+    bool calibrating = false, target_ran = false;
+    int64_t calibrated_so_far = 0;  // r.calibration_samples after this sample's fp64 run
+  };
+  std::vector<Item> block;
   int64_t thumbnails_left = opt.thumbnails;
-  Sample smp;
+  auto compare_sample = [&](Item& it) {
+    nlohmann::json outs = nlohmann::json::object();
+    for (size_t i = 0; i < r.outputs.size(); ++i) {
+      OutputResult& o = r.outputs[i];
+      if (o.target_name.empty()) continue;
+      const ValueInfo& sv = src.model->graph.outputs[i];
+      const ValueInfo* tv = nullptr;
+      for (const auto& v : tgt.model->graph.outputs)
+        if (v.name == o.target_name) tv = &v;
+      nlohmann::json od = nlohmann::json::object();
+      compare_output(o, opt, it.s32.at(sv.name), it.calibrating ? &it.s64.at(sv.name) : nullptr, it.t32.at(o.target_name),
+                     output_quant(*src.model, sv), output_quant(*tgt.model, *tv), it.smp, r.source.format,
+                     opt.per_sample ? &od : nullptr);
+      if (!it.twin.empty())
+        split_quantization_error(o, it.s32.at(sv.name), output_quant(*src.model, sv), it.t32.at(o.target_name),
+                                 output_quant(*tgt.model, *tv), it.twin.at(o.target_name), opt.per_sample ? &od : nullptr);
+      outs[o.source_name] = od;
+    }
+    it.detail["outputs"] = outs;
+    if (opt.per_sample && it.smp.image && thumbnails_left > 0 && top1_changed(outs)) {
+      --thumbnails_left;
+      it.detail["thumbnail"] = thumbnail_data_uri(*it.smp.image);
+    }
+  };
+  // Decoded photos can be large: a block keeps the originals only when something still needs them.
+  const bool keep_originals = (opt.per_sample && opt.thumbnails > 0) ||
+                              (tgt.preprocess && !same_geometry(*src.preprocess, *tgt.preprocess));
+  size_t compared_samples = 0;
   bool calibration_done = opt.calibration_samples == 0;
   int64_t dataset_index = -1;
-  while ((opt.limit < 0 || r.samples < opt.limit) && data->next(smp)) {
-    if (++dataset_index % opt.shard_count != opt.shard_index) continue;  // another shard's sample
-    std::vector<std::string> src_notes, tgt_notes;
-    std::map<std::string, Tensor> src_in;
-    try {
-      src_in = make_source_inputs(src, smp, src_notes);
-    } catch (const InputError& e) {
-      r.skipped.push_back({smp.id, e.what()});
-      continue;
-    }
-    for (const auto& n : src_notes) rec.note("source " + n);
-    r.labels |= smp.label.has_value();
-    nlohmann::json detail = {{"index", r.samples}, {"id", smp.id}};
-    if (smp.label) detail["label"] = *smp.label;
-
-    std::map<std::string, Tensor> s32, s64, t32, twin;
-    auto t0 = Clock::now();
-    try {
-      s32 = run_fp32(src, src_in);
-      r.source.run_ms += ms_since(t0), ++r.source.runs;
-    } catch (const std::exception& e) {
-      ++r.source_failures;
-      rec.crash("source", "run", e.what(), smp.id);
-      continue;
-    }
-    ++r.samples;
-    bool calibrating = !calibration_done && src.fp64;
-    if (calibrating) {
+  bool data_left = true;
+  auto below_limit = [&] { return opt.limit < 0 || r.samples < opt.limit; };
+  while (data_left && below_limit()) {
+    block.clear();
+    // Source: inputs, fp32 run, fp64 run while calibrating.
+    while (block.size() < kBlock && below_limit()) {
+      Item it;
+      if (!(data_left = data->next(it.smp))) break;
+      if (++dataset_index % opt.shard_count != opt.shard_index) continue;  // another shard's sample
+      std::vector<std::string> src_notes;
       try {
-        s64 = src.fp64->run(src_in);
-        ++r.calibration_samples;
-      } catch (const std::exception& e) {
-        ++r.calibration_failures;
-        rec.crash("source", "run-fp64", e.what(), smp.id);
-        calibrating = false;
+        it.src_in = make_source_inputs(src, it.smp, it.geometry, src_notes);
+      } catch (const InputError& e) {
+        r.skipped.push_back({it.smp.id, e.what()});
+        continue;
       }
+      for (const auto& n : src_notes) rec.note("source " + n);
+      r.labels |= it.smp.label.has_value();
+      it.detail = {{"index", r.samples}, {"id", it.smp.id}};
+      if (it.smp.label) it.detail["label"] = *it.smp.label;
+      auto t0 = Clock::now();
+      try {
+        it.s32 = run_fp32(src, it.src_in);
+        r.source.run_ms += ms_since(t0), ++r.source.runs;
+      } catch (const std::exception& e) {
+        ++r.source_failures;
+        rec.crash("source", "run", e.what(), it.smp.id);
+        continue;
+      }
+      ++r.samples;
+      it.calibrating = src.fp64 && r.calibration_samples < opt.calibration_samples;
+      if (it.calibrating) {
+        try {
+          it.s64 = src.fp64->run(it.src_in);
+          ++r.calibration_samples;
+        } catch (const std::exception& e) {
+          ++r.calibration_failures;
+          rec.crash("source", "run-fp64", e.what(), it.smp.id);
+          it.calibrating = false;
+        }
+      }
+      it.calibrated_so_far = r.calibration_samples;
+      it.detail["calibration"] = it.calibrating;
+      if (!keep_originals) it.smp.image.reset();
+      block.push_back(std::move(it));
     }
-    detail["calibration"] = calibrating;
-    bool target_ran = false;
-    if (target_contract_ok) {
+    // Target: fp32 run and the float twin of a quantized target.
+    for (Item& it : block) {
+      if (!target_contract_ok) break;
+      std::vector<std::string> tgt_notes;
       const char* stage = "input";
       try {
-        auto tgt_in = make_target_inputs(src, tgt, in_pairs, smp, src_in, tgt_notes);
+        auto tgt_in = make_target_inputs(src, tgt, in_pairs, it.smp, it.src_in, it.geometry, tgt_notes);
         for (const auto& n : tgt_notes) rec.note("target " + n);
         stage = "run";
-        t0 = Clock::now();
-        t32 = run_fp32(tgt, tgt_in);
+        auto t0 = Clock::now();
+        it.t32 = run_fp32(tgt, tgt_in);
         r.target.run_ms += ms_since(t0), ++r.target.runs;
-        target_ran = true;
-        if (tgt.twin) twin = run_float_twin(tgt, tgt_in, rec);
+        it.target_ran = true;
+        if (tgt.twin) it.twin = run_float_twin(tgt, tgt_in, rec);
       } catch (const std::exception& e) {
         ++r.target_failures;
-        rec.crash("target", stage, e.what(), smp.id);
-        detail["crash"] = {{"stage", stage}, {"message", e.what()}};
+        rec.crash("target", stage, e.what(), it.smp.id);
+        it.detail["crash"] = {{"stage", stage}, {"message", e.what()}};
       }
     }
-    if (target_ran) {
-      nlohmann::json outs = nlohmann::json::object();
-      for (size_t i = 0; i < r.outputs.size(); ++i) {
-        OutputResult& o = r.outputs[i];
-        if (o.target_name.empty()) continue;
-        const ValueInfo& sv = src.model->graph.outputs[i];
-        const ValueInfo* tv = nullptr;
-        for (const auto& v : tgt.model->graph.outputs)
-          if (v.name == o.target_name) tv = &v;
-        nlohmann::json od = nlohmann::json::object();
-        compare_output(o, opt, s32.at(sv.name), calibrating ? &s64.at(sv.name) : nullptr, t32.at(o.target_name),
-                       output_quant(*src.model, sv), output_quant(*tgt.model, *tv), smp, r.source.format,
-                       opt.per_sample ? &od : nullptr);
-        if (!twin.empty())
-          split_quantization_error(o, s32.at(sv.name), output_quant(*src.model, sv), t32.at(o.target_name),
-                                   output_quant(*tgt.model, *tv), twin.at(o.target_name), opt.per_sample ? &od : nullptr);
-        outs[o.source_name] = od;
+    // Comparison, in sample order.
+    for (Item& it : block) {
+      if (it.target_ran) compare_sample(it);
+      if (!calibration_done && it.calibrated_so_far >= opt.calibration_samples) {
+        calibration_done = true;
+        for (auto& o : r.outputs) resolve_tolerance(o, opt);
       }
-      detail["outputs"] = outs;
-      if (opt.per_sample && smp.image && thumbnails_left > 0 && top1_changed(outs)) {
-        --thumbnails_left;
-        detail["thumbnail"] = thumbnail_data_uri(*smp.image);
-      }
+      if (opt.per_sample) r.per_sample.push_back(std::move(it.detail));
+      if (opt.progress) opt.progress(++compared_samples);
     }
-    if (!calibration_done && r.calibration_samples >= opt.calibration_samples) {
-      calibration_done = true;
-      for (auto& o : r.outputs) resolve_tolerance(o, opt);
-    }
-    if (opt.per_sample) r.per_sample.push_back(std::move(detail));
-    if (opt.progress) opt.progress(static_cast<size_t>(r.samples));
   }
   r.skipped.insert(r.skipped.begin(), data->skipped().begin(), data->skipped().end());
   r.ignored_files = data->ignored_files();

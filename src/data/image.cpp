@@ -694,46 +694,44 @@ void fill_normalized(const Image& img, const Preprocess& p, T* out) {
 
 }  // namespace
 
-Tensor preprocess_image(const Image& image, const Preprocess& p) {
+Image preprocess_geometry(const Image& image, const Preprocess& p) {
+  auto resize = [&](const Image& in, int w, int h) {
+    if (p.crop && p.interpolation != "nearest")  // only the pixels the crop keeps
+      return resize_bilinear_pil_center_crop(in, w, h, p.crop_width, p.crop_height);
+    Image out = p.interpolation == "nearest" ? resize_nearest_pil(in, w, h) : resize_bilinear_pil(in, w, h);
+    return p.crop ? center_crop(out, p.crop_width, p.crop_height) : out;
+  };
+  Image img;
+  if (p.resize == Preprocess::Resize::kShorterSide) {
+    auto [w, h] = shorter_side_size(image.width, image.height, p.resize_shorter);
+    img = resize(image, w, h);
+  } else if (p.resize == Preprocess::Resize::kExact) {
+    img = resize(image, p.resize_width, p.resize_height);
+  } else {
+    img = p.crop ? center_crop(image, p.crop_width, p.crop_height) : image;
+  }
+  return p.channels == 1 ? to_grayscale(img) : img;
+}
+
+bool same_geometry(const Preprocess& a, const Preprocess& b) {
+  return a.resize == b.resize && a.resize_shorter == b.resize_shorter && a.resize_height == b.resize_height &&
+         a.resize_width == b.resize_width && a.crop == b.crop && a.crop_height == b.crop_height &&
+         a.crop_width == b.crop_width && a.interpolation == b.interpolation && a.channels == b.channels;
+}
+
+Tensor image_to_tensor(const Image& img, const Preprocess& p) {
   check_input(p.layout != Preprocess::Layout::kAuto, "preprocess_image: unresolved layout");
   check_input(p.scale != 0 && std::isfinite(p.scale), p.name + ": scale must be finite and non-zero");
-  Image img;
-  const Image* cur = &image;  // the decoded image is not copied when no geometry step applies
-  auto resize = [&](int w, int h) {
-    if (p.crop && p.interpolation != "nearest") {  // only the pixels the crop keeps
-      img = resize_bilinear_pil_center_crop(*cur, w, h, p.crop_width, p.crop_height);
-      cur = &img;
-      return true;
-    }
-    img = p.interpolation == "nearest" ? resize_nearest_pil(*cur, w, h) : resize_bilinear_pil(*cur, w, h);
-    cur = &img;
-    return false;
-  };
-  bool cropped = false;
-  if (p.resize == Preprocess::Resize::kShorterSide) {
-    auto [w, h] = shorter_side_size(cur->width, cur->height, p.resize_shorter);
-    cropped = resize(w, h);
-  } else if (p.resize == Preprocess::Resize::kExact) {
-    cropped = resize(p.resize_width, p.resize_height);
-  }
-  if (p.crop && !cropped) {
-    img = center_crop(*cur, p.crop_width, p.crop_height);
-    cur = &img;
-  }
-  if (p.channels == 1) {
-    img = to_grayscale(*cur);
-    cur = &img;
-  }
-  Shape shape = p.layout == Preprocess::Layout::kNCHW ? Shape{1, cur->channels, cur->height, cur->width}
-                                                      : Shape{1, cur->height, cur->width, cur->channels};
+  Shape shape = p.layout == Preprocess::Layout::kNCHW ? Shape{1, img.channels, img.height, img.width}
+                                                      : Shape{1, img.height, img.width, img.channels};
   DType dt = p.dtype == DType::kUndefined ? DType::kF32 : p.dtype;
   if (dt == DType::kF32) {
     Tensor t(DType::kF32, shape);
-    fill_normalized<float>(*cur, p, t.mutable_data<float>());
+    fill_normalized<float>(img, p, t.mutable_data<float>());
     return t;
   }
   Tensor t(DType::kF64, shape);
-  fill_normalized<double>(*cur, p, t.mutable_data<double>());
+  fill_normalized<double>(img, p, t.mutable_data<double>());
   if (dt == DType::kF64) return t;
   // Integer inputs: round to nearest and saturate (raw255 -> uint8 gives the pixels back exactly).
   double* d = t.mutable_data<double>();
@@ -741,6 +739,12 @@ Tensor preprocess_image(const Image& image, const Preprocess& p) {
   double hi = dt == DType::kU8 ? 255 : dt == DType::kI8 ? 127 : 2147483647.0;
   for (int64_t i = 0; i < t.numel(); ++i) d[i] = std::clamp(std::nearbyint(d[i]), lo, hi);
   return t.cast(dt);
+}
+
+Tensor preprocess_image(const Image& image, const Preprocess& p) {
+  check_input(p.layout != Preprocess::Layout::kAuto, "preprocess_image: unresolved layout");
+  check_input(p.scale != 0 && std::isfinite(p.scale), p.name + ": scale must be finite and non-zero");
+  return image_to_tensor(preprocess_geometry(image, p), p);
 }
 
 nlohmann::json preprocess_json(const Preprocess& p) {

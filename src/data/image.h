@@ -93,6 +93,11 @@ const std::vector<std::string>& preprocess_preset_names();
 Preprocess resolve_preprocess(Preprocess p, const ValueInfo& input);
 // Runs a resolved pipeline: [1, C, H, W] or [1, H, W, C], float32 (float64/uint8/... per dtype).
 Tensor preprocess_image(const Image& image, const Preprocess& resolved);
+// preprocess_image in two steps, so two models with the same geometry (resize, crop, channels)
+// share the expensive part: the resized, cropped image, then its scaled and laid-out tensor.
+Image preprocess_geometry(const Image& image, const Preprocess& resolved);
+Tensor image_to_tensor(const Image& geometry, const Preprocess& resolved);
+bool same_geometry(const Preprocess& a, const Preprocess& b);
 nlohmann::json preprocess_json(const Preprocess& p);
 
 }  // namespace transfix
