@@ -5,7 +5,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <random>
 #include <set>
 
@@ -75,53 +74,29 @@ class ImageFolder : public Dataset {
   std::string description() const override { return std::to_string(files_.size()) + " image files in " + dir_; }
   size_t candidates() const override { return files_.size(); }
 
-  // Decoding runs one file ahead on a helper thread: while the caller runs its models on image i,
-  // image i+1 is being read and decoded (a photo's decode costs about half a mobilenet inference).
   bool next(Sample& out) override {
     while (cursor_ < files_.size()) {
-      std::future<Decoded> current = ahead_.valid() ? std::move(ahead_) : decode_async(cursor_);
       const std::string& rel = files_[cursor_++];
-      if (cursor_ < files_.size()) ahead_ = decode_async(cursor_);
-      Decoded d = current.get();
-      if (d.failure) std::rethrow_exception(d.failure);
-      if (!d.image) {
-        skipped_.push_back({rel, d.error});
-        continue;
+      try {
+        Image img = read_image((fs::path(dir_) / rel).string());
+        out = Sample{};
+        out.index = produced_++;
+        out.id = rel;
+        out.image = std::move(img);
+        auto l = labels_.find(rel);
+        if (l != labels_.end()) out.label = l->second.first, out.label_name = l->second.second;
+        return true;
+      } catch (const InputError& e) {
+        std::string why = e.what();
+        std::string prefix = (fs::path(dir_) / rel).string() + ": ";
+        if (why.rfind(prefix, 0) == 0) why = why.substr(prefix.size());
+        skipped_.push_back({rel, why});
       }
-      out = Sample{};
-      out.index = produced_++;
-      out.id = rel;
-      out.image = std::move(d.image);
-      auto l = labels_.find(rel);
-      if (l != labels_.end()) out.label = l->second.first, out.label_name = l->second.second;
-      return true;
     }
     return false;
   }
 
  private:
-  struct Decoded {
-    std::optional<Image> image;
-    std::string error;               // why the file is skipped (InputError)
-    std::exception_ptr failure;      // anything else, rethrown to the caller
-  };
-
-  std::future<Decoded> decode_async(size_t i) const {
-    std::string path = (fs::path(dir_) / files_[i]).string();
-    return std::async(std::launch::async, [path] {
-      Decoded d;
-      try {
-        d.image = read_image(path);
-      } catch (const InputError& e) {
-        std::string why = e.what(), prefix = path + ": ";
-        d.error = why.rfind(prefix, 0) == 0 ? why.substr(prefix.size()) : why;
-      } catch (...) {
-        d.failure = std::current_exception();
-      }
-      return d;
-    });
-  }
-
   void load_folder_labels() {
     std::set<std::string> classes;
     for (const auto& f : files_)
@@ -174,7 +149,6 @@ class ImageFolder : public Dataset {
   std::string dir_;
   std::vector<std::string> files_;
   size_t cursor_ = 0;
-  std::future<Decoded> ahead_;  // the next file, decoding
   std::map<std::string, std::pair<int64_t, std::string>> labels_;
 };
 
