@@ -80,5 +80,33 @@ for m in kws_dscnn ic_resnet8_cifar10; do
     "len(r['faults']) <= 1 and all('SOFTMAX' in ' '.join(f['target']['ops']) and f['category'] == 'numeric' for f in r['faults'])"
 done
 
+# Parameter repair on an intentionally quantized target keeps it quantized. Source: the clean int8
+# DS-CNN; target: that model with one depthwise convolution's weights faulted on their own int8 grid.
+# The repair re-quantizes the source weights with the target's per-channel scales (int32 bias on
+# input scale x weight scale), so the repaired file must stay int8 (same ops, about the same size) and
+# give Arm NN exactly the clean model's int8 outputs. Inputs span the input's representable range.
+Q8=$SHARED/kws_dscnn_int8.tflite
+if [[ ! -f $Q8 || ! -x $BUILD/armnn_run ]]; then skipped=$((skipped + 1)); echo "SKIP int8 parameter repair: $Q8 or armnn_run missing"
+else
+  $PY -c "import numpy as np; x = np.random.default_rng(0).uniform(-100, 20, (4, 49, 10, 1)).astype(np.float32); np.save('$T/kws.npy', x); np.save('$T/kws1.npy', x[:1])"
+  armnn_out() { rm -rf "$2"; "$BUILD/armnn_run" "$1" --input "input_1=$T/kws1.npy" --output-dir "$2" >"$T/log" 2>&1; }
+  armnn_out "$Q8" "$T/q8_clean" || fail "Arm NN on $Q8: $(tail -1 "$T/log")"
+  ops() { "$TF" inspect "$1" | grep '^ops:'; }
+  for kind in weights-transposed channel-permutation bn-folded-twice; do
+    bad=$T/q8_$kind.tflite fixed=$T/q8_fixed_$kind.tflite
+    "$TF" mutate "$Q8" --fault "$kind" --seed 1 -o "$bad" >"$T/log" 2>&1 || { fail "mutate int8 $kind: $(tail -1 "$T/log")"; continue; }
+    armnn_out "$bad" "$T/q8_bad" && ! "$CLOSE" "$T/q8_bad/Identity.npy" "$T/q8_clean/Identity.npy" --rel 0 >/dev/null 2>&1 &&
+      passed=$((passed + 1)) || fail "int8 $kind: the mutant's Arm NN outputs should differ from the clean model's"
+    check "int8-repair-$kind" 0 "wrote" -- "$TF" repair "$Q8" "$bad" --npy "$T/kws.npy" -o "$fixed"
+    [[ -f $fixed ]] || continue
+    [[ $(ops "$fixed") == "$(ops "$Q8")" ]] && (( $(stat -c %s "$fixed") < $(stat -c %s "$Q8") * 11 / 10 )) &&
+      { passed=$((passed + 1)); echo "ok   int8-$kind stays int8: $(ops "$fixed"), $(stat -c %s "$fixed") bytes"; } ||
+      fail "int8-$kind: the repaired model is no longer int8 ($(ops "$fixed"), $(stat -c %s "$fixed") bytes)"
+    if armnn_out "$fixed" "$T/q8_fixed" && res=$("$CLOSE" "$T/q8_fixed/Identity.npy" "$T/q8_clean/Identity.npy" --rel 0 2>&1); then
+      passed=$((passed + 1)); echo "ok   int8-$kind repaired, Arm NN vs clean int8: $res"
+    else fail "int8-$kind: Arm NN outputs of the repaired model differ from the clean int8 model: $res $(tail -1 "$T/log")"; fi
+  done
+fi
+
 echo "localize tflite tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

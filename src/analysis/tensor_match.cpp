@@ -23,14 +23,6 @@ std::string Transform::describe() const {
   return s.empty() ? "identity" : s;
 }
 
-namespace {
-
-Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
-  Shape out(perm.size());
-  for (size_t i = 0; i < perm.size(); ++i) out[i] = s[static_cast<size_t>(perm[i])];
-  return out;
-}
-
 std::pair<double, double> integer_range(DType t) {
   switch (t) {
     case DType::kI8: return {-128, 127};
@@ -39,6 +31,14 @@ std::pair<double, double> integer_range(DType t) {
     case DType::kU16: return {0, 65535};
     default: return {-2147483648.0, 2147483647.0};
   }
+}
+
+namespace {
+
+Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
+  Shape out(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) out[i] = s[static_cast<size_t>(perm[i])];
+  return out;
 }
 
 bool is_identity_perm(const std::vector<int64_t>& p) {
@@ -200,21 +200,35 @@ std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& targ
   return best;
 }
 
+Tensor quantize_real(const Tensor& real64, const QuantParams& q, DType dtype) {
+  Tensor r = real64.dtype() == DType::kF64 ? real64.clone() : real64.cast(DType::kF64);
+  double* v = r.mutable_data<double>();
+  const auto [lo, hi] = integer_range(dtype);
+  // Per-axis parameters: element i belongs to channel (i / inner) % channels along q.axis.
+  const int64_t axis = q.axis < 0 ? q.axis + r.rank() : q.axis;
+  int64_t inner = 1, channels = 1;
+  if (q.per_axis()) {
+    check_input(axis >= 0 && axis < r.rank() && r.dim(axis) == static_cast<int64_t>(q.scale.size()),
+                "quantization parameters do not fit the tensor");
+    for (int64_t d = axis + 1; d < r.rank(); ++d) inner *= r.dim(d);
+    channels = r.dim(axis);
+  }
+  for (int64_t i = 0; i < r.numel(); ++i) {
+    const size_t c = static_cast<size_t>((i / inner) % channels);
+    const double zp = c < q.zero_point.size() ? static_cast<double>(q.zero_point[c]) : 0.0;
+    v[i] = std::clamp(std::nearbyint(v[i] / q.scale[c]) + zp, lo, hi);
+  }
+  Tensor out = r.cast(dtype);
+  out.set_quant(q);
+  return out;
+}
+
 Tensor source_as_target(const Tensor& source64, const Transform& tr, const Tensor& like) {
   Tensor t = to_target_frame(source64, tr, like.shape());
   if (like.dtype() == DType::kF64) return t;
-  if (is_integer(like.dtype()) && like.quant() && like.quant()->scale.size() == 1) {
-    // Quantize with the target's own parameters: what its integer kernels would have been given.
-    const QuantParams& q = *like.quant();
-    const double zp = q.zero_point.empty() ? 0.0 : static_cast<double>(q.zero_point[0]);
-    Tensor r = t.clone();
-    double* v = r.mutable_data<double>();
-    const auto [lo, hi] = integer_range(like.dtype());
-    for (int64_t i = 0; i < r.numel(); ++i) v[i] = std::clamp(std::nearbyint(v[i] / q.scale[0]) + zp, lo, hi);
-    Tensor out = r.cast(like.dtype());
-    out.set_quant(like.quant());
-    return out;
-  }
+  // Quantize with the target's own parameters: what its integer kernels would have been given.
+  if (is_integer(like.dtype()) && like.quant() && !like.quant()->scale.empty())
+    return quantize_real(t, *like.quant(), like.dtype());
   return t.cast(like.dtype());
 }
 

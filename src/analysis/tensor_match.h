@@ -31,6 +31,11 @@ Tensor to_target_frame(const Tensor& source, const Transform& tr, const Shape& t
 Tensor to_source_frame(const Tensor& target, const Transform& tr, const Shape& source_shape);
 
 // Real values as float64 (integer tensors with quantization are dequantized).
+// Real values -> `dtype` (an integer type) on the grid of `q`, per tensor or per axis: round half
+// to even, add the zero point, saturate. The result carries `q`.
+// The values an integer type holds: [lo, hi] (int32 for other types).
+std::pair<double, double> integer_range(DType t);
+Tensor quantize_real(const Tensor& real64, const QuantParams& q, DType dtype);
 Tensor real_f64(const Tensor& t);
 
 // max |a - b| over two float64 tensors of equal element count; NaN where one side is NaN and the

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "analysis/tensor_match.h"
@@ -65,6 +66,14 @@ bool float_weight(const Model& m, const Node& n) {
   const Tensor* w = initializer(m, n, 1);
   return n.op_type == "Conv" && w && w->dtype() == DType::kF32 && w->rank() == 4;
 }
+
+// An integer-quantized convolution (a TFLite int8/uint8 model): weight faults apply to its real values.
+bool quantized_weight(const Model& m, const Node& n) {
+  const Tensor* w = initializer(m, n, 1);
+  return n.op_type == "Conv" && w && is_integer(w->dtype()) && w->quant() && !w->quant()->scale.empty() && w->rank() == 4;
+}
+
+bool real_weight(const Model& m, const Node& n) { return float_weight(m, n) || quantized_weight(m, n); }
 
 std::vector<int64_t> ints(const Node& n, const char* key, size_t count, int64_t def) {
   return n.attr_ints(key, std::vector<int64_t>(count, def));
@@ -181,10 +190,11 @@ bool ceil_mode_matters(const Model& m, const Node& n) {
 bool applies(const Model& m, const Node& n, const std::string& kind) {
   const std::string& op = n.op_type;
   if (kind == "channel-order") return first_conv_on_input(m, n);
-  if (kind == "weights-fp16" || kind == "weights-int8" || kind == "bn-folded-twice") return float_weight(m, n);
-  if (kind == "weights-transposed") return float_weight(m, n) && kernel_h(m, n) == kernel_w(m, n) && kernel_h(m, n) > 1;
-  if (kind == "channel-permutation") return float_weight(m, n) && oihw_dim(m, n, 0) > 1;
-  if (kind == "bias-dropped") return float_weight(m, n) && initializer(m, n, 2) != nullptr && (!nhwc(n) || nonzero_bias(m, n));
+  if (kind == "weights-fp16" || kind == "weights-int8") return float_weight(m, n);
+  if (kind == "bn-folded-twice") return real_weight(m, n);
+  if (kind == "weights-transposed") return real_weight(m, n) && kernel_h(m, n) == kernel_w(m, n) && kernel_h(m, n) > 1;
+  if (kind == "channel-permutation") return real_weight(m, n) && oihw_dim(m, n, 0) > 1;
+  if (kind == "bias-dropped") return real_weight(m, n) && initializer(m, n, 2) != nullptr && (!nhwc(n) || nonzero_bias(m, n));
   if (kind == "epsilon") return op == "BatchNormalization" || op == "InstanceNormalization" || op == "LayerNormalization";
   if (kind == "pads") return float_weight(m, n) && (symmetric_padded(n) || same_symmetric_pad(m, n) > 0);
   const bool stride2_k3 = ints(n, "strides", 2, 1) == std::vector<int64_t>{2, 2} && float_weight(m, n) && kernel_h(m, n) == 3;
@@ -336,8 +346,29 @@ std::string mutate_nhwc_padding(Model& m, size_t at, const std::string& kind) {
   return "explicit pads [1,1,1,1] (a Pad node) -> SAME";
 }
 
+// A weight or bias fault on a quantized convolution: applied to the real values, which then go back
+// on the tensors' own grids (same scales and zero points), as a faulty quantizing converter would
+// have written them.
+std::string mutate_quantized_weights(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng) {
+  const Tensor qw = *initializer(m, n, 1);
+  const Tensor* b = initializer(m, n, 2);
+  const std::optional<Tensor> qb = b && b->quant() ? std::optional<Tensor>(*b) : std::nullopt;
+  const std::string bias_name = qb ? n.inputs[2] : std::string();
+  *initializer(m, n, 1) = real_f64(qw).cast(DType::kF32);
+  if (qb) *initializer(m, n, 2) = real_f64(*qb).cast(DType::kF32);
+  const std::string detail = mutate_node(m, n, kind, rng);
+  Tensor* w = initializer(m, n, 1);
+  *w = quantize_real(*w, *qw.quant(), qw.dtype());
+  if (qb)  // the bias the node reads now, and the original one if a fault replaced it
+    for (const std::string& name : {n.has_input(2) ? n.inputs[2] : std::string(), bias_name})
+      if (auto it = m.graph.initializers.find(name); it != m.graph.initializers.end() && it->second.dtype() == DType::kF32)
+        it->second = quantize_real(it->second, *qb->quant(), qb->dtype());
+  return detail + " (requantized with the tensors' own scales)";
+}
+
 // Applies `kind` to node `n`; returns what changed.
 std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937_64& rng) {
+  if ((weight_kind(kind) || kind == "bias-dropped") && quantized_weight(m, n)) return mutate_quantized_weights(m, n, kind, rng);
   if (weight_kind(kind) && !to_oihw_perm(n).empty()) return mutate_weights_in_layout(m, n, kind, rng);
   Tensor* w = initializer(m, n, 1);
   if (kind == "weights-fp16") {

@@ -224,6 +224,28 @@ Model set_attributes(const Model& source, const Model& target, const Fault& f) {
 
 // ---------------------------------------------------------------- restore-weights
 
+// The target's weight quantization, kept where it can hold the source weights: a channel whose source
+// weights would saturate its grid by more than half a step (the fault changed the scale too) gets the
+// symmetric scale max|w| / qmax that TFLite's converter gives int8 weights.
+QuantParams fit_weight_scales(const Tensor& w64, const QuantParams& q, DType dtype) {
+  QuantParams fitted = q;
+  const double hi = integer_range(dtype).second;
+  const int64_t channels = q.per_axis() ? w64.dim(q.axis < 0 ? q.axis + w64.rank() : q.axis) : 1;
+  int64_t inner = 1;
+  if (q.per_axis())
+    for (int64_t d = (q.axis < 0 ? q.axis + w64.rank() : q.axis) + 1; d < w64.rank(); ++d) inner *= w64.dim(d);
+  std::vector<double> amax(static_cast<size_t>(channels), 0.0);
+  for (int64_t i = 0; i < w64.numel(); ++i) {
+    const size_t c = static_cast<size_t>((i / inner) % channels);
+    amax[c] = std::max(amax[c], std::fabs(w64.data<double>()[i]));
+  }
+  for (size_t c = 0; c < amax.size() && c < fitted.scale.size(); ++c) {
+    const bool symmetric = c >= q.zero_point.size() || q.zero_point[c] == 0;
+    if (symmetric && amax[c] / fitted.scale[c] > hi + 0.5) fitted.scale[c] = static_cast<float>(amax[c] / hi);
+  }
+  return fitted;
+}
+
 // The source weights [out, in, k...] (BatchNorm folded in when the source has it after the op and
 // the target does not) in the target op's layout and precision.
 Model restore_weights(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
@@ -234,9 +256,14 @@ Model restore_weights(const Model& source, const Model& target, const Fault& f, 
   auto tw = m.graph.initializers.find(tn.inputs.at(1));
   check_input(sw != source.graph.initializers.end() && tw != m.graph.initializers.end(), "weights are not constants");
   Tensor w = real_f64(sw->second).clone();
+  // From the source op's layout to [out, in, k...] (a TFLite source keeps OHWI / 1HWO).
+  const std::string source_layout = sn.attr_string("weight_layout", "OIHW");
+  if (sn.op_type == "Conv" && source_layout == "OHWI") w = permute(w, {0, 3, 1, 2});
+  else if (sn.op_type == "Conv" && source_layout == "1HWO") w = permute(w, {3, 0, 1, 2});
+  else if ((sn.op_type == "Gemm" && !sn.attr_int("transB", 0)) || sn.op_type == "MatMul") w = permute(w, {1, 0});
   std::vector<double> b(static_cast<size_t>(w.dim(0)), 0.0);
   bool source_bias = sn.has_input(2) && source.graph.initializers.count(sn.inputs[2]);
-  if (source_bias) b = source.graph.initializers.at(sn.inputs[2]).to_f64_vector();
+  if (source_bias) b = real_f64(source.graph.initializers.at(sn.inputs[2])).to_f64_vector();
   // Fold a source BatchNorm that reads this op's output, unless the target keeps a BatchNorm too.
   bool target_has_bn = false;
   for (const auto& n : m.graph.nodes) target_has_bn |= n.op_type == "BatchNormalization" && !n.inputs.empty() && n.inputs[0] == tn.outputs[0];
@@ -263,20 +290,35 @@ Model restore_weights(const Model& source, const Model& target, const Fault& f, 
                                                    shape_str(tw->second.shape()));
   // Into the target's precision: quantized weights are re-quantized with the target's own scheme.
   const Tensor& old = tw->second;
+  const bool quantized = is_integer(old.dtype()) && old.quant() && !old.quant()->scale.empty() && !opt.float_restore;
+  QuantParams wq;
   Tensor nw;
-  if (is_integer(old.dtype()) && old.quant() && !opt.float_restore) {
-    Tensor like = old;
-    nw = source_as_target(w, Transform{}, like);
-    check_input(old.quant()->scale.size() == 1, "per-channel re-quantization is not supported yet");
+  if (quantized) {
+    wq = fit_weight_scales(w, *old.quant(), old.dtype());
+    nw = quantize_real(w, wq, old.dtype());
   } else {
     nw = w.cast(is_float(old.dtype()) && !opt.float_restore ? old.dtype() : DType::kF32);
   }
   const std::string wname = m.graph.unused_name(tn.inputs[1] + "_repaired");
   m.graph.initializers[wname] = nw;
   tn.inputs[1] = wname;
-  if (source_bias && (tn.op_type == "Conv" || tn.op_type == "Gemm")) {
+  const Tensor* old_bias = tn.has_input(2) && m.graph.initializers.count(tn.inputs[2]) ? &m.graph.initializers.at(tn.inputs[2]) : nullptr;
+  const bool quantized_bias = quantized && old_bias && is_integer(old_bias->dtype()) && old_bias->quant() &&
+                              !old_bias->quant()->scale.empty();
+  if (quantized_bias && (source_bias || wq != *old.quant())) {
+    // An int32 bias is on the grid input scale x weight scale: it follows any widened weight scale.
+    QuantParams bq = *old_bias->quant();
+    for (size_t c = 0; c < bq.scale.size(); ++c) {
+      const size_t wc = wq.scale.size() == 1 ? 0 : c;
+      if (wc < wq.scale.size()) bq.scale[c] = static_cast<float>(bq.scale[c] * (static_cast<double>(wq.scale[wc]) / old.quant()->scale[wc]));
+    }
+    Tensor real = source_bias ? Tensor::from_vector<double>(b, {static_cast<int64_t>(b.size())}) : real_f64(*old_bias);
+    const std::string bname = m.graph.unused_name(tn.name + "_bias_repaired");
+    m.graph.initializers[bname] = quantize_real(real.reshaped(old_bias->shape()), bq, old_bias->dtype());
+    tn.inputs[2] = bname;
+  } else if (source_bias && !quantized_bias && (tn.op_type == "Conv" || tn.op_type == "Gemm")) {
     DType bt = DType::kF32;
-    if (tn.has_input(2) && m.graph.initializers.count(tn.inputs[2])) bt = m.graph.initializers.at(tn.inputs[2]).dtype();
+    if (old_bias) bt = old_bias->dtype();
     if (!is_float(bt)) bt = DType::kF32;
     const std::string bname = m.graph.unused_name(tn.name + "_bias_repaired");
     m.graph.initializers[bname] = Tensor::from_vector<double>(b, {static_cast<int64_t>(b.size())}).cast(bt);
@@ -469,7 +511,11 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
   Reference ref;
   {
     Interpreter fp64(source, {Precision::kF64});
-    for (const auto& s : samples) ref.outputs.push_back(fp64.run(s.source));
+    for (const auto& s : samples) {  // real values: a quantized source's outputs are dequantized
+      auto out = fp64.run(s.source);
+      for (auto& [name, t] : out) t = real_f64(t);
+      ref.outputs.push_back(std::move(out));
+    }
   }
   RepairResult r;
   r.repaired = target;
