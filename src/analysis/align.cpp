@@ -197,6 +197,9 @@ class ForcedRun : public Observer {
     }
     Tensor real = real_f64(value);
     grid_ = quantization_step(value);
+    value_max_[name] = max_abs(real);
+    value_step_[name] = grid_;
+    weight_bound_ = weight_rounding_bound(producer);
     // (The interpreter may widen float16 values to float32: in a model that computes in float16 every
     // float value is judged against the fp16 noise too.)
     half_ = is_float(value.dtype()) && !trace_.local_noise_fp16.empty();
@@ -244,7 +247,36 @@ class ForcedRun : public Observer {
   double clean_threshold(int s) const {
     const size_t i = static_cast<size_t>(s);
     return std::max({opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i],
-                     opt_.quant_steps * grid_, half_ ? opt_.half_noise_multiple * trace_.local_noise_fp16[i] : 0.0});
+                     opt_.quant_steps * grid_ + std::min(weight_bound_, kWeightBoundCap * trace_.scale[i]),
+                     half_ ? opt_.half_noise_multiple * trace_.local_noise_fp16[i] : 0.0});
+  }
+
+  // What an integer convolution or fully connected layer adds by computing on rounded numbers: each
+  // output sums K products x_k w_k whose weights are off by up to half a weight step s_w and whose
+  // inputs by up to half an input step s_x. Taken as independent uniform errors, the sum's standard
+  // deviation is at most sqrt(K / 12) (s_w max|x| + s_x max|w|); six of them bound it. Without
+  // this, a source whose weights were never rounded makes every quantized layer look faulty.
+  // The bound grows with max|x|, not with the output: on inputs far from the calibrated range it can
+  // exceed the value's own scale, where any value would match. A fifth of the scale at most.
+  static constexpr double kWeightBoundCap = 0.2;
+  double weight_rounding_bound(const Node* producer) const {
+    if (!producer || producer->domain != "tflite.quantized" || (producer->op_type != "Conv" && producer->op_type != "Gemm") ||
+        producer->inputs.size() < 2)
+      return 0.0;
+    auto w = g_.initializers.find(producer->inputs[1]);
+    auto x_max = value_max_.find(producer->inputs[0]);
+    auto x_step = value_step_.find(producer->inputs[0]);
+    if (w == g_.initializers.end() || x_max == value_max_.end() || !w->second.quant() || w->second.quant()->scale.empty())
+      return 0.0;
+    const Tensor& wt = w->second;
+    const auto& ws = wt.quant()->scale;
+    const bool depthwise = producer->attr_string("weight_layout", "") == "1HWO";
+    const int64_t out_channels = depthwise ? wt.dim(-1) : wt.dim(0);
+    const double fan_in = static_cast<double>(wt.numel()) / std::max<int64_t>(out_channels, 1);
+    const double w_step = *std::max_element(ws.begin(), ws.end());
+    const double w_max = max_abs(real_f64(wt));
+    const double s_x = x_step == value_step_.end() ? 0.0 : x_step->second;
+    return 6.0 * std::sqrt(fan_in / 12.0) * (w_step * x_max->second + s_x * w_max);
   }
 
   // The real values a per-tensor quantized value can hold: [scale (qmin - zp), scale (qmax - zp)].
@@ -329,6 +361,8 @@ class ForcedRun : public Observer {
   const AlignOptions& opt_;
   Tensor forced_;
   double grid_ = 0;  // quantization step of the value being mapped (0: float)
+  double weight_bound_ = 0;  // error its integer producer adds by rounding weights and inputs
+  std::unordered_map<std::string, double> value_max_, value_step_;  // max |value| and step of values seen
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
 };
