@@ -11,6 +11,7 @@
 #include "analysis/diagnose.h"
 #include "core/errors.h"
 #include "runtime/interpreter.h"
+#include "runtime/quant_simulation.h"
 
 namespace transfix {
 
@@ -132,6 +133,7 @@ bool computes_in_fp16(const Model& model) {
 
 SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs, bool fp16_noise) {
   SourceTrace trace;
+  trace.quantized = has_quantized_ops(source);
   TraceRecorder rec(source.graph, trace);
   Interpreter(source, {Precision::kF64}).run(inputs, &rec);
   trace.local_noise.assign(trace.names.size(), 0.0);
@@ -204,12 +206,14 @@ class ForcedRun : public Observer {
     // float value is judged against the fp16 noise too.)
     half_ = is_float(value.dtype()) && !trace_.local_noise_fp16.empty();
     range_ = representable_range(value);
+    value_clip_[name] = 0.0;
     auto a = anchors_.find(name);
     if (a != anchors_.end()) {
       map_to(tv, name, real, a->second.source, a->second.transform, a->second.how);
       const Tensor& src = trace_.value[static_cast<size_t>(a->second.source)];
       const bool wrong_shape = src.numel() != value.numel() || (a->second.transform.reshape && src.rank() == value.rank());
       if (!wrong_shape) {
+        value_clip_[name] = clipped_by(src);
         forced_ = source_as_target(src, a->second.transform, value);
       } else {  // the target's shape is wrong: go on with the source's value, shape and all
         Tensor like = Tensor::uninitialized(value.dtype(), src.shape());
@@ -220,6 +224,7 @@ class ForcedRun : public Observer {
     }
     if (auto m = clean_match(tv, real)) {
       map_to(tv, name, real, m->first, m->second, "value");
+      value_clip_[name] = clipped_by(trace_.value[static_cast<size_t>(m->first)]);
       forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
       return;
     }
@@ -260,7 +265,8 @@ class ForcedRun : public Observer {
   // exceed the value's own scale, where any value would match. A fifth of the scale at most.
   static constexpr double kWeightBoundCap = 0.2;
   double weight_rounding_bound(const Node* producer) const {
-    if (!producer || producer->domain != "tflite.quantized" || (producer->op_type != "Conv" && producer->op_type != "Gemm") ||
+    // A quantized source rounds the same way: the target should match it to its output grid.
+    if (trace_.quantized || !producer || producer->domain != "tflite.quantized" || (producer->op_type != "Conv" && producer->op_type != "Gemm") ||
         producer->inputs.size() < 2)
       return 0.0;
     auto w = g_.initializers.find(producer->inputs[1]);
@@ -276,7 +282,31 @@ class ForcedRun : public Observer {
     const double w_step = *std::max_element(ws.begin(), ws.end());
     const double w_max = max_abs(real_f64(wt));
     const double s_x = x_step == value_step_.end() ? 0.0 : x_step->second;
-    return 6.0 * std::sqrt(fan_in / 12.0) * (w_step * x_max->second + s_x * w_max);
+    const double rounding = 6.0 * std::sqrt(fan_in / 12.0) * (w_step * x_max->second + s_x * w_max);
+    // Inputs the source gave beyond the range the target's input can hold reach this layer clipped
+    // (calibration cut them off): up to max_o sum_k |w_ok| times the largest cut.
+    auto clip = value_clip_.find(producer->inputs[0]);
+    const double cut = clip == value_clip_.end() ? 0.0 : clip->second;
+    return rounding + (cut > 0 ? max_channel_l1(wt, out_channels, depthwise) * cut : 0.0);
+  }
+
+  static double max_channel_l1(const Tensor& w, int64_t out_channels, bool channel_last) {
+    const Tensor real = real_f64(w);
+    const double* v = real.data<double>();
+    std::vector<double> l1(static_cast<size_t>(std::max<int64_t>(out_channels, 1)), 0.0);
+    const int64_t per = real.numel() / std::max<int64_t>(out_channels, 1);
+    for (int64_t i = 0; i < real.numel(); ++i) l1[static_cast<size_t>(channel_last ? i % out_channels : i / per)] += std::fabs(v[i]);
+    return *std::max_element(l1.begin(), l1.end());
+  }
+
+  // How far a source value lies outside the range of the target value it is forced into.
+  double clipped_by(const Tensor& source64) const {
+    if (!range_) return 0.0;
+    double cut = 0.0;
+    const double* v = source64.data<double>();
+    for (int64_t i = 0; i < source64.numel(); ++i)
+      cut = std::max({cut, range_->first - v[i], v[i] - range_->second});
+    return cut;
   }
 
   // The real values a per-tensor quantized value can hold: [scale (qmin - zp), scale (qmax - zp)].
@@ -363,6 +393,7 @@ class ForcedRun : public Observer {
   double grid_ = 0;  // quantization step of the value being mapped (0: float)
   double weight_bound_ = 0;  // error its integer producer adds by rounding weights and inputs
   std::unordered_map<std::string, double> value_max_, value_step_;  // max |value| and step of values seen
+  std::unordered_map<std::string, double> value_clip_;  // how far the source value forced into it was clipped
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
 };

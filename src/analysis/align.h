@@ -46,6 +46,7 @@ struct SourceTrace {
   std::vector<std::vector<uint64_t>> ancestors;  // bitset over value indices, excluding self
   bool is_ancestor(int a, int v) const;          // a is a strict ancestor of v
   bool candidate(int v) const { return value[static_cast<size_t>(v)].defined(); }
+  bool quantized = false;                        // the source has integer ops (its weights are rounded too)
 };
 SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs, bool fp16_noise = false);
 
