@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quantized (int8 / uint8) one-op TFLite models (the q_* cases of tests/tflite_ops/make_op_models.py,
 # FlatBuffers JSON compiled by flatc, not written by transfix): LOGISTIC, TANH, HARD_SWISH, RELU,
-# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, and a squeeze-excite block chaining HARD_SWISH, MEAN,
+# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, SUM, REDUCE_MAX, SUB (constant second operand, with and
+# without fused RELU), and a squeeze-excite block chaining HARD_SWISH, MEAN,
 # LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
 #  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
@@ -15,7 +16,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
 DEQ_STEPS=${DEQ_STEPS:-1}
-XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite)'
+XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|sub)'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1

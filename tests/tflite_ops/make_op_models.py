@@ -146,6 +146,43 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
                     (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
     ]
 
+def quant_binary(name, opname, code, dtype, lo, options_type, activation="NONE"):
+    """x [2, 128] (variable) OP b [128] (constant, its own quantization, seeded values) -> y0 [2, 128]."""
+    b_values = [(k * 37 + 11) % 256 + lo for k in range(128)]
+    tensors = [{"shape": [2, 128], "type": dtype, "buffer": 0, "name": "x",
+                "quantization": {"scale": [0.05], "zero_point": [lo + 100]}},
+               {"shape": [128], "type": dtype, "buffer": 1, "name": "b",
+                "quantization": {"scale": [0.03], "zero_point": [lo + 60]}},
+               {"shape": [2, 128], "type": dtype, "buffer": 0, "name": "y0",
+                "quantization": {"scale": [0.07], "zero_point": [lo + 128]}}]
+    data = list(struct.pack("<128b" if dtype == "INT8" else "<128B", *b_values))
+    return name, {
+        "version": 3, "description": "transfix op test " + name,
+        "operator_codes": [{"deprecated_builtin_code": code, "builtin_code": opname, "version": 2}],
+        "subgraphs": [{"tensors": tensors, "inputs": [0], "outputs": [2], "name": "main",
+                       "operators": [{"opcode_index": 0, "inputs": [0, 1], "outputs": [2],
+                                      "builtin_options_type": options_type,
+                                      "builtin_options": {"fused_activation_function": activation}}]}],
+        "buffers": [{}, {"data": data}],
+    }
+
+
+CODES.update({"SUM": 74, "REDUCE_MAX": 82})
+for dt, lo in (("INT8", -128), ("UINT8", 0)):
+    t = dt.lower()
+    CASES += [
+        quant_binary("q_sub_" + t, "SUB", 41, dt, lo, "SubOptions"),
+        quant_binary("q_sub_relu_" + t, "SUB", 41, dt, lo, "SubOptions", "RELU"),
+        quant_model("q_sum_hw_" + t, op("SUM"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 8], (1.3, lo + 128),
+                    (([2], [1, 2]),), "ReducerOptions", {"keep_dims": False}),
+        quant_model("q_sum_last_keep_" + t, op("SUM"), dt, [4, 2, 32], (0.07, lo + 77), [4, 2, 1], (2.5, lo + 120),
+                    (([1], [-1]),), "ReducerOptions", {"keep_dims": True}),
+        quant_model("q_reduce_max_last_" + t, op("REDUCE_MAX"), dt, [4, 2, 32], (0.07, lo + 77), [4, 2],
+                    (0.07, lo + 77), (([1], [-1]),), "ReducerOptions", {"keep_dims": False}),
+        quant_model("q_reduce_max_hw_keep_" + t, op("REDUCE_MAX"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 1, 1, 8],
+                    (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
+    ]
+
 def squeeze_excite(name, dtype, lo):
     """A MobileNetV3-style block on quantized tensors: h = HARD_SWISH(x); s = LOGISTIC(MEAN(h, [1, 2]));
     y0 = h * s (MUL broadcasting [1, 1, 1, C] over [1, H, W, C])."""

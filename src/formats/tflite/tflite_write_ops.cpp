@@ -737,6 +737,12 @@ std::vector<const Node*> drop_hybrid_dequantize(WriteContext& ctx, const std::ve
 
 }  // namespace
 
+tflite::ActivationFunctionType activation_by_name(const Node& n, const std::string& name) {
+  for (auto a : tflite::EnumValuesActivationFunctionType())
+    if (name == tflite::EnumNameActivationFunctionType(a)) return a;
+  unsupported(n, "unknown fused activation '" + name + "'");
+}
+
 std::vector<TfOp> map_group(WriteContext& ctx, const std::vector<const Node*>& group_in) {
   const Node& head = *group_in.front();
   const bool from_tflite = head.prov.format == "tflite";
@@ -745,8 +751,13 @@ std::vector<TfOp> map_group(WriteContext& ctx, const std::vector<const Node*>& g
   const std::vector<const Node*> group = from_tflite ? drop_hybrid_dequantize(ctx, group_in, group_op, storage) : group_in;
   std::vector<TfOp> ops;
   if (!from_tflite || !fold_tflite_group(ctx, group, group_op, ops))
-    for (const Node* n : group)
-      for (TfOp& op : map_node(ctx, *n, group_op)) ops.push_back(std::move(op));
+    for (const Node* n : group) {
+      std::vector<TfOp> mapped = map_node(ctx, *n, group_op);
+      // A quantized op keeps its fused activation as an attribute (its integer kernel clamps to it).
+      if (n->has_attr("fused_activation") && !mapped.empty() && mapped.back().fusable)
+        mapped.back().act = activation_by_name(*n, n->attr_string("fused_activation", "NONE"));
+      for (TfOp& op : mapped) ops.push_back(std::move(op));
+    }
   for (TfOp& op : ops) {
     op.group = from_tflite ? head.prov.index : -1;
     op.group_op = group_op;

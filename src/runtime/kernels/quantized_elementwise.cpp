@@ -4,6 +4,7 @@
 //       a headroom shift of 20 bits:
 //         a_i = (x_i - zp_i) * 2^20 * (s_i / s)                  (fixed-point multiply, < 1)
 //         y   = clamp((a_1 + a_2) * (s / (2^20 * s_y)) + zp_y)
+//  SUB: as ADD with a_1 - a_2.
 //  MUL: y = clamp((x_1 - zp_1) * (x_2 - zp_2) * (s1 * s2 / s_y) + zp_y)
 #include <functional>
 
@@ -38,7 +39,9 @@ void quantized_binary(KernelContext& ctx, const std::function<int32_t(int32_t, i
   ctx.set_output(0, y);
 }
 
-void quantized_add(KernelContext& ctx) {
+// ADD (sign +1) and SUB (sign -1): TFLite's SUB is ADD's arithmetic with the scaled second input
+// subtracted (the fixed-point multiply rounds half away from zero, so negating after scaling is exact).
+void quantized_add_or_sub(KernelContext& ctx, int32_t sign) {
   constexpr int kLeftShift = 20;  // headroom of 8-bit inputs in int32
   const double s1 = per_tensor_quant(ctx, ctx.input(0), "input 0").scale;
   const double s2 = per_tensor_quant(ctx, ctx.input(1), "input 1").scale;
@@ -49,9 +52,12 @@ void quantized_add(KernelContext& ctx) {
   quantized_binary(ctx, [&](int32_t a, int32_t b) {
     const int32_t sa = multiply_by_quantized_multiplier(a * (1 << kLeftShift), m1);
     const int32_t sb = multiply_by_quantized_multiplier(b * (1 << kLeftShift), m2);
-    return multiply_by_quantized_multiplier(sa + sb, mo);
+    return multiply_by_quantized_multiplier(sa + sign * sb, mo);
   }, out.zero_point);
 }
+
+void quantized_add(KernelContext& ctx) { quantized_add_or_sub(ctx, 1); }
+void quantized_sub(KernelContext& ctx) { quantized_add_or_sub(ctx, -1); }
 
 void quantized_mul(KernelContext& ctx) {
   const double s1 = per_tensor_quant(ctx, ctx.input(0), "input 0").scale;
@@ -64,6 +70,7 @@ void quantized_mul(KernelContext& ctx) {
 [[maybe_unused]] const bool kRegistered = [] {
   register_kernel("Add", KernelInfo{quantized_add, true}, kTfliteQuantizedDomain);
   register_kernel("Mul", KernelInfo{quantized_mul, true}, kTfliteQuantizedDomain);
+  register_kernel("Sub", KernelInfo{quantized_sub, true}, kTfliteQuantizedDomain);
   return true;
 }();
 

@@ -1,4 +1,4 @@
-// Quantized TFLite MEAN (ReduceMean), domain "tflite.quantized", uint8 -> uint8 or int8 -> int8,
+// Quantized TFLite MEAN (ReduceMean), SUM (ReduceSum) and REDUCE_MAX, domain "tflite.quantized", uint8 -> uint8 or int8 -> int8,
 // keep_dims either way. With n reduced elements per output, sum = their integer sum:
 //  - 4-D input, axes {1, 2} (global average over H, W), keep_dims (TFLite's optimized Mean; the
 //    TFLite interpreter's XNNPACK delegate takes this case, see below):
@@ -12,6 +12,8 @@
 // [2^-8, 2^8)) as a global average pooling that requantizes in float, rounding half to even:
 //      y = clamp(nearbyint(float(sum - n * zp_x) * (s_x / (s_y * float(n)))) + zp_y)
 #include <cmath>
+#include <functional>
+#include <limits>
 
 #include "formats/tflite/tflite_reader.h"
 #include "runtime/kernel_util.h"
@@ -29,7 +31,9 @@ struct Sums {
   int64_t count = 1;
 };
 
-Sums reduce_sums(const Tensor& x, const std::vector<bool>& reduced, bool keepdims) {
+// Folds the reduced elements of each output with `fold(acc, x)` from `init` (integer values).
+template <typename Fold>
+Sums reduce_ints(const Tensor& x, const std::vector<bool>& reduced, bool keepdims, int64_t init, Fold fold) {
   Sums s;
   const Shape& in = x.shape();
   std::vector<int64_t> out_stride(in.size(), 0);  // per input dim: its output stride (0 if reduced)
@@ -43,11 +47,12 @@ Sums reduce_sums(const Tensor& x, const std::vector<bool>& reduced, bool keepdim
     if (!reduced[d]) s.out_shape.push_back(in[d]);
     else if (keepdims) s.out_shape.push_back(1);
   }
-  s.sum.assign(static_cast<size_t>(outputs), 0);
+  s.sum.assign(static_cast<size_t>(outputs), init);
   std::vector<int64_t> idx(in.size(), 0);
   int64_t o = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
-    s.sum[static_cast<size_t>(o)] += load_q(x, i);
+    int64_t& acc = s.sum[static_cast<size_t>(o)];
+    acc = fold(acc, static_cast<int64_t>(load_q(x, i)));
     for (size_t d = in.size(); d-- > 0;) {  // next input index, moving the output offset along
       if (++idx[d] < in[d]) { o += out_stride[d]; break; }
       o -= out_stride[d] * (in[d] - 1);
@@ -55,6 +60,66 @@ Sums reduce_sums(const Tensor& x, const std::vector<bool>& reduced, bool keepdim
     }
   }
   return s;
+}
+
+Sums reduce_sums(const Tensor& x, const std::vector<bool>& reduced, bool keepdims) {
+  return reduce_ints(x, reduced, keepdims, 0, [](int64_t a, int64_t v) { return a + v; });
+}
+
+// The reduced dims: the "axes" attribute, or the constant second input (ReduceSum), or all dims.
+std::vector<bool> reduced_dims(const KernelContext& ctx, int64_t rank) {
+  std::vector<int64_t> axes = ctx.node.attr_ints("axes");
+  if (axes.empty() && ctx.has_input(1)) axes = ctx.input(1).to_i64_vector();
+  if (axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) == 0)
+    for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(a, rank))] = true;
+  return reduced;
+}
+
+void store_clamped(KernelContext& ctx, const Tensor& x, const Sums& s, const std::function<int32_t(int64_t)>& value) {
+  const Range range = dtype_range(ctx, x.dtype());
+  Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
+  for (size_t i = 0; i < s.sum.size(); ++i) {
+    const int32_t v = std::min(range.hi, std::max(range.lo, value(s.sum[i])));
+    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  ctx.set_output(0, y);
+}
+
+// REDUCE_MAX: the largest integer, not requantized (TFLite's kernel copies it: input and output
+// share their quantization).
+void quantized_reduce_max(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  require_u8_or_i8(ctx, x, "input");
+  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
+  if (in.scale != out.scale || in.zero_point != out.zero_point)
+    ctx.fail("input and output quantization differ (TFLite's REDUCE_MAX does not requantize)");
+  const Sums s = reduce_ints(x, reduced_dims(ctx, x.rank()), ctx.node.attr_int("keepdims", 1) != 0,
+                             std::numeric_limits<int64_t>::min(), [](int64_t a, int64_t v) { return std::max(a, v); });
+  store_clamped(ctx, x, s, [](int64_t m) { return static_cast<int32_t>(m); });
+}
+
+// SUM (TFLite's QuantizedMeanOrSum, compute_sum): in float, scale = s_x / s_y,
+//   y = round_half_away(float(sum) * scale - zp_x * scale * n) + zp_y
+// TFLite casts that int32 to the output type without saturating: a sum beyond the output's range
+// wraps around (seen in the TFLite interpreter: 241 steps off on an output scale too small), and so
+// it does here.
+void quantized_reduce_sum(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  require_u8_or_i8(ctx, x, "input");
+  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
+  const Sums s = reduce_sums(x, reduced_dims(ctx, x.rank()), ctx.node.attr_int("keepdims", 1) != 0);
+  const float scale = static_cast<float>(in.scale) / static_cast<float>(out.scale);
+  const float bias = static_cast<float>(-in.zero_point) * scale * static_cast<float>(s.count);
+  Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
+  for (size_t i = 0; i < s.sum.size(); ++i) {
+    const int32_t v = saturating_int(std::round(static_cast<float>(s.sum[i]) * scale + bias)) + out.zero_point;
+    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);  // wraps, as TFLite
+    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  ctx.set_output(0, y);
 }
 
 void quantized_reduce_mean(KernelContext& ctx) {
@@ -104,8 +169,12 @@ void quantized_reduce_mean(KernelContext& ctx) {
   ctx.set_output(0, y);
 }
 
-[[maybe_unused]] const bool kRegistered =
-    register_kernel("ReduceMean", KernelInfo{quantized_reduce_mean, true}, kTfliteQuantizedDomain);
+[[maybe_unused]] const bool kRegistered = [] {
+  register_kernel("ReduceMean", KernelInfo{quantized_reduce_mean, true}, kTfliteQuantizedDomain);
+  register_kernel("ReduceMax", KernelInfo{quantized_reduce_max, true}, kTfliteQuantizedDomain);
+  register_kernel("ReduceSum", KernelInfo{quantized_reduce_sum, true}, kTfliteQuantizedDomain);
+  return true;
+}();
 
 }  // namespace
 }  // namespace transfix
