@@ -265,8 +265,9 @@ Model float_twin_model(const Model& model) { return Rewriter(model, false).run()
 
 // Quantized ops the TFLite interpreter's XNNPACK delegate takes and computes differently from the
 // built-in kernels (its profile on the one-op models of tests/tflite_ops shows the delegate for these;
-// HARD_SWISH, TANH, RELU* stay in built-in kernels). ReduceMean decides itself (only H, W of 4-D).
-const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean"};
+// HARD_SWISH, TANH, RELU* stay in built-in kernels; SUB it takes but computes as the built-in kernel
+// does). ReduceMean decides itself (only H, W of 4-D).
+const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean", "Elu"};
 
 Model xnnpack_requantized_model(const Model& model) {
   Model out = model;

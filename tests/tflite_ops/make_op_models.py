@@ -167,7 +167,7 @@ def quant_binary(name, opname, code, dtype, lo, options_type, activation="NONE")
     }
 
 
-CODES.update({"SUM": 74, "REDUCE_MAX": 82})
+CODES.update({"SUM": 74, "REDUCE_MAX": 82, "ELU": 111, "EXP": 47})
 for dt, lo in (("INT8", -128), ("UINT8", 0)):
     t = dt.lower()
     CASES += [
@@ -215,6 +215,8 @@ def squeeze_excite(name, dtype, lo):
     }
 
 
+# ELU: int8 only (the TFLite interpreter has no uint8 ELU, and no integer EXP).
+CASES += [quant_model("q_elu_int8", op("ELU"), "INT8", [2, 128], (0.03, -128 + 170), [2, 128], (0.02, -128 + 50))]
 CASES += [squeeze_excite("q_squeeze_excite_int8", "INT8", -128), squeeze_excite("q_squeeze_excite_uint8", "UINT8", 0)]
 
 def with_signature_and_metadata(case):

@@ -1,8 +1,9 @@
-// Quantized TFLite LOGISTIC (Sigmoid) and TANH, domain "tflite.quantized", uint8 -> uint8 or
+// Quantized TFLite LOGISTIC (Sigmoid), TANH, ELU and EXP, domain "tflite.quantized", uint8 -> uint8 or
 // int8 -> int8. TFLite's built-in kernels (generic optimized, the default registration) build a
 // 256-entry table in float32 for every input integer q and look each element up:
 //   x_q = s_x * (q - zp_x)                                   (float)
-//   y_q = clamp(round_half_away(f(x_q) * (1 / s_y)) + zp_y)   f = 1 / (1 + expf(-x)) or tanhf(x)
+//   y_q = clamp(round_half_away(f(x_q) * (1 / s_y)) + zp_y)   f = 1 / (1 + expf(-x)), tanhf(x),
+//                                                            x < 0 ? expf(x) - 1 : x, expf(x)
 // (The reference kernels use gemmlowp fixed-point exp / tanh instead; the interpreter the results
 // are checked against runs the table.) TFLite requires s_y = 1/256 with zp_y = 0 (uint8) / -128
 // (int8) for LOGISTIC, 1/128 with 128 / 0 for TANH; other output parameters work here too.
@@ -49,9 +50,25 @@ void quantized_tanh(KernelContext& ctx) {
   table_op(ctx, [](float v) { return std::tanh(v); }, false);
 }
 
+// ELU (alpha 1) and EXP: the same float32 table, f = x < 0 ? expf(x) - 1 : x, and expf(x).
+// ELU with requantize = "fp32": XNNPACK's table, x < 0 ? expm1f(x) : x, rounded half to even.
+void quantized_elu(KernelContext& ctx) {
+  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && ctx.input(0).rank() <= kXnnpackMaxRank) {
+    table_op(ctx, [](float v) { return v < 0.0f ? std::expm1(v) : v; }, true);
+    return;
+  }
+  table_op(ctx, [](float v) { return v < 0.0f ? std::exp(v) - 1.0f : v; }, false);
+}
+
+void quantized_exp(KernelContext& ctx) {
+  table_op(ctx, [](float v) { return std::exp(v); }, false);
+}
+
 [[maybe_unused]] const bool kRegistered = [] {
   register_kernel("Sigmoid", KernelInfo{quantized_sigmoid, true}, kTfliteQuantizedDomain);
   register_kernel("Tanh", KernelInfo{quantized_tanh, true}, kTfliteQuantizedDomain);
+  register_kernel("Elu", KernelInfo{quantized_elu, true}, kTfliteQuantizedDomain);
+  register_kernel("Exp", KernelInfo{quantized_exp, true}, kTfliteQuantizedDomain);
   return true;
 }();
 
