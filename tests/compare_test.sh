@@ -200,5 +200,43 @@ else
   skip "quantization split: ${VWW}_int8.tflite or $IMAGES missing"
 fi
 
+# A float16 target (every weight and activation float16, float32 inputs and outputs through Casts, as
+# float16 converters write it): its error is split into the float16 arithmetic (target vs its float32
+# twin: weights, Casts and Constants widened) and the rest. A kernel transposed on top of it must land in
+# the rest, ten times the intended part and ten times the clean conversion's rest.
+if $PY -c "import onnx" 2>/dev/null; then
+  $PY - "$TINY" "$T/fp16.onnx" "$T/fp16_bad.onnx" <<'PYEOF'
+import sys, numpy as np, onnx
+from onnx import numpy_helper, helper, TensorProto
+def to_fp16(path, transposed=None):
+    m = onnx.load(sys.argv[1]); g = m.graph
+    inits = []
+    for t in g.initializer:
+        a = numpy_helper.to_array(t)
+        if a.dtype == np.float32:
+            a = (a.transpose(0, 1, 3, 2).copy() if t.name == transposed else a).astype(np.float16)
+        inits.append(numpy_helper.from_array(a, t.name))
+    del g.initializer[:]; g.initializer.extend(inits)
+    for n in g.node:
+        n.input[:] = ['input_fp16' if x == 'input' else x for x in n.input]
+    g.node[-1].output[0] = 'output_fp16'
+    g.node.insert(0, helper.make_node('Cast', ['input'], ['input_fp16'], to=TensorProto.FLOAT16, name='cast_in'))
+    g.node.append(helper.make_node('Cast', ['output_fp16'], ['output'], to=TensorProto.FLOAT, name='cast_out'))
+    del g.value_info[:]
+    onnx.checker.check_model(m); onnx.save(m, path)
+to_fp16(sys.argv[2]); to_fp16(sys.argv[3], 'features.4.weight')
+PYEOF
+  check fp16-split 1 "float16 arithmetic \(target vs its float32 twin, intended\): max abs" -- \
+    "$TF" compare "$TINY" "$T/fp16.onnx" --random 16 --report "$T/fp16.json"
+  json fp16-split-report "$T/fp16.json" \
+    "(lambda q: 1e-6 < q['quantization']['max_abs'] < 1e-3 and q['conversion']['max_abs'] < 1e-3)(r['outputs'][0]['quantization_split'])"
+  "$TF" compare "$TINY" "$T/fp16_bad.onnx" --random 16 --report "$T/fp16_bad.json" >/dev/null 2>&1
+  json fp16-split-fault-in-rest "$T/fp16_bad.json" \
+    "(lambda q, c: q['conversion']['max_abs'] > 10 * q['quantization']['max_abs'] and q['conversion']['max_abs'] > 10 * c['conversion']['max_abs'])(
+       r['outputs'][0]['quantization_split'], __import__('json').load(open('$T/fp16.json'))['outputs'][0]['quantization_split'])"
+else
+  skip "float16 split: python3-onnx missing"
+fi
+
 echo "compare tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

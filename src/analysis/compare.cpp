@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "analysis/align.h"
 #include "analysis/contract.h"
 #include "analysis/native_runtime.h"
 #include "analysis/model_info.h"
@@ -446,7 +447,9 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 
 // How much of a quantized target's error its own quantization explains.
 std::string quantization_split_reason(const OutputResult& o) {
-  std::string why = "of this, the target's activation quantization (target vs its float twin, intended) accounts for max abs " +
+  std::string why = std::string("of this, the target's ") +
+                    (o.half_precision_twin ? "float16 arithmetic (target vs its float32 twin" : "activation quantization (target vs its float twin") +
+                    ", intended) accounts for max abs " +
                     fmt("%.3g", o.quantization.max_abs) + ", SNR " + fmt("%.3g", o.quantization.snr_db()) + " dB";
   if (o.kind == "classification") why += ", " + std::to_string(o.quantization_flips) + " top-1 changes";
   why += "; the rest (float twin vs source: weight rounding and any conversion fault) max abs " +
@@ -527,9 +530,10 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   }
   load_side(target_path, "target", false, opt.quant_mode, tgt, rec);
   start_native(target_path, opt.target_runtime, opt.threads, "target", tgt, rec);
-  if (tgt.ok && has_quantized_ops(*tgt.model)) {
+  const bool half_target = tgt.ok && !has_quantized_ops(*tgt.model) && computes_in_fp16(*tgt.model);
+  if (tgt.ok && (has_quantized_ops(*tgt.model) || half_target)) {
     try {
-      tgt.twin_model = std::make_unique<Model>(float_twin_model(*tgt.model));
+      tgt.twin_model = std::make_unique<Model>(half_target ? float32_twin_of_fp16(*tgt.model) : float_twin_model(*tgt.model));
       tgt.twin = std::make_unique<Interpreter>(*tgt.twin_model, InterpreterOptions{Precision::kF32});
     } catch (const std::exception& e) {
       rec.note(std::string("target's float twin unavailable (no quantization split): ") + e.what());
@@ -553,6 +557,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     if (tgt.ok && o.target_name.empty()) o.mismatch = "output '" + o.source_name + "' has no counterpart in the target";
     r.outputs.push_back(o);
   }
+  for (auto& o : r.outputs) o.half_precision_twin = half_target && tgt.twin;
   if (tgt.ok) {
     for (const auto& n : out_pairs.notes) rec.note(n);
     for (size_t ti : out_pairs.unpaired_target)

@@ -105,6 +105,7 @@ struct OutputResult {
   // Quantized targets: their float twin (runtime/quant_simulation.h: the same graph and stored weights in
   // float, no activation rounded) splits the target's error in two.
   bool quantization_split = false;
+  bool half_precision_twin = false;  // the split is float16 arithmetic (target vs its float32 twin), not quantization
   ErrorStats quantization;         // target vs its float twin: what quantizing the activations adds (intended)
   ErrorStats conversion;           // float twin vs source: everything else (weight rounding included)
   int64_t quantization_flips = 0;  // top-1 of the target differs from its float twin's

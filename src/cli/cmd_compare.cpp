@@ -162,7 +162,9 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
                 << o.error.test_nan + o.error.test_inf;
     std::cout << "\n";
     if (o.quantization_split) {
-      std::cout << "  quantization (target vs its float twin, intended): max abs " << g(o.quantization.max_abs) << ", SNR "
+      std::cout << (o.half_precision_twin ? "  float16 arithmetic (target vs its float32 twin, intended): max abs "
+                                          : "  quantization (target vs its float twin, intended): max abs ")
+                << g(o.quantization.max_abs) << ", SNR "
                 << g(o.quantization.snr_db()) << " dB";
       if (o.kind == "classification") std::cout << ", " << o.quantization_flips << " top-1 changes";
       std::cout << "\n  rest (float twin vs source: weight rounding, conversion): max abs " << g(o.conversion.max_abs)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <set>
+#include <variant>
 
 #include "core/errors.h"
 #include "formats/tflite/tflite_reader.h"
@@ -262,6 +263,43 @@ bool has_quantized_ops(const Model& model) {
 Model dequantized_model(const Model& model) { return Rewriter(model, true).run(); }
 
 Model float_twin_model(const Model& model) { return Rewriter(model, false).run(); }
+
+Model float32_twin_of_fp16(const Model& model) {
+  constexpr int64_t kOnnxFloat = 1, kOnnxFloat16 = 10;
+  Model out = model;
+  Graph& g = out.graph;
+  for (auto& [name, t] : g.initializers)
+    if (t.dtype() == DType::kF16) t = t.cast(DType::kF32);
+  for (Node& n : g.nodes) {
+    if (n.op_type == "Cast" && n.attr_int("to", 0) == kOnnxFloat16) n.attrs["to"] = Attribute{kOnnxFloat};
+    for (auto& [key, a] : n.attrs)
+      if (auto* t = std::get_if<Tensor>(&a.value); t && t->dtype() == DType::kF16) *t = t->cast(DType::kF32);
+  }
+  for (auto& [name, v] : g.value_info)
+    if (v.dtype == DType::kF16) v.dtype = DType::kF32;
+  for (ValueInfo& v : g.outputs)
+    if (v.dtype == DType::kF16) v.dtype = DType::kF32;
+  // float16 graph inputs keep their type (the caller feeds the target's inputs) and are widened on entry.
+  std::vector<Node> entry;
+  for (const ValueInfo& in : g.inputs) {
+    if (in.dtype != DType::kF16 || g.initializers.count(in.name)) continue;
+    const std::string wide = g.unused_name(in.name + "/fp32");
+    for (Node& n : g.nodes)
+      for (auto& x : n.inputs)
+        if (x == in.name) x = wide;
+    for (ValueInfo& o : g.outputs)
+      if (o.name == in.name) o.name = wide;
+    Node cast;
+    cast.op_type = "Cast";
+    cast.name = wide;
+    cast.inputs = {in.name};
+    cast.outputs = {wide};
+    cast.attrs["to"] = Attribute{kOnnxFloat};
+    entry.push_back(std::move(cast));
+  }
+  g.nodes.insert(g.nodes.begin(), entry.begin(), entry.end());
+  return out;
+}
 
 // Quantized ops the TFLite interpreter's XNNPACK delegate takes and computes differently from the
 // built-in kernels (its profile on the one-op models of tests/tflite_ops shows the delegate for these;

@@ -23,6 +23,11 @@ namespace transfix {
 // Whether the model has integer (tflite.quantized) nodes, i.e. whether a quantization mode applies.
 bool has_quantized_ops(const Model& model);
 
+// The float32 model a float16 model approximates: float16 initializers, Constant values, Casts to
+// float16 and graph inputs widened to float32 (an fp16 graph input is cast to float32 on entry).
+// compare runs it to tell the error that computing in float16 intends from the rest.
+Model float32_twin_of_fp16(const Model& model);
+
 Model dequantized_model(const Model& model);
 
 // The float model a quantized model approximates: the same rewrite with the stored (dequantized)
