@@ -205,27 +205,7 @@ fi
 # twin: weights, Casts and Constants widened) and the rest. A kernel transposed on top of it must land in
 # the rest, ten times the intended part and ten times the clean conversion's rest.
 if $PY -c "import onnx" 2>/dev/null; then
-  $PY - "$TINY" "$T/fp16.onnx" "$T/fp16_bad.onnx" <<'PYEOF'
-import sys, numpy as np, onnx
-from onnx import numpy_helper, helper, TensorProto
-def to_fp16(path, transposed=None):
-    m = onnx.load(sys.argv[1]); g = m.graph
-    inits = []
-    for t in g.initializer:
-        a = numpy_helper.to_array(t)
-        if a.dtype == np.float32:
-            a = (a.transpose(0, 1, 3, 2).copy() if t.name == transposed else a).astype(np.float16)
-        inits.append(numpy_helper.from_array(a, t.name))
-    del g.initializer[:]; g.initializer.extend(inits)
-    for n in g.node:
-        n.input[:] = ['input_fp16' if x == 'input' else x for x in n.input]
-    g.node[-1].output[0] = 'output_fp16'
-    g.node.insert(0, helper.make_node('Cast', ['input'], ['input_fp16'], to=TensorProto.FLOAT16, name='cast_in'))
-    g.node.append(helper.make_node('Cast', ['output_fp16'], ['output'], to=TensorProto.FLOAT, name='cast_out'))
-    del g.value_info[:]
-    onnx.checker.check_model(m); onnx.save(m, path)
-to_fp16(sys.argv[2]); to_fp16(sys.argv[3], 'features.4.weight')
-PYEOF
+  $PY "$ROOT/tests/make_fp16_onnx.py" "$TINY" "$T/fp16.onnx" "$T/fp16_bad.onnx"
   check fp16-split 1 "float16 arithmetic \(target vs its float32 twin, intended\): max abs" -- \
     "$TF" compare "$TINY" "$T/fp16.onnx" --random 16 --report "$T/fp16.json"
   json fp16-split-report "$T/fp16.json" \

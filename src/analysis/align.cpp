@@ -264,7 +264,7 @@ class ForcedRun : public Observer {
   // The bound grows with max|x|, not with the output: on inputs far from the calibrated range it can
   // exceed the value's own scale, where any value would match. A fifth of the scale at most.
   static constexpr double kWeightBoundCap = 0.2;
-  double weight_rounding_bound(const Node* producer) const {
+  double weight_rounding_bound(const Node* producer) {
     // A quantized source rounds the same way: the target should match it to its output grid.
     if (trace_.quantized || !producer || producer->domain != "tflite.quantized" || (producer->op_type != "Conv" && producer->op_type != "Gemm") ||
         producer->inputs.size() < 2)
@@ -274,29 +274,33 @@ class ForcedRun : public Observer {
     auto x_step = value_step_.find(producer->inputs[0]);
     if (w == g_.initializers.end() || x_max == value_max_.end() || !w->second.quant() || w->second.quant()->scale.empty())
       return 0.0;
-    const Tensor& wt = w->second;
-    const auto& ws = wt.quant()->scale;
-    const bool depthwise = producer->attr_string("weight_layout", "") == "1HWO";
-    const int64_t out_channels = depthwise ? wt.dim(-1) : wt.dim(0);
-    const double fan_in = static_cast<double>(wt.numel()) / std::max<int64_t>(out_channels, 1);
-    const double w_step = *std::max_element(ws.begin(), ws.end());
-    const double w_max = max_abs(real_f64(wt));
+    const WeightStats& ws = weight_stats(producer->inputs[1], w->second, producer->attr_string("weight_layout", "") == "1HWO");
     const double s_x = x_step == value_step_.end() ? 0.0 : x_step->second;
-    const double rounding = 6.0 * std::sqrt(fan_in / 12.0) * (w_step * x_max->second + s_x * w_max);
+    const double rounding = 6.0 * std::sqrt(ws.fan_in / 12.0) * (ws.step * x_max->second + s_x * ws.max_abs);
     // Inputs the source gave beyond the range the target's input can hold reach this layer clipped
     // (calibration cut them off): up to max_o sum_k |w_ok| times the largest cut.
     auto clip = value_clip_.find(producer->inputs[0]);
     const double cut = clip == value_clip_.end() ? 0.0 : clip->second;
-    return rounding + (cut > 0 ? max_channel_l1(wt, out_channels, depthwise) * cut : 0.0);
+    return rounding + ws.max_channel_l1 * cut;
   }
 
-  static double max_channel_l1(const Tensor& w, int64_t out_channels, bool channel_last) {
+  // What the bound needs of a quantized weight tensor, computed once per tensor.
+  struct WeightStats {
+    double fan_in = 0, step = 0, max_abs = 0, max_channel_l1 = 0;
+  };
+  const WeightStats& weight_stats(const std::string& name, const Tensor& w, bool channel_last) {
+    auto [it, fresh] = weight_stats_.try_emplace(name);
+    if (!fresh) return it->second;
     const Tensor real = real_f64(w);
+    const int64_t out_channels = std::max<int64_t>(channel_last ? w.dim(-1) : w.dim(0), 1);
+    const int64_t per = real.numel() / out_channels;
+    std::vector<double> l1(static_cast<size_t>(out_channels), 0.0);
     const double* v = real.data<double>();
-    std::vector<double> l1(static_cast<size_t>(std::max<int64_t>(out_channels, 1)), 0.0);
-    const int64_t per = real.numel() / std::max<int64_t>(out_channels, 1);
     for (int64_t i = 0; i < real.numel(); ++i) l1[static_cast<size_t>(channel_last ? i % out_channels : i / per)] += std::fabs(v[i]);
-    return *std::max_element(l1.begin(), l1.end());
+    const auto& scales = w.quant()->scale;
+    it->second = {static_cast<double>(per), *std::max_element(scales.begin(), scales.end()), max_abs(real),
+                  *std::max_element(l1.begin(), l1.end())};
+    return it->second;
   }
 
   // How far a source value lies outside the range of the target value it is forced into.
@@ -394,6 +398,7 @@ class ForcedRun : public Observer {
   double weight_bound_ = 0;  // error its integer producer adds by rounding weights and inputs
   std::unordered_map<std::string, double> value_max_, value_step_;  // max |value| and step of values seen
   std::unordered_map<std::string, double> value_clip_;  // how far the source value forced into it was clipped
+  std::unordered_map<std::string, WeightStats> weight_stats_;  // by weight tensor name
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
 };

@@ -135,12 +135,9 @@ Tensor real_f64(const Tensor& t) {
     for (int64_t i = 0; i < n; ++i) v[i] = q.scale[0] * (v[i] - zp);
     return out;
   }
-  const int64_t axis = q.axis < 0 ? q.axis + t.rank() : q.axis;
-  int64_t inner = 1;
-  for (int64_t d = axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
-  const int64_t channels = t.dim(axis);
+  const QuantChannels ch = quant_channels(t.shape(), q);
   for (int64_t i = 0; i < n; ++i) {
-    const size_t c = static_cast<size_t>((i / inner) % channels);
+    const size_t c = ch.of(i);
     const double zp = c < q.zero_point.size() ? static_cast<double>(q.zero_point[c]) : 0.0;
     v[i] = q.scale[c] * (v[i] - zp);
   }
@@ -200,21 +197,25 @@ std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& targ
   return best;
 }
 
+QuantChannels quant_channels(const Shape& shape, const QuantParams& q) {
+  QuantChannels ch;
+  if (!q.per_axis()) return ch;
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t axis = q.axis < 0 ? q.axis + rank : q.axis;
+  check_input(axis >= 0 && axis < rank && shape[static_cast<size_t>(axis)] == static_cast<int64_t>(q.scale.size()),
+              "quantization parameters do not fit the tensor");
+  for (int64_t d = axis + 1; d < rank; ++d) ch.inner *= shape[static_cast<size_t>(d)];
+  ch.channels = shape[static_cast<size_t>(axis)];
+  return ch;
+}
+
 Tensor quantize_real(const Tensor& real64, const QuantParams& q, DType dtype) {
   Tensor r = real64.dtype() == DType::kF64 ? real64.clone() : real64.cast(DType::kF64);
   double* v = r.mutable_data<double>();
   const auto [lo, hi] = integer_range(dtype);
-  // Per-axis parameters: element i belongs to channel (i / inner) % channels along q.axis.
-  const int64_t axis = q.axis < 0 ? q.axis + r.rank() : q.axis;
-  int64_t inner = 1, channels = 1;
-  if (q.per_axis()) {
-    check_input(axis >= 0 && axis < r.rank() && r.dim(axis) == static_cast<int64_t>(q.scale.size()),
-                "quantization parameters do not fit the tensor");
-    for (int64_t d = axis + 1; d < r.rank(); ++d) inner *= r.dim(d);
-    channels = r.dim(axis);
-  }
+  const QuantChannels ch = quant_channels(r.shape(), q);
   for (int64_t i = 0; i < r.numel(); ++i) {
-    const size_t c = static_cast<size_t>((i / inner) % channels);
+    const size_t c = ch.of(i);
     const double zp = c < q.zero_point.size() ? static_cast<double>(q.zero_point[c]) : 0.0;
     v[i] = std::clamp(std::nearbyint(v[i] / q.scale[c]) + zp, lo, hi);
   }

@@ -31,12 +31,19 @@ Tensor to_target_frame(const Tensor& source, const Transform& tr, const Shape& t
 Tensor to_source_frame(const Tensor& target, const Transform& tr, const Shape& source_shape);
 
 // Real values as float64 (integer tensors with quantization are dequantized).
+Tensor real_f64(const Tensor& t);
 // Real values -> `dtype` (an integer type) on the grid of `q`, per tensor or per axis: round half
 // to even, add the zero point, saturate. The result carries `q`.
+Tensor quantize_real(const Tensor& real64, const QuantParams& q, DType dtype);
 // The values an integer type holds: [lo, hi] (int32 for other types).
 std::pair<double, double> integer_range(DType t);
-Tensor quantize_real(const Tensor& real64, const QuantParams& q, DType dtype);
-Tensor real_f64(const Tensor& t);
+// Which quantization channel element i of a tensor of `shape` belongs to: (i / inner) % channels
+// along q.axis when q is per axis, else always 0.
+struct QuantChannels {
+  int64_t inner = 1, channels = 1;
+  size_t of(int64_t i) const { return static_cast<size_t>((i / inner) % channels); }
+};
+QuantChannels quant_channels(const Shape& shape, const QuantParams& q);
 
 // max |a - b| over two float64 tensors of equal element count; NaN where one side is NaN and the
 // other not counts as infinite.

@@ -230,15 +230,9 @@ Model set_attributes(const Model& source, const Model& target, const Fault& f) {
 QuantParams fit_weight_scales(const Tensor& w64, const QuantParams& q, DType dtype) {
   QuantParams fitted = q;
   const double hi = integer_range(dtype).second;
-  const int64_t channels = q.per_axis() ? w64.dim(q.axis < 0 ? q.axis + w64.rank() : q.axis) : 1;
-  int64_t inner = 1;
-  if (q.per_axis())
-    for (int64_t d = (q.axis < 0 ? q.axis + w64.rank() : q.axis) + 1; d < w64.rank(); ++d) inner *= w64.dim(d);
-  std::vector<double> amax(static_cast<size_t>(channels), 0.0);
-  for (int64_t i = 0; i < w64.numel(); ++i) {
-    const size_t c = static_cast<size_t>((i / inner) % channels);
-    amax[c] = std::max(amax[c], std::fabs(w64.data<double>()[i]));
-  }
+  const QuantChannels ch = quant_channels(w64.shape(), q);
+  std::vector<double> amax(static_cast<size_t>(ch.channels), 0.0);
+  for (int64_t i = 0; i < w64.numel(); ++i) amax[ch.of(i)] = std::max(amax[ch.of(i)], std::fabs(w64.data<double>()[i]));
   for (size_t c = 0; c < amax.size() && c < fitted.scale.size(); ++c) {
     const bool symmetric = c >= q.zero_point.size() || q.zero_point[c] == 0;
     if (symmetric && amax[c] / fitted.scale[c] > hi + 0.5) fitted.scale[c] = static_cast<float>(amax[c] / hi);

@@ -77,11 +77,14 @@ std::vector<bool> reduced_dims(const KernelContext& ctx, int64_t rank) {
   return reduced;
 }
 
-void store_clamped(KernelContext& ctx, const Tensor& x, const Sums& s, const std::function<int32_t(int64_t)>& value) {
+// Writes value(sum) per output, saturated to the type's range or (saturate = false) cast as is.
+void store_ints(KernelContext& ctx, const Tensor& x, const Sums& s, const std::function<int32_t(int64_t)>& value,
+                bool saturate = true) {
   const Range range = dtype_range(ctx, x.dtype());
   Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
   for (size_t i = 0; i < s.sum.size(); ++i) {
-    const int32_t v = std::min(range.hi, std::max(range.lo, value(s.sum[i])));
+    int32_t v = value(s.sum[i]);
+    if (saturate) v = std::min(range.hi, std::max(range.lo, v));
     if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
     else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
   }
@@ -98,7 +101,7 @@ void quantized_reduce_max(KernelContext& ctx) {
     ctx.fail("input and output quantization differ (TFLite's REDUCE_MAX does not requantize)");
   const Sums s = reduce_ints(x, reduced_dims(ctx, x.rank()), ctx.node.attr_int("keepdims", 1) != 0,
                              std::numeric_limits<int64_t>::min(), [](int64_t a, int64_t v) { return std::max(a, v); });
-  store_clamped(ctx, x, s, [](int64_t m) { return static_cast<int32_t>(m); });
+  store_ints(ctx, x, s, [](int64_t m) { return static_cast<int32_t>(m); });
 }
 
 // SUM (TFLite's QuantizedMeanOrSum, compute_sum): in float, scale = s_x / s_y,
@@ -113,13 +116,9 @@ void quantized_reduce_sum(KernelContext& ctx) {
   const Sums s = reduce_sums(x, reduced_dims(ctx, x.rank()), ctx.node.attr_int("keepdims", 1) != 0);
   const float scale = static_cast<float>(in.scale) / static_cast<float>(out.scale);
   const float bias = static_cast<float>(-in.zero_point) * scale * static_cast<float>(s.count);
-  Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
-  for (size_t i = 0; i < s.sum.size(); ++i) {
-    const int32_t v = saturating_int(std::round(static_cast<float>(s.sum[i]) * scale + bias)) + out.zero_point;
-    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);  // wraps, as TFLite
-    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
-  }
-  ctx.set_output(0, y);
+  store_ints(ctx, x, s, [&](int64_t sum) {
+    return saturating_int(std::round(static_cast<float>(sum) * scale + bias)) + out.zero_point;
+  }, /*saturate=*/false);  // wraps, as TFLite
 }
 
 void quantized_reduce_mean(KernelContext& ctx) {
@@ -127,11 +126,7 @@ void quantized_reduce_mean(KernelContext& ctx) {
   require_u8_or_i8(ctx, x, "input");
   const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
   const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
-  std::vector<int64_t> axes = ctx.node.attr_ints("axes");
-  if (axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) == 0)
-    for (int64_t d = 0; d < x.rank(); ++d) axes.push_back(d);
-  std::vector<bool> reduced(static_cast<size_t>(x.rank()), false);
-  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(a, x.rank()))] = true;
+  const std::vector<bool> reduced = reduced_dims(ctx, x.rank());
   const Sums s = reduce_sums(x, reduced, keepdims);
   const bool spatial = x.rank() == 4 && !reduced[0] && reduced[1] && reduced[2] && !reduced[3];
   const float s_x = static_cast<float>(in.scale), s_y = static_cast<float>(out.scale);
@@ -159,14 +154,7 @@ void quantized_reduce_mean(KernelContext& ctx) {
       return saturating_int(std::round(static_cast<float>(sum) / n * scale + bias)) + out.zero_point;
     };
   }
-  const Range range = dtype_range(ctx, x.dtype());
-  Tensor y = Tensor::uninitialized(x.dtype(), s.out_shape);
-  for (size_t i = 0; i < s.sum.size(); ++i) {
-    const int32_t v = s.count == 0 ? out.zero_point : std::min(range.hi, std::max(range.lo, mean(s.sum[i])));
-    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
-    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
-  }
-  ctx.set_output(0, y);
+  store_ints(ctx, x, s, [&](int64_t sum) { return s.count == 0 ? out.zero_point : mean(sum); });
 }
 
 [[maybe_unused]] const bool kRegistered = [] {
