@@ -141,5 +141,24 @@ else
   skipped=$((skipped + 1)); echo "SKIP squeezenet cases: no fixture cache (the fixtures test builds it)"
 fi
 
+# ShuffleNet's channel shuffle (Reshape -> Transpose -> Reshape after a Concat): a Concat on axis 2 of
+# two [C, H, W] halves happens to perform the shuffle itself, and a perm swapping H and W of a square
+# map is a clean match up to a permutation. Both must be found at the mutated node, not after it.
+SH=$CACHE/fixtures/shufflenet_v2_x1_0
+if [[ -f $SH/model_opset13.onnx ]]; then
+  for kind in concat-axis transpose-perm; do
+    out=$T/sh_$kind.onnx
+    "$TF" mutate "$SH/model_opset13.onnx" --fault "$kind" --seed 1 -o "$out" >/dev/null 2>&1
+    node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
+    "$TF" localize "$SH/model_opset13.onnx" "$out" --npy "$SH/input.npy" --report "$T/sh_$kind.json" >/dev/null 2>&1
+    report "shufflenet-localize-$kind" "$T/sh_$kind.json" \
+      "len(r['faults']) == 1 and r['faults'][0]['category'] == '$cat' and len(r['faults'][0]['target']['ops']) == 1 and '$node' in r['faults'][0]['target']['ops'][0]"
+    check "shufflenet-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
+      "$TF" repair "$SH/model_opset13.onnx" "$out" --npy "$SH/input.npy" "$SH/input_2.npy" -o "$T/sh_fixed_$kind.onnx"
+  done
+else
+  skipped=$((skipped + 1)); echo "SKIP shufflenet cases: no fixture cache (the fixtures test builds it)"
+fi
+
 echo "localize tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

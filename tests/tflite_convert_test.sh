@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # transfix convert across formats, each side run by an independent runtime on the same seeded input:
-#  - ONNX -> TFLite (examples/tiny_cnn.onnx, ../shared: wonnx/opt-mnist, onnxconverter_common/
+#  - ONNX -> TFLite (examples/tiny_cnn.onnx, tests/make_convert_cases.py's, ../shared: wonnx/opt-mnist, onnxconverter_common/
 #    image_classifier32): ONNX Runtime on the .onnx vs the TFLite interpreter (tfjs-tflite) on the
 #    written .tflite, and transfix on the written .tflite, within 1e-5 of the output scale;
 #  - TFLite -> ONNX (every float .tflite in ../shared): the TFLite interpreter on the original vs
@@ -37,7 +37,10 @@ compare_dirs() {  # what ours ref rel
   done
 }
 
-onnx_models=("$ROOT/examples/tiny_cnn.onnx")
+# ceil_bn.onnx: MaxPool ceil_mode (end padding, one of them a Pad node) and a BatchNormalization no
+# Conv folds (MUL + ADD), made by tests/make_convert_cases.py.
+/usr/bin/python3 "$ROOT/tests/make_convert_cases.py" "$T/cases" >"$T/log" 2>&1 || fail "make_convert_cases.py: $(tail -1 "$T/log")"
+onnx_models=("$ROOT/examples/tiny_cnn.onnx" "$T/cases/ceil_bn.onnx")
 for m in wonnx/opt-mnist.onnx onnxconverter_common/image_classifier32.onnx; do
   if [[ -f $SHARED/$m ]]; then onnx_models+=("$SHARED/$m"); else echo "SKIP $m: $SHARED not found"; fi
 done

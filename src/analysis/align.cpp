@@ -171,12 +171,18 @@ struct TargetValue {
   Tensor value;                 // pending values, kept to choose an anchor
 };
 
+// Ops a converter folds into the op before them.
+bool absorbable(const std::string& op) {
+  return op == "BatchNormalization" || op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Add" ||
+         op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
+}
+
 // One teacher-forced run of the target.
 class ForcedRun : public Observer {
  public:
-  ForcedRun(const Model& target, const SourceTrace& trace, const std::map<std::string, Anchor>& anchors,
-            const AlignOptions& opt)
-      : g_(target.graph), trace_(trace), anchors_(anchors), opt_(opt) {}
+  ForcedRun(const Model& source, const Model& target, const SourceTrace& trace,
+            const std::map<std::string, Anchor>& anchors, const AlignOptions& opt)
+      : source_(source.graph), g_(target.graph), trace_(trace), anchors_(anchors), opt_(opt) {}
 
   std::unordered_map<std::string, TargetValue> values;
   std::vector<std::string> order;  // target values in production order
@@ -222,7 +228,7 @@ class ForcedRun : public Observer {
       }
       return;
     }
-    if (auto m = clean_match(tv, real)) {
+    if (auto m = clean_match(tv, name, real)) {
       map_to(tv, name, real, m->first, m->second, "value");
       value_clip_[name] = clipped_by(trace_.value[static_cast<size_t>(m->first)]);
       forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
@@ -374,21 +380,106 @@ class ForcedRun : public Observer {
   }
 
   // The source value this target value cleanly equals, if any: the nearest below the frontier.
-  std::optional<std::pair<int, Transform>> clean_match(const TargetValue& tv, const Tensor& real) const {
+  std::optional<std::pair<int, Transform>> clean_match(const TargetValue& tv, const std::string& name,
+                                                       const Tensor& real) const {
     const Fingerprint fp = fingerprint(real);
     const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
+    const int named = same_op_counterpart(tv, name, real);
     for (int s = first; s < static_cast<int>(trace_.names.size()); ++s) {
       if (!trace_.candidate(s) || trace_.print[static_cast<size_t>(s)].numel != fp.numel) continue;
       if (tv.producer >= 0 && tv.frontier.empty()) continue;  // computed from constants only
       if (!below_frontier(s, tv.frontier)) continue;
+      if (named >= 0 && !in_folding_chain(named, s)) continue;
       const double rel = std::max(1e-3, 4 * clean_threshold(s) / std::max(trace_.scale[static_cast<size_t>(s)], 1e-30));
       if (!fingerprints_close(trace_.print[static_cast<size_t>(s)], fp, rel)) continue;
-      auto m = best_match(saturated(trace_.value[static_cast<size_t>(s)]), real);
+      const Tensor src = saturated(trace_.value[static_cast<size_t>(s)]);
+      auto m = best_match(src, real);
+      if (m && !m->transform.perm.empty() && keeps_layout(tv, s)) m = best_match(src, real, 1.0, true);
       if (m && m->max_abs <= clean_threshold(s)) return std::make_pair(s, m->transform);
     }
     return std::nullopt;
   }
 
+  // The source value of the same name, made by the same op type, with as many elements and below the
+  // frontier: the same op in the same place. Only it (or the ops a converter folds into it) can be
+  // this value's clean match; were its values to equal some other source value further on, that
+  // would be a coincidence of a faulty op (a concat on the wrong axis that happens to perform the
+  // channel shuffle after it), not a fusion. -1 when there is no such value.
+  int same_op_counterpart(const TargetValue& tv, const std::string& name, const Tensor& real) const {
+    if (tv.producer < 0) return -1;
+    auto it = trace_.index.find(name);
+    if (it == trace_.index.end()) return -1;
+    const int s = it->second;
+    const int sp = trace_.producer[static_cast<size_t>(s)];
+    if (sp < 0 || !trace_.candidate(s) || trace_.value[static_cast<size_t>(s)].numel() != real.numel()) return -1;
+    if (source_.nodes[static_cast<size_t>(sp)].op_type != g_.nodes[static_cast<size_t>(tv.producer)].op_type) return -1;
+    return below_frontier(s, tv.frontier) ? s : -1;
+  }
+
+  // Is `s` the value `start` or one made from it by a short chain of ops a converter folds away
+  // (BatchNorm, activation, Identity)?
+  bool in_folding_chain(int start, int s) const {
+    if (s == start) return true;
+    if (s < start || s - start > 4 || !trace_.is_ancestor(start, s)) return false;
+    for (int v = start + 1; v <= s; ++v) {
+      if (v != s && !(trace_.is_ancestor(v, s) && trace_.is_ancestor(start, v))) continue;
+      const int p = trace_.producer[static_cast<size_t>(v)];
+      if (p < 0 || !absorbable(source_.nodes[static_cast<size_t>(p)].op_type)) return false;
+    }
+    return true;
+  }
+
+ public:
+  // Must the match of this value to source value `s` keep the elements' order (identity or reshape)?
+  // Yes when everything the segment starts from is mapped as is (no layout change) and the target
+  // segment moves elements (Transpose, DepthToSpace...) exactly as often as the source path to `s`:
+  // both then lay the value out alike. A permuted match there is a fault in disguise, e.g. a
+  // Transpose whose perm swaps H and W of a square map.
+  bool keeps_layout(const TargetValue& tv, int s) const {
+    if (tv.producer < 0) return false;
+    int target_moves = 0;
+    std::vector<int> stack{tv.producer};
+    std::set<int> seen;
+    while (!stack.empty()) {
+      const int n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second) continue;
+      const Node& node = g_.nodes[static_cast<size_t>(n)];
+      target_moves += moves_elements(node.op_type);
+      for (const auto& in : node.inputs) {
+        auto it = values.find(in);
+        if (in.empty() || it == values.end()) continue;
+        const TargetValue& up = it->second;
+        if (up.state == State::kMapped && !up.pair.transform.identity()) return false;
+        if (up.state == State::kPending && up.producer >= 0) stack.push_back(up.producer);
+      }
+    }
+    return target_moves == source_moves(tv.frontier, s);
+  }
+
+ private:
+  static bool moves_elements(const std::string& op) {
+    return op == "Transpose" || op == "DepthToSpace" || op == "SpaceToDepth";
+  }
+
+  // Element-moving source ops between the frontier and value `end`.
+  int source_moves(const std::vector<int>& frontier, int end) const {
+    std::set<int> nodes;
+    for (int v = 0; v <= end; ++v) {
+      if (v != end && !trace_.is_ancestor(v, end)) continue;
+      const int p = trace_.producer[static_cast<size_t>(v)];
+      if (p < 0 || !moves_elements(source_.nodes[static_cast<size_t>(p)].op_type)) continue;
+      bool after_start = frontier.empty(), before_start = false;
+      for (int f : frontier) {
+        after_start |= trace_.is_ancestor(f, v);
+        before_start |= f == v || trace_.is_ancestor(v, f);
+      }
+      if (after_start && !before_start) nodes.insert(p);
+    }
+    return static_cast<int>(nodes.size());
+  }
+
+  const Graph& source_;
   const Graph& g_;
   const SourceTrace& trace_;
   const std::map<std::string, Anchor>& anchors_;
@@ -417,11 +508,6 @@ std::set<std::string> resolved_values(const Graph& g, const ForcedRun& run) {
   return resolved;
 }
 
-bool absorbable(const std::string& op) {
-  return op == "BatchNormalization" || op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Add" ||
-         op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
-}
-
 // Is source value `s` made by an op of the same family as `target_op` (Upsample ~ Resize, Relu ~ Clip)?
 // Layout ops (Reshape, Transpose...) never count: too common to mean anything.
 bool made_by_same_family(const Model& source, const SourceTrace& trace, int s, const std::string& target_op) {
@@ -443,6 +529,8 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   auto error_of = [&](int s) -> std::optional<std::pair<double, Transform>> {
     if (trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) return std::nullopt;
     auto m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25);
+    if (m && !m->transform.perm.empty() && run.keeps_layout(tv, s))
+      m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25, true);
     if (!m) return std::nullopt;
     const double scale = std::max({trace.scale[static_cast<size_t>(s)], max_abs(tv.value), 1e-30});
     return std::make_pair(m->max_abs / scale, m->transform);
@@ -556,7 +644,7 @@ Alignment align_models(const Model& source, const Model& target, const SourceTra
   std::unique_ptr<ForcedRun> run;
   Interpreter interp(target, {Precision::kF32});
   for (out.passes = 1; out.passes <= opt.max_passes; ++out.passes) {
-    run = std::make_unique<ForcedRun>(target, trace, anchors, opt);
+    run = std::make_unique<ForcedRun>(source, target, trace, anchors, opt);
     out.crash.clear();
     try {
       interp.run(target_inputs, run.get());

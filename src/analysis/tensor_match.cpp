@@ -186,9 +186,12 @@ bool fingerprints_close(const Fingerprint& a, const Fingerprint& b, double rel) 
   return norm_gap <= rel * scale && sum_gap <= rel * scale;
 }
 
-std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& target64, double natural_bias) {
+std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& target64, double natural_bias,
+                                      bool keep_order) {
   std::optional<MatchResult> best;
-  for (const Transform& tr : candidate_transforms(source64.shape(), target64.shape())) {
+  std::vector<Transform> transforms = candidate_transforms(source64.shape(), target64.shape());
+  if (keep_order) std::erase_if(transforms, [](const Transform& tr) { return !tr.perm.empty(); });
+  for (const Transform& tr : transforms) {
     Tensor t = to_source_frame(target64, tr, source64.shape());
     double err = max_abs_diff(source64, t);
     if (!best || err < best->max_abs * natural_bias) best = MatchResult{tr, err};

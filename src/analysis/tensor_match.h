@@ -68,7 +68,9 @@ struct MatchResult {
 };
 // `natural_bias` < 1 keeps the first (most natural) transform unless another has an error below
 // natural_bias x its error: for tensors that do not match well, a lucky permutation means nothing.
-std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& target64, double natural_bias = 1.0);
+// `keep_order` admits only the candidates that keep the elements' row-major order (identity, reshape).
+std::optional<MatchResult> best_match(const Tensor& source64, const Tensor& target64, double natural_bias = 1.0,
+                                      bool keep_order = false);
 
 // Turns a source value into what the target tensor `like` holds: transformed into its shape, then
 // cast (or quantized with like's quantization) to like's dtype.

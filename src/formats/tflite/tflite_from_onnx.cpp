@@ -212,7 +212,7 @@ class NhwcRewriter {
     return it->second.shape();
   }
   bool needs_nhwc(const Node& n) const {
-    static const std::set<std::string> spatial{"Conv", "MaxPool", "AveragePool", "Resize"};
+    static const std::set<std::string> spatial{"Conv", "MaxPool", "AveragePool", "Resize", "BatchNormalization"};
     if (!spatial.count(n.op_type) || n.attr_string("layout", "NCHW") == "NHWC") return false;
     return shape(n.inputs[0]).size() == 4;
   }
@@ -238,6 +238,10 @@ class NhwcRewriter {
     std::string x = transpose(n.inputs[0], kToNhwc, n.inputs[0] + "/nhwc_for_" + n.name, n, nodes);
     if (n.op_type == "Resize") {
       convert_resize(n, x);
+    } else if (n.op_type == "BatchNormalization") {
+      batchnorm_as_scale_and_shift(n, x, y + "/nhwc", nodes);
+      transpose(y + "/nhwc", kToNchw, y, n, nodes);
+      return;
     } else {
       if (n.op_type == "Conv") convert_conv_weights(n);
       x = explicit_padding(n, x, nodes);
@@ -274,8 +278,66 @@ class NhwcRewriter {
     if (!n.has_attr("kernel_shape")) set_attr(n, "kernel_shape", std::vector<int64_t>{w.dim(2), w.dim(3)});
   }
 
+  // BatchNormalization that follows no Conv (DenseNet normalizes each concatenation): in inference
+  // form it is y = x * s + (beta - mean * s) per channel, s = gamma / sqrt(var + eps): a MUL and an
+  // ADD by per-channel constants, which broadcast along the last axis of an NHWC tensor.
+  void batchnorm_as_scale_and_shift(const Node& n, const std::string& x, const std::string& y, std::vector<Node>& nodes) {
+    const Tensor* params[4];
+    for (size_t i = 0; i < 4; ++i) {
+      auto it = n.has_input(i + 1) ? m_.graph.initializers.find(n.inputs[i + 1]) : m_.graph.initializers.end();
+      if (it == m_.graph.initializers.end() || it->second.dtype() != DType::kF32 || it->second.rank() != 1)
+        unsupported(n, "statistics computed at run time");
+      params[i] = &it->second;
+    }
+    const int64_t c = shape(n.inputs[0])[1];
+    for (const Tensor* t : params)
+      if (t->numel() != c) unsupported(n, "statistics of the wrong length");
+    const double eps = n.attr_float("epsilon", 1e-5);
+    Tensor scale(DType::kF32, {c}), shift(DType::kF32, {c});
+    for (int64_t i = 0; i < c; ++i) {
+      const double s = params[0]->data<float>()[i] / std::sqrt(static_cast<double>(params[3]->data<float>()[i]) + eps);
+      scale.mutable_data<float>()[i] = static_cast<float>(s);
+      shift.mutable_data<float>()[i] = static_cast<float>(params[1]->data<float>()[i] - params[2]->data<float>()[i] * s);
+    }
+    Node mul;
+    mul.op_type = "Mul";
+    mul.name = y + "/scaled";
+    mul.prov = n.prov;
+    mul.inputs = {x, constant(n.name + "/scale", std::move(scale))};
+    mul.outputs = {mul.name};
+    Node add;
+    add.op_type = "Add";
+    add.name = y;
+    add.prov = n.prov;
+    add.inputs = {mul.name, constant(n.name + "/shift", std::move(shift))};
+    add.outputs = {y};
+    nodes.push_back(std::move(mul));
+    nodes.push_back(std::move(add));
+  }
+
+  // ceil_mode rounds the output size up; the windows it adds start inside the input (or its start
+  // padding) and run past the end. Extra end padding with -FLT_MAX gives the same windows in floor
+  // mode and the same maxima: each added window still holds an input value.
+  void ceil_mode_as_end_padding(Node& n) {
+    if (n.attr_int("ceil_mode", 0) == 0) return;
+    if (n.op_type != "MaxPool") unsupported(n, "ceil_mode has no TFLite form outside MaxPool");
+    if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") unsupported(n, "ceil_mode with auto_pad");
+    std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+    const Shape& in = shape(n.inputs[0]);
+    const Shape& out = shape(n.outputs[0]);
+    const std::vector<int64_t> k = n.attr_ints("kernel_shape"), s = n.attr_ints("strides", {1, 1}),
+                               d = n.attr_ints("dilations", {1, 1});
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t needed = (out[i + 2] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (in[i + 2] + pads[i] + pads[i + 2]);
+      if (needed > 0) pads[i + 2] += needed;
+    }
+    set_attr(n, "pads", pads);
+    n.attrs.erase("ceil_mode");
+  }
+
   // Pads TFLite's SAME cannot express become a Pad node in front (zeros; -FLT_MAX for MaxPool).
   std::string explicit_padding(Node& n, const std::string& x, std::vector<Node>& nodes) {
+    ceil_mode_as_end_padding(n);
     const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
     if (auto_pad == "SAME_UPPER" || auto_pad == "VALID") return x;
     if (auto_pad != "NOTSET") unsupported(n, "auto_pad " + auto_pad);
