@@ -177,6 +177,30 @@ bool absorbable(const std::string& op) {
          op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
 }
 
+int reader_count(const Graph& g, const std::string& value) {
+  int n = 0;
+  for (const Node& node : g.nodes)
+    for (const auto& in : node.inputs) n += in == value;
+  for (const auto& o : g.outputs) n += o.name == value;
+  return n;
+}
+
+// Is source value `s` the value `start` or one made from it by a short chain of ops a converter folds
+// into start's op (BatchNorm, activation, Identity), each reading the one before and the only reader
+// of it? (A value read twice, as x in x * sigmoid(x), cannot be folded away.)
+bool in_folding_chain(const SourceTrace& trace, const Graph& source, int start, int s) {
+  if (s == start) return true;
+  if (s < start || s - start > 4 || !trace.is_ancestor(start, s)) return false;
+  for (int v = start; v <= s; ++v) {
+    if (v != s && v != start && !(trace.is_ancestor(v, s) && trace.is_ancestor(start, v))) continue;
+    if (v != s && reader_count(source, trace.names[static_cast<size_t>(v)]) != 1) return false;
+    if (v == start) continue;
+    const int p = trace.producer[static_cast<size_t>(v)];
+    if (p < 0 || !absorbable(source.nodes[static_cast<size_t>(p)].op_type)) return false;
+  }
+  return true;
+}
+
 // One teacher-forced run of the target.
 class ForcedRun : public Observer {
  public:
@@ -232,6 +256,11 @@ class ForcedRun : public Observer {
       map_to(tv, name, real, m->first, m->second, "value");
       value_clip_[name] = clipped_by(trace_.value[static_cast<size_t>(m->first)]);
       forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
+      return;
+    }
+    if (auto s = permuted_namesake(tv, name, real)) {  // the value is there, in the wrong layout
+      map_to(tv, name, real, *s, Transform{}, "anchor");
+      forced_ = source_as_target(trace_.value[static_cast<size_t>(*s)], Transform{}, value);
       return;
     }
     tv.state = State::kPending;
@@ -389,15 +418,31 @@ class ForcedRun : public Observer {
       if (!trace_.candidate(s) || trace_.print[static_cast<size_t>(s)].numel != fp.numel) continue;
       if (tv.producer >= 0 && tv.frontier.empty()) continue;  // computed from constants only
       if (!below_frontier(s, tv.frontier)) continue;
-      if (named >= 0 && !in_folding_chain(named, s)) continue;
+      if (named >= 0 && !in_folding_chain(trace_, source_, named, s)) continue;
       const double rel = std::max(1e-3, 4 * clean_threshold(s) / std::max(trace_.scale[static_cast<size_t>(s)], 1e-30));
       if (!fingerprints_close(trace_.print[static_cast<size_t>(s)], fp, rel)) continue;
       const Tensor src = saturated(trace_.value[static_cast<size_t>(s)]);
       auto m = best_match(src, real);
-      if (m && !m->transform.perm.empty() && keeps_layout(tv, s)) m = best_match(src, real, 1.0, true);
+      if (m && !m->transform.perm.empty() && keeps_order(tv, name, real.shape(), s)) m = best_match(src, real, 1.0, true);
       if (m && m->max_abs <= clean_threshold(s)) return std::make_pair(s, m->transform);
     }
     return std::nullopt;
+  }
+
+  // The source value of the same name and shape, when this value holds it exactly but permuted (a
+  // Transpose that swaps H and W of a square map): the converter kept the value's name and shape, so
+  // it meant the same layout, and the op that made it is at fault here, not wherever the permuted
+  // layout later meets a value in the right one.
+  std::optional<int> permuted_namesake(const TargetValue& tv, const std::string& name, const Tensor& real) const {
+    if (tv.producer < 0 || tv.frontier.empty()) return std::nullopt;
+    auto it = trace_.index.find(name);
+    if (it == trace_.index.end()) return std::nullopt;
+    const int s = it->second;
+    if (!trace_.candidate(s) || trace_.shape[static_cast<size_t>(s)] != real.shape() || !below_frontier(s, tv.frontier))
+      return std::nullopt;
+    auto m = best_match(saturated(trace_.value[static_cast<size_t>(s)]), real);
+    if (!m || m->transform.perm.empty() || m->max_abs > clean_threshold(s)) return std::nullopt;
+    return s;
   }
 
   // The source value of the same name, made by the same op type, with as many elements and below the
@@ -416,20 +461,14 @@ class ForcedRun : public Observer {
     return below_frontier(s, tv.frontier) ? s : -1;
   }
 
-  // Is `s` the value `start` or one made from it by a short chain of ops a converter folds away
-  // (BatchNorm, activation, Identity)?
-  bool in_folding_chain(int start, int s) const {
-    if (s == start) return true;
-    if (s < start || s - start > 4 || !trace_.is_ancestor(start, s)) return false;
-    for (int v = start + 1; v <= s; ++v) {
-      if (v != s && !(trace_.is_ancestor(v, s) && trace_.is_ancestor(start, v))) continue;
-      const int p = trace_.producer[static_cast<size_t>(v)];
-      if (p < 0 || !absorbable(source_.nodes[static_cast<size_t>(p)].op_type)) return false;
-    }
-    return true;
+ public:
+  // Must the match of this value to source value `s` keep the elements' order? Yes for the source
+  // value of the same name and shape: the converter kept that value as it was. Else see keeps_layout.
+  bool keeps_order(const TargetValue& tv, const std::string& name, const Shape& shape, int s) const {
+    if (trace_.names[static_cast<size_t>(s)] == name && trace_.shape[static_cast<size_t>(s)] == shape) return true;
+    return keeps_layout(tv, s);
   }
 
- public:
   // Must the match of this value to source value `s` keep the elements' order (identity or reshape)?
   // Yes when everything the segment starts from is mapped as is (no layout change) and the target
   // segment moves elements (Transpose, DepthToSpace...) exactly as often as the source path to `s`:
@@ -517,6 +556,17 @@ bool made_by_same_family(const Model& source, const SourceTrace& trace, int s, c
   return p >= 0 && op_family(source.graph.nodes[static_cast<size_t>(p)].op_type) == family;
 }
 
+// Does the op that makes source value `s` read a frontier value directly?
+bool reads_frontier(const Model& source, const SourceTrace& trace, int s, const std::vector<int>& frontier) {
+  const int p = trace.producer[static_cast<size_t>(s)];
+  if (p < 0) return false;
+  for (const auto& in : source.graph.nodes[static_cast<size_t>(p)].inputs) {
+    auto it = trace.index.find(in);
+    if (it != trace.index.end() && std::find(frontier.begin(), frontier.end(), it->second) != frontier.end()) return true;
+  }
+  return false;
+}
+
 // The best source counterpart of a pending value that nothing downstream resolves. Priors first:
 // the source value of the same name; else the first value below the frontier made by an op of the
 // same type, or one of the ops a converter folds into it (BatchNorm, activation) right after it;
@@ -529,7 +579,7 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   auto error_of = [&](int s) -> std::optional<std::pair<double, Transform>> {
     if (trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) return std::nullopt;
     auto m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25);
-    if (m && !m->transform.perm.empty() && run.keeps_layout(tv, s))
+    if (m && !m->transform.perm.empty() && run.keeps_order(tv, name, tv.value.shape(), s))
       m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25, true);
     if (!m) return std::nullopt;
     const double scale = std::max({trace.scale[static_cast<size_t>(s)], max_abs(tv.value), 1e-30});
@@ -542,20 +592,21 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   // 1. Same name (converters and exporters often keep tensor names).
   auto same = trace.index.find(name);
   if (same != trace.index.end() && eligible(same->second)) return anchor_to(same->second, "anchor");
-  // 2. Same op type with the same element count, nearest below the frontier, or what folds into it.
+  // 2. Same op type with the same element count, nearest below the frontier (not on it: the op reads
+  // the frontier), or what folds into it.
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
   auto made_by = [&](int s) { return made_by_same_family(source, trace, s, op); };
   auto same_size = [&](int s) { return trace.value[static_cast<size_t>(s)].numel() == tv.value.numel(); };
+  auto on_frontier = [&](int s) { return std::find(tv.frontier.begin(), tv.frontier.end(), s) != tv.frontier.end(); };
   for (int s = first; s < count; ++s) {
-    if (!made_by(s) || !eligible(s) || !same_size(s)) continue;
+    if (!made_by(s) || !eligible(s) || !same_size(s) || on_frontier(s)) continue;
     std::optional<Anchor> best;
     double best_err = std::numeric_limits<double>::infinity();
-    for (int c = s; c < count; ++c) {  // s and the chain of foldable ops that follows it
-      if (c != s) {
-        const int cp = trace.producer[static_cast<size_t>(c)];
-        if (cp < 0 || !absorbable(source.graph.nodes[static_cast<size_t>(cp)].op_type) || !trace.is_ancestor(s, c)) continue;
-      }
-      if (auto e = error_of(c); e && e->first < best_err * 0.999) best_err = e->first, best = Anchor{c, e->second, "anchor"};
+    // s, or a value of the chain of foldable ops after it when that is clearly closer (a fusion the
+    // converter did: then the op's own output is far off and the folded one near).
+    for (int c = s; c < count; ++c) {
+      if (!in_folding_chain(trace, source.graph, s, c)) continue;
+      if (auto e = error_of(c); e && e->first < best_err * (c == s ? 1.0 : 0.5)) best_err = e->first, best = Anchor{c, e->second, "anchor"};
       if (c - s > 4) break;
     }
     return best ? *best : anchor_to(s, "anchor");
@@ -571,9 +622,10 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   }
   if (best) return best;
   // 4. No source value has this shape (a stride, pad or axis fault changed it): the nearest made by
-  // the same op.
+  // the same op from the same inputs. (One made further on is another op: a Pad the converter
+  // inserted is not the Pad of some later branch.)
   for (int s = first; s < count; ++s)
-    if (made_by(s) && eligible(s)) return anchor_to(s, "structure");
+    if (made_by(s) && eligible(s) && reads_frontier(source, trace, s, tv.frontier)) return anchor_to(s, "structure");
   return std::nullopt;
 }
 
@@ -584,8 +636,11 @@ bool has_counterpart(const Model& target, const SourceTrace& trace, const Forced
   if (same != trace.index.end() && trace.candidate(same->second) && run.below_frontier(same->second, tv.frontier)) return true;
   const std::string& op = target.graph.nodes[static_cast<size_t>(tv.producer)].op_type;
   const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
-  for (int s = first; s < static_cast<int>(trace.names.size()); ++s)
-    if (made_by_same_family(source, trace, s, op) && trace.candidate(s) && run.below_frontier(s, tv.frontier)) return true;
+  for (int s = first; s < static_cast<int>(trace.names.size()); ++s) {
+    if (!made_by_same_family(source, trace, s, op) || !trace.candidate(s) || !run.below_frontier(s, tv.frontier)) continue;
+    if (trace.value[static_cast<size_t>(s)].numel() == tv.value.numel() || reads_frontier(source, trace, s, tv.frontier))
+      return true;
+  }
   return false;
 }
 

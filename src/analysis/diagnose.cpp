@@ -674,7 +674,7 @@ void decide_category(const Ctx& c, Fault& f) {
 std::string repair_text(const Ctx& c, const Fault& f) {
   const RepairPlan& r = f.repair;
   const bool pinned = r.target_node >= 0 && r.source_node >= 0;
-  if (r.action == "set-attributes" && pinned) {
+  if (r.action == "set-attributes" && r.target_node >= 0) {
     std::string s = "set ";
     bool first = true;
     for (const auto& [k, v] : r.attributes) s += (first ? "" : ", ") + k + " = " + v, first = false;
@@ -754,6 +754,64 @@ const TensorPair* pair_of(const Alignment& al, const std::string& target_value) 
   return nullptr;
 }
 
+// A permutation of `rank` axes, identity when empty.
+std::vector<int64_t> full_perm(std::vector<int64_t> p, size_t rank) {
+  if (p.empty())
+    for (size_t i = 0; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
+  return p;
+}
+
+// The perm q with permute(permute(S, a), q) = permute(S, e): q[i] = a^-1[e[i]].
+std::vector<int64_t> perm_between(const std::vector<int64_t>& a, const std::vector<int64_t>& e) {
+  std::vector<int64_t> inv(a.size()), q(a.size());
+  for (size_t i = 0; i < a.size(); ++i) inv[static_cast<size_t>(a[i])] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < a.size(); ++i) q[i] = inv[static_cast<size_t>(e[i])];
+  return q;
+}
+
+void set_perm_repair(const Ctx& c, const TensorPair& seg, int transpose, const std::vector<int64_t>& q, Fault& f) {
+  f.repair = {};
+  f.repair.action = "set-attributes";
+  f.repair.target_node = transpose, f.repair.source_node = seg.source_nodes.empty() ? -1 : seg.source_nodes.back();
+  f.repair.attributes = {{"perm", list_str(q)}};
+  f.target_node = transpose;
+  f.source_node = f.repair.source_node;
+  if (std::find(f.segment.target_nodes.begin(), f.segment.target_nodes.end(), transpose) == f.segment.target_nodes.end()) {
+    f.segment.target_nodes.insert(f.segment.target_nodes.begin(), transpose);
+    f.target_ops.insert(f.target_ops.begin(), node_label(c.target.graph.nodes[static_cast<size_t>(transpose)]));
+  }
+}
+
+// A segment that is one Transpose, whose output holds the source value of its name and shape in
+// another layout (align anchors such a value as is): its perm is wrong. The right perm takes the
+// input's layout to the source's (through the source's own Transpose, if the segment has one).
+void transposed_value_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
+  if (seg.target_nodes.size() != 1 || seg.how != "anchor" || seg.transform.reshape) return;
+  const int t = seg.target_nodes[0];
+  const Node& tp = c.target.graph.nodes.at(static_cast<size_t>(t));
+  const size_t rank = tp.attr_ints("perm").size();
+  if (tp.op_type != "Transpose" || rank == 0 || tp.inputs.empty()) return;
+  const TensorPair* before = pair_of(c.al, tp.inputs[0]);
+  if (!before || before->transform.reshape) return;
+  std::vector<int64_t> r;  // the source's own Transpose between the same values, if any
+  for (int s : seg.source_nodes) {
+    const Node& sn = c.source.graph.nodes.at(static_cast<size_t>(s));
+    if (sn.op_type != "Transpose" || !r.empty()) return;
+    r = sn.attr_ints("perm");
+  }
+  const auto a = full_perm(before->transform.perm, rank), rr = full_perm(r, rank), e = full_perm(seg.transform.perm, rank);
+  if (a.size() != rank || rr.size() != rank || e.size() != rank) return;
+  std::vector<int64_t> re(rank);
+  for (size_t i = 0; i < rank; ++i) re[i] = rr[static_cast<size_t>(e[i])];
+  const std::vector<int64_t> q = perm_between(a, re);
+  if (q == tp.attr_ints("perm")) return;
+  f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
+                    node_label(tp) + ": perm " + list_str(tp.attr_ints("perm")) + " gives '" + seg.target +
+                        "' the source's values in another layout; perm " + list_str(q) + " gives them as the source has them",
+                    0.9});
+  set_perm_repair(c, seg, t, q, f);
+}
+
 // An element-wise op or Concat whose inputs hold their source values in different layouts (each clean
 // under its own transform, so no single op looks wrong): the odd input's Transpose has the wrong perm.
 // Pins the fault to that Transpose, with the perm that puts its output in the other inputs' layout.
@@ -778,32 +836,16 @@ void layout_mismatch_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
       const TensorPair* before = tp.inputs.empty() ? nullptr : pair_of(c.al, tp.inputs[0]);
       const size_t rank = tp.attr_ints("perm").size();
       if (tp.op_type != "Transpose" || !before || before->transform.reshape || rank == 0) continue;
-      auto full = [rank](std::vector<int64_t> p) {
-        if (p.empty())
-          for (size_t i = 0; i < rank; ++i) p.push_back(static_cast<int64_t>(i));
-        return p;
-      };
-      const auto a = full(before->transform.perm), e = full(other->transform.perm);
+      const auto a = full_perm(before->transform.perm, rank), e = full_perm(other->transform.perm, rank);
       if (a.size() != rank || e.size() != rank) continue;
-      std::vector<int64_t> inv(rank), q(rank);  // permute(permute(S, a), q) = permute(S, e)
-      for (size_t i = 0; i < rank; ++i) inv[static_cast<size_t>(a[i])] = static_cast<int64_t>(i);
-      for (size_t i = 0; i < rank; ++i) q[i] = inv[static_cast<size_t>(e[i])];
+      const std::vector<int64_t> q = perm_between(a, e);  // permute(permute(S, a), q) = permute(S, e)
       if (q == tp.attr_ints("perm")) continue;
       f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
                         node_label(tp) + ": perm " + list_str(tp.attr_ints("perm")) + " puts its output in another layout (" +
                             in[odd]->transform.describe() + ") than the other inputs of " + node_label(n) + " (" +
                             other->transform.describe() + "); perm " + list_str(q) + " would match",
                         0.9});
-      f.repair = {};
-      f.repair.action = "set-attributes";
-      f.repair.target_node = producer, f.repair.source_node = seg.source_nodes.empty() ? -1 : seg.source_nodes.back();
-      f.repair.attributes = {{"perm", list_str(q)}};
-      f.target_node = producer;
-      f.source_node = f.repair.source_node;
-      if (std::find(f.segment.target_nodes.begin(), f.segment.target_nodes.end(), producer) == f.segment.target_nodes.end()) {
-        f.segment.target_nodes.insert(f.segment.target_nodes.begin(), producer);
-        f.target_ops.insert(f.target_ops.begin(), node_label(tp));
-      }
+      set_perm_repair(c, seg, producer, q, f);
       return;
     }
   }
@@ -823,6 +865,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     hyperparameter_findings(c, np, seg, f);
     parameter_findings(c, np, seg.source_nodes, f);
     graph_findings(c, np, f);
+    if (f.findings.empty()) transposed_value_findings(c, seg, f);
     if (f.findings.empty()) layout_mismatch_findings(c, seg, f);
     decide_category(c, f);
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);

@@ -173,7 +173,6 @@ void set_activation(Model& m, Node& n, const Model& source, const Node& src) {
 Model set_attributes(const Model& source, const Model& target, const Fault& f) {
   Model m = target;
   int t = f.repair.target_node;
-  const Node& src = source.graph.nodes.at(static_cast<size_t>(f.repair.source_node));
   const auto& attrs = f.repair.attributes;
   const bool resize_mode = attrs.count("coordinate_transformation_mode") || attrs.count("nearest_mode") ||
                            attrs.count("mode") || attrs.count("cubic_coeff_a");
@@ -212,7 +211,8 @@ Model set_attributes(const Model& source, const Model& target, const Fault& f) {
     } else if (key == "coordinate_transformation_mode" || key == "nearest_mode" || key == "mode") {
       n.attrs[key] = Attribute{value};
     } else if (key == "activation") {
-      set_activation(m, n, source, src);
+      check_input(f.repair.source_node >= 0, "an activation repair needs the source's op");
+      set_activation(m, n, source, source.graph.nodes.at(static_cast<size_t>(f.repair.source_node)));
     } else if (key == "function") {
       n.op_type = value;
     } else {
