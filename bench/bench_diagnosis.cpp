@@ -5,7 +5,9 @@
 // converted by transfix to .tflite (NHWC), mutated and written as .tflite; the clean pair is that
 // conversion; a repair counts only when the repaired model, written as .tflite and read back, agrees.
 //   bench_diagnosis FIXTURES_DIR OUT.md [--target onnx|tflite] [--kinds a,b,...] [model...]
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +32,7 @@ namespace {
 
 struct Tally {
   int cases = 0, detected = 0, top1 = 0, top3 = 0, category = 0, repaired = 0;
+  int independent = 0, independent_checked = 0;  // repaired cases an independent runtime agrees with, of those checked
   double seconds = 0, worst = 0;
   std::vector<double> repair_seconds;
 };
@@ -142,6 +145,51 @@ bool written_model_agrees(const Model& source, const Model& repaired, const std:
   }
 }
 
+// The repaired model, written as a file, run by an independent runtime on the probe inputs: ONNX
+// Runtime for .onnx, the TFLite interpreter (tfjs-tflite) for .tflite, both under Node from tools/node.
+// Agrees = 0 label flips and max output error <= `tolerance` of the source's fp64 output scale.
+// Returns "yes", "no" (with `why`) or "n/a" when Node or the runner is missing.
+std::string independent_runtime_agrees(const Model& source, const Model& repaired, const std::vector<ProbeInputs>& ps,
+                                       const fs::path& work, bool tflite, double tolerance, std::string& why) {
+  const fs::path runner = fs::path(TRANSFIX_SOURCE_DIR) / "tools/node" / (tflite ? "tflite_run.js" : "ort_run.js");
+  if (!fs::exists(runner) || !fs::exists(fs::path(TRANSFIX_SOURCE_DIR) / "tools/node/node_modules")) return "n/a";
+  try {
+    const fs::path model = work / (tflite ? "independent.tflite" : "independent.onnx");
+    save_model(repaired, model.string());
+    Interpreter s64(source, {Precision::kF64});
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const fs::path in = work / ("probe" + std::to_string(i) + ".npy"), out = work / ("independent_out" + std::to_string(i));
+      fs::remove_all(out);
+      write_npy(in.string(), ps[i].target.begin()->second);
+      const std::string cmd = "node '" + runner.string() + "' '" + model.string() + "' --input '" + repaired.graph.inputs[0].name +
+                              "=" + in.string() + "' --output-dir '" + out.string() + "' >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) {
+        why = std::string(tflite ? "TFLite interpreter" : "ONNX Runtime") + " failed on the repaired file";
+        return "no";
+      }
+      auto a = s64.run(ps[i].source);
+      for (size_t o = 0; o < source.graph.outputs.size(); ++o) {
+        std::string file = repaired.graph.outputs[o].name;
+        for (char& ch : file)
+          if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+        const Tensor& x = a.at(source.graph.outputs[o].name);
+        const Tensor y = real_f64(read_npy((out / (file + ".npy")).string())).reshaped(x.shape());
+        const auto ax = std::max_element(x.data<double>(), x.data<double>() + x.numel()) - x.data<double>();
+        const auto ay = std::max_element(y.data<double>(), y.data<double>() + y.numel()) - y.data<double>();
+        const double rel = max_abs_diff(x, y) / std::max(max_abs(x), 1e-30);
+        if (ax != ay || rel > tolerance) {
+          why = std::string(tflite ? "TFLite interpreter" : "ONNX Runtime") + ": rel " + std::to_string(rel) + (ax != ay ? ", label flip" : "");
+          return "no";
+        }
+      }
+    }
+    return "yes";
+  } catch (const std::exception& e) {
+    why = std::string("independent runtime: ") + e.what();
+    return "no";
+  }
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -164,7 +212,7 @@ int main(int argc, char** argv) {
     else models.push_back(a);
   }
   const fs::path work = fs::temp_directory_path() / ("transfix_bench_diagnosis_" + std::to_string(::getpid()));
-  if (tflite) fs::create_directories(work);
+  fs::create_directories(work);
   std::ostringstream skipped;
   if (models.empty())
     models = {"squeezenet1_1", "mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0", "densenet121", "inception_v3", "resnet101"};
@@ -250,12 +298,10 @@ int main(int argc, char** argv) {
       // Repair, verified on both probe samples.
       t0 = std::chrono::steady_clock::now();
       bool repaired = false;
-      std::string after = "-";
+      std::string after = "-", independent = "";
       if (detected) {
         try {
-          RepairOptions ro;
-          // The TFLite run shares a loaded machine: repair's 60 s default budget would measure the load.
-          if (tflite) ro.max_seconds = 600;
+          RepairOptions ro;  // repair's default time budget (60 s)
           RepairResult rr = repair_model(source, target, ps, ro);
           const double tolerance = std::max(1e-4, 2 * own_noise);
           repaired = rr.final_score.flips == 0 && rr.final_score.max_rel <= tolerance && !rr.final_score.crashed;
@@ -263,6 +309,10 @@ int main(int argc, char** argv) {
           std::string why;
           if (repaired && tflite && !written_model_agrees(source, rr.repaired, ps, work / "repaired.tflite", tolerance, why))
             repaired = false, after += "; " + why;
+          if (repaired) {
+            independent = independent_runtime_agrees(source, rr.repaired, ps, work, tflite, tolerance, why);
+            if (independent == "no") after += "; " + why;
+          }
         } catch (const std::exception& e) {
           after = e.what();
         }
@@ -271,18 +321,19 @@ int main(int argc, char** argv) {
       for (Tally* t : {&k, &all}) {
         ++t->cases;
         t->detected += detected, t->top1 += top1, t->top3 += top3, t->category += category, t->repaired += repaired;
+        t->independent += independent == "yes", t->independent_checked += independent == "yes" || independent == "no";
         t->seconds += loc_s;
         t->worst = std::max(t->worst, loc_s + rep_s);
         t->repair_seconds.push_back(rep_s);
       }
-      std::printf("%-20s %-22s %-8s top1 %d top3 %d cat %d (%s) repaired %d  %.1f + %.1f s  %s%s\n", name.c_str(),
+      std::printf("%-20s %-22s %-8s top1 %d top3 %d cat %d (%s) repaired %d independent %s  %.1f + %.1f s  %s%s\n", name.c_str(),
                   kind.name.c_str(), detected ? "found" : "MISSED", top1, top3, category,
-                  detected ? faults[0].category.c_str() : "-", repaired, loc_s, rep_s, after.c_str(),
+                  detected ? faults[0].category.c_str() : "-", repaired, independent.empty() ? "-" : independent.c_str(), loc_s, rep_s, after.c_str(),
                   error.empty() ? "" : ("  error: " + error).c_str());
       std::fflush(stdout);
       rows << "| " << name << " | " << kind.name << " | " << (detected ? "yes" : "no") << " | " << (top1 ? "yes" : "no") << " | "
            << (category ? "yes" : "no") << " (" << (detected ? faults[0].category : "-") << ") | " << (repaired ? "yes" : "no")
-           << " | " << static_cast<int>(loc_s * 10) / 10.0 << " | " << static_cast<int>(rep_s * 10) / 10.0 << " |\n";
+           << " | " << (independent.empty() ? "-" : independent) << " | " << static_cast<int>(loc_s * 10) / 10.0 << " | " << static_cast<int>(rep_s * 10) / 10.0 << " |\n";
     }
   }
   auto pct = [](int a, int b) { return b ? 100.0 * a / b : 0.0; };
@@ -291,44 +342,53 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
+  const std::string runtime_name = tflite ? "TFLite interpreter" : "ONNX Runtime";
   std::ostringstream md;
   if (tflite)
     md << "# Diagnosis benchmark, TFLite targets (make bench-diagnosis-tflite)\n\n"
        << "Generated by `bench/bench_diagnosis.cpp --target tflite` on this machine (2 cores). The source is each fixture's\n"
        << "ONNX model (opset 13); the target is that model converted by `transfix convert` to .tflite (NHWC), mutated\n"
        << "with every fault kind that applies to it (`transfix mutate`, seed 1) and written as .tflite; localized with\n"
-       << "one probe input (the second when the first shows nothing), repaired with two verification inputs (time\n"
-       << "budget 600 s instead of repair's default 60 s: the run shared the machine with other jobs).\n"
+       << "one probe input (the second when the first shows nothing), repaired with two verification inputs (repair's\n"
+       << "default time budget, 60 s).\n"
        << "Repaired = the repaired model, written as .tflite and read back, gives 0 label flips and max output error\n"
        << "<= max(1e-4, 2 x the source's own fp32-vs-fp64 error) of the output scale. Clean pairs: the converted\n"
-       << ".tflite vs its source. Silent cases are listed but not counted: " << silent << " of them.\n\n";
+       << ".tflite vs its source. Silent cases are listed but not counted: " << silent << " of them.\n"
+       << "Each repaired .tflite is also run by the real TFLite interpreter (tfjs-tflite under Node) on the probe\n"
+       << "inputs, and must agree with the source's fp64 outputs the same way.\n\n";
   else
   md << "# Diagnosis benchmark (make bench-diagnosis)\n\n"
      << "Generated by `bench/bench_diagnosis.cpp` on this machine (2 cores). ONNX targets: each fixture exported at\n"
      << "opset 13 is mutated with every fault kind that applies to it (`transfix mutate`, seed 1), localized with one\n"
      << "probe input (the second when the first shows nothing), and repaired with two verification inputs.\n"
      << "Repaired = 0 label flips and max output error <= max(1e-4, 2 x the source's own fp32-vs-fp64 error)\n"
-     << "of the output scale after repair. Clean pairs: the same model at opsets 9, 11 and 17.\n"
+     << "of the output scale after repair; each repaired .onnx is also run by ONNX Runtime (onnxruntime-node) on the\n"
+     << "probe inputs and must agree with the source's fp64 outputs the same way. Clean pairs: the same model at\n"
+     << "opsets 9, 11 and 17.\n"
      << "Silent cases (the mutation changes no output on the probe data, e.g. ReLU -> ReLU6 where nothing exceeds 6)\n"
      << "are listed but not counted: " << silent << " of them.\n"
      << "TFLite targets (the fixtures converted to .tflite, then mutated): [diagnosis_tflite.md](diagnosis_tflite.md).\n\n";
-  char buf[512];
+  char buf[1024];
   std::snprintf(buf, sizeof buf,
                 "| measure | value |\n|---|---|\n| cases | %d |\n| detected | %.1f%% |\n| top-1 localization | %.1f%% |\n"
                 "| top-3 localization | %.1f%% |\n| category (top-1) | %.1f%% |\n| repaired | %.1f%% |\n"
+                "| repaired, and the %s agrees with the source | %d of %d checked |\n"
                 "| false positives on clean pairs | %d of %d |\n| localize time per case (mean) | %.1f s |\n"
                 "| repair time per case (median) | %.1f s |\n| worst case (localize + repair) | %.1f s |\n\n",
                 all.cases, pct(all.detected, all.cases), pct(all.top1, all.cases), pct(all.top3, all.cases),
-                pct(all.category, all.cases), pct(all.repaired, all.cases), false_positives, clean_pairs,
-                all.cases ? all.seconds / all.cases : 0.0, median(all.repair_seconds), all.worst);
-  md << buf << "## Per fault kind\n\n| kind | cases | detected | top-1 | category | repaired |\n|---|---|---|---|---|---|\n";
+                pct(all.category, all.cases), pct(all.repaired, all.cases), runtime_name.c_str(), all.independent,
+                all.independent_checked, false_positives, clean_pairs, all.cases ? all.seconds / all.cases : 0.0,
+                median(all.repair_seconds), all.worst);
+  md << buf << "## Per fault kind\n\n| kind | cases | detected | top-1 | category | repaired | " << runtime_name
+     << " agrees |\n|---|---|---|---|---|---|---|\n";
   for (const auto& [kind, t] : by_kind)
-    md << "| " << kind << " | " << t.cases << " | " << t.detected << " | " << t.top1 << " | " << t.category << " | " << t.repaired << " |\n";
+    md << "| " << kind << " | " << t.cases << " | " << t.detected << " | " << t.top1 << " | " << t.category << " | " << t.repaired
+       << " | " << t.independent << " |\n";
   if (!skipped.str().empty()) md << "\n## Not run\n\n" << skipped.str();
-  md << "\n## Every case\n\n| model | kind | detected | top-1 | category | repaired | localize s | repair s |\n"
-     << "|---|---|---|---|---|---|---|---|\n" << rows.str();
+  md << "\n## Every case\n\n| model | kind | detected | top-1 | category | repaired | " << runtime_name << " agrees | localize s | repair s |\n"
+     << "|---|---|---|---|---|---|---|---|---|\n" << rows.str();
   std::ofstream(argv[2]) << md.str();
-  if (tflite) fs::remove_all(work);
+  fs::remove_all(work);
   std::cout << "\n" << buf;
   return 0;
 }

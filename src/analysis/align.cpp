@@ -567,6 +567,24 @@ bool reads_frontier(const Model& source, const SourceTrace& trace, int s, const 
   return false;
 }
 
+// Do the weights (input 1, a constant) of the op making source value `s` and of target node `t` have
+// the same dims, in any order (layouts differ: OIHW vs OHWI)?
+bool same_weight_shape(const Model& source, const SourceTrace& trace, int s, const Model& target, int t) {
+  const int p = trace.producer[static_cast<size_t>(s)];
+  if (p < 0 || t < 0) return false;
+  auto dims = [](const Model& m, const Node& n) -> std::optional<Shape> {
+    if (n.inputs.size() < 2) return std::nullopt;
+    auto it = m.graph.initializers.find(n.inputs[1]);
+    if (it == m.graph.initializers.end()) return std::nullopt;
+    Shape d = it->second.shape();
+    std::sort(d.begin(), d.end());
+    return d;
+  };
+  const auto a = dims(source, source.graph.nodes[static_cast<size_t>(p)]);
+  const auto b = dims(target, target.graph.nodes[static_cast<size_t>(t)]);
+  return a && b && *a == *b;
+}
+
 // The best source counterpart of a pending value that nothing downstream resolves. Priors first:
 // the source value of the same name; else the first value below the frontier made by an op of the
 // same type, or one of the ops a converter folds into it (BatchNorm, activation) right after it;
@@ -598,8 +616,16 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   auto made_by = [&](int s) { return made_by_same_family(source, trace, s, op); };
   auto same_size = [&](int s) { return trace.value[static_cast<size_t>(s)].numel() == tv.value.numel(); };
   auto on_frontier = [&](int s) { return std::find(tv.frontier.begin(), tv.frontier.end(), s) != tv.frontier.end(); };
-  for (int s = first; s < count; ++s) {
-    if (!made_by(s) || !eligible(s) || !same_size(s) || on_frontier(s)) continue;
+  auto sibling_of = [&](int s) {  // sibling ops reading the same frontier (a Fire module's two expands):
+    for (int o = s + 1; o < count; ++o)  // the one whose weights have the target op's shape
+      if (made_by(o) && eligible(o) && same_size(o) && !on_frontier(o) && reads_frontier(source, trace, o, tv.frontier) &&
+          !same_weight_shape(source, trace, s, target, tv.producer) && same_weight_shape(source, trace, o, target, tv.producer))
+        return o;
+    return s;
+  };
+  for (int s0 = first; s0 < count; ++s0) {
+    if (!made_by(s0) || !eligible(s0) || !same_size(s0) || on_frontier(s0)) continue;
+    const int s = reads_frontier(source, trace, s0, tv.frontier) ? sibling_of(s0) : s0;
     std::optional<Anchor> best;
     double best_err = std::numeric_limits<double>::infinity();
     // s, or a value of the chain of foldable ops after it when that is clearly closer (a fusion the
