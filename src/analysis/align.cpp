@@ -206,7 +206,8 @@ class ForcedRun : public Observer {
  public:
   ForcedRun(const Model& source, const Model& target, const SourceTrace& trace,
             const std::map<std::string, Anchor>& anchors, const AlignOptions& opt)
-      : source_(source.graph), g_(target.graph), trace_(trace), anchors_(anchors), opt_(opt) {}
+      : source_(source.graph), g_(target.graph), trace_(trace), anchors_(anchors), opt_(opt),
+        channels_last_(target.meta.format == "tflite") {}
 
   std::unordered_map<std::string, TargetValue> values;
   std::vector<std::string> order;  // target values in production order
@@ -252,10 +253,16 @@ class ForcedRun : public Observer {
       }
       return;
     }
+    offset_fault_.reset();
     if (auto m = clean_match(tv, name, real)) {
       map_to(tv, name, real, m->first, m->second, "value");
       value_clip_[name] = clipped_by(trace_.value[static_cast<size_t>(m->first)]);
       forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
+      return;
+    }
+    if (offset_fault_) {  // within the rounding bound, but whole channels are shifted or rescaled: a fault here
+      map_to(tv, name, real, offset_fault_->first, offset_fault_->second, "anchor");
+      forced_ = source_as_target(trace_.value[static_cast<size_t>(offset_fault_->first)], offset_fault_->second, value);
       return;
     }
     if (auto s = permuted_namesake(tv, name, real)) {  // the value is there, in the wrong layout
@@ -389,7 +396,7 @@ class ForcedRun : public Observer {
       p.error = max_abs_diff(saturated(trace_.value[i]), to_source_frame(real, tr, trace_.value[i].shape()));
     else
       p.error = std::numeric_limits<double>::infinity();  // shapes differ: the structure itself is wrong
-    p.clean = p.error <= p.threshold;
+    p.clean = p.error <= p.threshold && !(real.numel() == trace_.value[i].numel() && channel_offset(real, s, tr));
   }
 
  private:
@@ -424,9 +431,56 @@ class ForcedRun : public Observer {
       const Tensor src = saturated(trace_.value[static_cast<size_t>(s)]);
       auto m = best_match(src, real);
       if (m && !m->transform.perm.empty() && keeps_order(tv, name, real.shape(), s)) m = best_match(src, real, 1.0, true);
-      if (m && m->max_abs <= clean_threshold(s)) return std::make_pair(s, m->transform);
+      if (!m || m->max_abs > clean_threshold(s)) continue;
+      if (!channel_offset(real, s, m->transform)) return std::make_pair(s, m->transform);
+      if (!offset_fault_) offset_fault_ = std::make_pair(s, m->transform);
     }
     return std::nullopt;
+  }
+
+  // The rounding bound (weight_rounding_bound) is loose: it must hold for the worst element. A fault
+  // that shifts or rescales whole channels (a dropped bias, BatchNorm folded twice) can hide inside it,
+  // but not from a fit per channel of d = target - source against the source: d = a + b source + rest.
+  // Rounding weights, inputs and outputs leaves the fitted part small (under 1.5 output steps in the
+  // MLPerf Tiny int8 models) and no larger than the rest; a dropped bias makes d nearly constant, a
+  // rescaled channel makes it follow the values: the fitted part is many steps and dwarfs the rest.
+  // Only where the bound is in effect (an integer conv or FC fed by a float source).
+  static constexpr double kChannelOffsetSteps = 3, kChannelOffsetZ = 3;
+  bool channel_offset(const Tensor& real, int s, const Transform& tr) const {
+    if (grid_ <= 0 || weight_bound_ <= 0 || real.rank() < 2) return false;
+    const Tensor src = to_target_frame(saturated(trace_.value[static_cast<size_t>(s)]), tr, real.shape());
+    const int64_t rank = real.rank();
+    const int64_t axis = channels_last_ ? rank - 1 : 1;
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= real.dim(d);
+    const int64_t channels = real.dim(axis), n = real.numel();
+    if (n / channels < 16) return false;  // too few positions per channel to tell
+    // Per channel: the mean of d = target - source, and how much of d that mean is. Rounding leaves
+    // d spread around a mean near 0; a dropped bias shifts a channel by a constant (d nearly constant),
+    // a rescaled channel makes d follow the values (slope): fitted d = a + b source, the part of d's
+    // spread the fit explains.
+    struct Sums { double n = 0, d = 0, dd = 0, y = 0, yy = 0, yd = 0; };
+    std::vector<Sums> st(static_cast<size_t>(channels));
+    const double *t = real.data<double>(), *r = src.data<double>();
+    for (int64_t i = 0; i < n; ++i) {
+      Sums& c = st[static_cast<size_t>((i / inner) % channels)];
+      const double d = t[i] - r[i];
+      c.n += 1, c.d += d, c.dd += d * d, c.y += r[i], c.yy += r[i] * r[i], c.yd += r[i] * d;
+    }
+    double worst = 0, worst_z = 0;
+    bool fault = false;
+    for (const Sums& c : st) {
+      const double mean = c.d / c.n, var_d = std::max(0.0, c.dd / c.n - mean * mean);
+      const double var_y = std::max(0.0, c.yy / c.n - (c.y / c.n) * (c.y / c.n)), cov = c.yd / c.n - (c.y / c.n) * mean;
+      const double explained = var_y > 0 ? cov * cov / var_y : 0.0;        // variance of d the slope explains
+      const double residual = std::max(var_d - explained, 0.0);
+      const double systematic = std::sqrt(mean * mean + explained);        // rms of the fitted part
+      const double z = systematic / std::sqrt(residual + 1e-30);
+      if (systematic > worst) worst = systematic, worst_z = z;
+      fault |= systematic > kChannelOffsetSteps * grid_ && z > kChannelOffsetZ;
+    }
+    if (std::getenv("TRANSFIX_DEBUG_OFFSET")) std::fprintf(stderr, "offset %s: %.2f steps z %.2f\n", trace_.names[static_cast<size_t>(s)].substr(0, 60).c_str(), worst / grid_, worst_z);
+    return fault;
   }
 
   // The source value of the same name and shape, when this value holds it exactly but permuted (a
@@ -523,6 +577,8 @@ class ForcedRun : public Observer {
   const SourceTrace& trace_;
   const std::map<std::string, Anchor>& anchors_;
   const AlignOptions& opt_;
+  bool channels_last_;  // TFLite values are NHWC: channels on the last axis (else axis 1)
+  mutable std::optional<std::pair<int, Transform>> offset_fault_;  // clean_match's match rejected by channel_offset
   Tensor forced_;
   double grid_ = 0;  // quantization step of the value being mapped (0: float)
   double weight_bound_ = 0;  // error its integer producer adds by rounding weights and inputs
