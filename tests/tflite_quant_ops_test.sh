@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quantized (int8 / uint8) one-op TFLite models (the q_* cases of tests/tflite_ops/make_op_models.py,
 # FlatBuffers JSON compiled by flatc, not written by transfix): LOGISTIC, TANH, HARD_SWISH, RELU,
-# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, SUM, REDUCE_MAX, SUB (constant second operand, with and
-# without fused RELU), and a squeeze-excite block chaining HARD_SWISH, MEAN,
+# RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, SUM, REDUCE_MAX, SUB and uint8 DIV (constant second operand,
+# with and without fused RELU), and a squeeze-excite block chaining HARD_SWISH, MEAN,
 # LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
 #  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
@@ -17,6 +17,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
 DEQ_STEPS=${DEQ_STEPS:-1}
 XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|sub|elu)'
+# uint8 DIV: for a dividend of magnitude 1 or 2 and a divisor of 128 steps or more, the interpreter's
+# rounding shift reaches 32 bits and wraps (see quantized_div); the integer modes reproduce it, the
+# float simulation cannot: dequantized is reported, not asserted, for these cases.
+DEQ_QUIRK_CASES='^q_div_'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
@@ -74,7 +78,8 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
   summary="int-xnnpack $xnn_steps steps ($xnn_count), int $int_steps ($int_count), dequantized $deq_steps ($deq_count)"
   [[ $xnn_steps == 0 ]] || { fail "$name: int-xnnpack vs TFLite: $summary"; continue; }
   if [[ $int_steps != 0 ]] && ! [[ $name =~ $XNNPACK_CASES ]]; then fail "$name: int vs TFLite: $summary"; continue; fi
-  awk -v s="$deq_steps" -v m="$DEQ_STEPS" 'BEGIN { exit !(s <= m) }' || { fail "$name: dequantized vs TFLite: $summary"; continue; }
+  awk -v s="$deq_steps" -v m="$DEQ_STEPS" 'BEGIN { exit !(s <= m) }' || [[ $name =~ $DEQ_QUIRK_CASES ]] ||
+    { fail "$name: dequantized vs TFLite: $summary"; continue; }
   "$BUILD/transfix" convert "$model" "$T/$name.written.tflite" >"$T/log" 2>&1 || { fail "$name: convert: $(tail -1 "$T/log")"; continue; }
   node "$ROOT/tools/node/tflite_run.js" "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
     { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }

@@ -146,13 +146,13 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
                     (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
     ]
 
-def quant_binary(name, opname, code, dtype, lo, options_type, activation="NONE"):
+def quant_binary(name, opname, code, dtype, lo, options_type, activation="NONE", b_zero=60):
     """x [2, 128] (variable) OP b [128] (constant, its own quantization, seeded values) -> y0 [2, 128]."""
     b_values = [(k * 37 + 11) % 256 + lo for k in range(128)]
     tensors = [{"shape": [2, 128], "type": dtype, "buffer": 0, "name": "x",
                 "quantization": {"scale": [0.05], "zero_point": [lo + 100]}},
                {"shape": [128], "type": dtype, "buffer": 1, "name": "b",
-                "quantization": {"scale": [0.03], "zero_point": [lo + 60]}},
+                "quantization": {"scale": [0.03], "zero_point": [lo + b_zero]}},
                {"shape": [2, 128], "type": dtype, "buffer": 0, "name": "y0",
                 "quantization": {"scale": [0.07], "zero_point": [lo + 128]}}]
     data = list(struct.pack("<128b" if dtype == "INT8" else "<128B", *b_values))
@@ -173,6 +173,7 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
     CASES += [
         quant_binary("q_sub_" + t, "SUB", 41, dt, lo, "SubOptions"),
         quant_binary("q_sub_relu_" + t, "SUB", 41, dt, lo, "SubOptions", "RELU"),
+
         quant_model("q_sum_hw_" + t, op("SUM"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 8], (1.3, lo + 128),
                     (([2], [1, 2]),), "ReducerOptions", {"keep_dims": False}),
         quant_model("q_sum_last_keep_" + t, op("SUM"), dt, [4, 2, 32], (0.07, lo + 77), [4, 2, 1], (2.5, lo + 120),
@@ -182,6 +183,13 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
         quant_model("q_reduce_max_hw_keep_" + t, op("REDUCE_MAX"), dt, [2, 4, 8, 8], (0.05, lo + 131), [2, 1, 1, 8],
                     (0.05, lo + 131), (([2], [1, 2]),), "ReducerOptions", {"keep_dims": True}),
     ]
+
+# DIV, uint8 only (the interpreter's DIV kernel fails on int8): b's zero point is a value b never takes
+# (37 is odd, so the 128 values (37 k + 11) mod 256 are distinct, and 61 is not among them).
+CASES += [
+    quant_binary("q_div_uint8", "DIV", 42, "UINT8", 0, "DivOptions", b_zero=61),
+    quant_binary("q_div_relu_uint8", "DIV", 42, "UINT8", 0, "DivOptions", "RELU", b_zero=61),
+]
 
 def squeeze_excite(name, dtype, lo):
     """A MobileNetV3-style block on quantized tensors: h = HARD_SWISH(x); s = LOGISTIC(MEAN(h, [1, 2]));

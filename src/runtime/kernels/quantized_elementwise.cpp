@@ -6,6 +6,10 @@
 //         y   = clamp((a_1 + a_2) * (s / (2^20 * s_y)) + zp_y)
 //  SUB: as ADD with a_1 - a_2.
 //  MUL: y = clamp((x_1 - zp_1) * (x_2 - zp_2) * (s1 * s2 / s_y) + zp_y)
+//  DIV (uint8 only, as the interpreter): a = x_1 - zp_1, b = x_2 - zp_2 (b > 0 after moving its sign
+//       to a; b = 0 is an error), 1/b as a Q0.31 reciprocal of b normalized to [1, 2) (gemmlowp's
+//       Newton-Raphson, 3 steps) with the shift it took, a shifted left by its headroom, then
+//       y = clamp(a * (1/b) * (s1 / (s2 * s_y)) + zp_y) with the shifts summed into one rounding shift.
 #include <functional>
 
 #include "formats/tflite/tflite_reader.h"
@@ -67,7 +71,79 @@ void quantized_mul(KernelContext& ctx) {
   quantized_binary(ctx, [&](int32_t a, int32_t b) { return multiply_by_quantized_multiplier(a * b, m); }, out.zero_point);
 }
 
+// gemmlowp fixed point, raw int32 with `integer bits` noted: F0 (Q0.31) and F2 (Q2.29).
+int32_t rounding_half_sum(int32_t a, int32_t b) {
+  const int64_t sum = int64_t{a} + int64_t{b};
+  return static_cast<int32_t>((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+int32_t saturating_shift_left(int32_t x, int shift) {
+  const int64_t r = int64_t{x} * (int64_t{1} << shift);
+  return static_cast<int32_t>(std::min<int64_t>(INT32_MAX, std::max<int64_t>(INT32_MIN, r)));
+}
+
+// 1 / (1 + x) for x in [0, 1) given as Q0.31: Newton-Raphson on the half denominator d = (1 + x) / 2
+// from 48/17 - 32/17 d, three steps, in Q2.29; the result (in (1/2, 1]) as Q0.31.
+int32_t one_over_one_plus_x(int32_t x_q031) {
+  const int32_t half_denominator = rounding_half_sum(x_q031, INT32_MAX);  // F0: (x + 1) / 2
+  const int32_t k48_over_17 = 1515870810, kneg32_over_17 = -1010580540;  // F2
+  const int32_t one_f2 = 1 << 29;
+  int32_t x = k48_over_17 + saturating_rounding_doubling_high_mul(half_denominator, kneg32_over_17);  // F2
+  for (int i = 0; i < 3; ++i) {
+    const int32_t half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x);  // F2
+    const int32_t one_minus = one_f2 - half_denominator_times_x;                                        // F2
+    x = x + saturating_shift_left(saturating_rounding_doubling_high_mul(x, one_minus), 2);  // F4 -> F2
+  }
+  return saturating_shift_left(x, 1);  // x / 2 as F1 (the same raw), then F1 -> F0
+}
+
+// 1 / b for b > 0: b = 2^k (1 + f), f in [0, 1); returns 1 / (1 + f) as Q0.31 and k + 1 - 31 + 31...
+// (TFLite's GetReciprocal with 31 integer digits): the reciprocal is raw * 2^-(31 + shift_over_unit).
+int32_t reciprocal(int32_t b, int* bits_over_unit) {
+  const int headroom_plus_one = __builtin_clz(static_cast<uint32_t>(b));
+  *bits_over_unit = 31 - headroom_plus_one;
+  const int32_t f = static_cast<int32_t>((static_cast<uint32_t>(b) << headroom_plus_one) - (uint32_t{1} << 31));
+  return one_over_one_plus_x(f);
+}
+
+int count_leading_sign_bits(int32_t x) {
+  if (x >= 0) return (x == 0 ? 32 : __builtin_clz(static_cast<uint32_t>(x))) - 1;
+  if (x == INT32_MIN) return 0;
+  return __builtin_clz(2 * static_cast<uint32_t>(-x) - 1);
+}
+
+// RoundingDivideByPOT as the interpreter computes it in DIV, where the shift can reach 32 or more: a
+// dividend of magnitude 1 or 2 is shifted left by its headroom, 30 bits, and with a divisor of 128 or
+// more the right shift that undoes it (plus the divisor's) passes 31. Its int32 shift then takes the count modulo 32 (x86 and
+// WebAssembly do; in C++ it is undefined, so it is spelled out here) and its mask is all ones: the
+// result is x (+1 when x > 0) instead of about 0. TFLite's output for such elements is that value,
+// clamped: uint8 DIV of -2 by 193 steps (scales 0.05 / 0.03, output 0.07) gives 0, not the zero point
+// (tests/tflite_quant_ops_test.sh, q_div_uint8).
+int32_t divide_by_pot_as_tflite(int32_t x, int exponent) {
+  if (exponent < 32) return rounding_divide_by_pot(x, exponent);
+  const int32_t threshold = -1 + (x < 0 ? 1 : 0);  // (mask >> 1) + (x < 0) with mask = -1
+  return (x >> (exponent & 31)) + (x > threshold ? 1 : 0);  // remainder = x & mask = x
+}
+
+void quantized_div(KernelContext& ctx) {
+  if (ctx.input(0).dtype() != DType::kU8) ctx.fail("quantized DIV takes uint8 (TFLite's kernel has no int8 form)");
+  const double s1 = per_tensor_quant(ctx, ctx.input(0), "input 0").scale;
+  const double s2 = per_tensor_quant(ctx, ctx.input(1), "input 1").scale;
+  const TensorQuant out = output_quant(ctx, 0);
+  const Multiplier m = quantize_multiplier(s1 / (s2 * out.scale));
+  quantized_binary(ctx, [&](int32_t a, int32_t b) {
+    if (b == 0) ctx.fail("division by a value equal to the divisor's zero point");
+    if (b < 0) a = -a, b = -b;
+    int recip_shift = 0;
+    const int32_t b_inv = reciprocal(b, &recip_shift);
+    const int headroom = count_leading_sign_bits(a);
+    const int32_t unscaled = saturating_rounding_doubling_high_mul(static_cast<int32_t>(static_cast<uint32_t>(a) << headroom), b_inv);
+    const int total_shift = m.exponent - recip_shift - headroom;  // < 0: a right shift
+    return divide_by_pot_as_tflite(saturating_rounding_doubling_high_mul(unscaled, m.significand), -total_shift);
+  }, out.zero_point);
+}
+
 [[maybe_unused]] const bool kRegistered = [] {
+  register_kernel("Div", KernelInfo{quantized_div, true}, kTfliteQuantizedDomain);
   register_kernel("Add", KernelInfo{quantized_add, true}, kTfliteQuantizedDomain);
   register_kernel("Mul", KernelInfo{quantized_mul, true}, kTfliteQuantizedDomain);
   register_kernel("Sub", KernelInfo{quantized_sub, true}, kTfliteQuantizedDomain);
