@@ -95,7 +95,8 @@ else skipped=$((skipped + 1)); echo "SKIP quantized-clean-vww: ${VWW}_int8.tflit
 # MFCC-like values (normal, mean -20, sd 10), mostly inside the int8 model's calibrated ranges. From
 # the float source, a repaired int8 model is DEGRADED by its intended quantization, and repair exits 0
 # when nothing else remains. bn-folded-twice (channels rescaled by 0.6-1.4) and bias-dropped stay within
-# the int8 rounding bound from the float source; a per-channel fit of the error finds them.
+# the int8 rounding bound from the float source; a per-channel fit of the error finds them. dilation
+# (a hyperparameter of the integer depthwise conv) is set back, the model staying int8.
 Q8=$SHARED/kws_dscnn_int8.tflite
 if [[ ! -f $Q8 || ! -x $BUILD/armnn_run ]]; then skipped=$((skipped + 1)); echo "SKIP int8 parameter repair: $Q8 or armnn_run missing"
 else
@@ -103,15 +104,19 @@ else
   armnn_out() { rm -rf "$2"; "$BUILD/armnn_run" "$1" --input "input_1=$T/kws1.npy" --output-dir "$2" >"$T/log" 2>&1; }
   armnn_out "$Q8" "$T/q8_clean" || fail "Arm NN on $Q8: $(tail -1 "$T/log")"
   ops() { "$TF" inspect "$1" | grep '^ops:'; }
-  for kind in weights-transposed channel-permutation bn-folded-twice bias-dropped; do
+  for kind in weights-transposed channel-permutation bn-folded-twice bias-dropped dilation; do
    bad=$T/q8_$kind.tflite
    "$TF" mutate "$Q8" --fault "$kind" --seed 1 -o "$bad" >"$T/log" 2>&1 || { fail "mutate int8 $kind: $(tail -1 "$T/log")"; continue; }
    armnn_out "$bad" "$T/q8_bad" && ! "$CLOSE" "$T/q8_bad/Identity.npy" "$T/q8_clean/Identity.npy" --rel 0 >/dev/null 2>&1 &&
      passed=$((passed + 1)) || fail "int8 $kind: the mutant's Arm NN outputs should differ from the clean model's"
-   node=$(truth "${bad%.tflite}.truth.json" node) sources=("$SHARED/kws_dscnn_float.tflite" "$Q8")
-   "$TF" localize "$SHARED/kws_dscnn_float.tflite" "$bad" --npy "$T/kws.npy" --report "$T/q8_loc_$kind.json" >/dev/null 2>&1
-   report "int8-localize-$kind" "$T/q8_loc_$kind.json" \
-     "len(r['faults']) == 1 and r['faults'][0]['category'] == 'parameters' and any(\"'$node'\" in op for op in r['faults'][0]['target']['ops'])"
+   node=$(truth "${bad%.tflite}.truth.json" node) cat=$(truth "${bad%.tflite}.truth.json" category)
+   sources=("$SHARED/kws_dscnn_float.tflite" "$Q8")
+   for source in "${sources[@]}"; do
+     from=$(basename "$source" .tflite)
+     "$TF" localize "$source" "$bad" --npy "$T/kws.npy" --report "$T/q8_loc_$kind.json" >/dev/null 2>&1
+     report "int8-localize-$kind-from-$from" "$T/q8_loc_$kind.json" \
+       "len(r['faults']) == 1 and r['faults'][0]['category'] == '$cat' and any(\"'$node'\" in op for op in r['faults'][0]['target']['ops'])"
+   done
    for source in "${sources[@]}"; do
     kind_from=$kind-from-$(basename "$source" .tflite) fixed=$T/q8_fixed_$kind.tflite
     rm -f "$fixed"

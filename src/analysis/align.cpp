@@ -265,6 +265,12 @@ class ForcedRun : public Observer {
       forced_ = source_as_target(trace_.value[static_cast<size_t>(offset_fault_->first)], offset_fault_->second, value);
       return;
     }
+    if (auto s = failed_namesake(tv, name, real)) {  // the same op in the same place, other values
+      if (std::getenv("TRANSFIX_DEBUG_ALIGN")) std::fprintf(stderr, "failed namesake: %s\n", name.c_str());
+      map_to(tv, name, real, *s, Transform{}, "anchor");
+      forced_ = source_as_target(trace_.value[static_cast<size_t>(*s)], Transform{}, value);
+      return;
+    }
     if (auto s = permuted_namesake(tv, name, real)) {  // the value is there, in the wrong layout
       map_to(tv, name, real, *s, Transform{}, "anchor");
       forced_ = source_as_target(trace_.value[static_cast<size_t>(*s)], Transform{}, value);
@@ -481,6 +487,24 @@ class ForcedRun : public Observer {
     }
     if (std::getenv("TRANSFIX_DEBUG_OFFSET")) std::fprintf(stderr, "offset %s: %.2f steps z %.2f\n", trace_.names[static_cast<size_t>(s)].substr(0, 60).c_str(), worst / grid_, worst_z);
     return fault;
+  }
+
+  // The source value of the same name and shape made by the same op type, when this value does not
+  // match it: the same op in the same place computing something else is a fault there. Left pending,
+  // a later value could absorb it (an int8 softmax within 3 steps of the source's, after a depthwise
+  // conv whose dilation changed). Not for a quantized target of a float source: there, values off by
+  // more than the rounding allows are let through to the values after them, where the error is judged
+  // again (calibrated ranges that clip rare values would otherwise make faults of intended rounding).
+  std::optional<int> failed_namesake(const TargetValue& tv, const std::string& name, const Tensor& real) const {
+    if ((grid_ > 0 && !trace_.quantized) || tv.producer < 0) return std::nullopt;
+    // Only when the op reads mapped values alone: with a pending input it may be passing an error on.
+    for (const auto& in : g_.nodes[static_cast<size_t>(tv.producer)].inputs) {
+      auto it = values.find(in);
+      if (it != values.end() && it->second.state == State::kPending) return std::nullopt;
+    }
+    const int s = same_op_counterpart(tv, name, real);
+    if (s < 0 || trace_.shape[static_cast<size_t>(s)] != real.shape()) return std::nullopt;
+    return s;
   }
 
   // The source value of the same name and shape, when this value holds it exactly but permuted (a

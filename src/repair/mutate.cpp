@@ -199,9 +199,10 @@ bool applies(const Model& m, const Node& n, const std::string& kind) {
   if (kind == "pads") return float_weight(m, n) && (symmetric_padded(n) || same_symmetric_pad(m, n) > 0);
   const bool stride2_k3 = ints(n, "strides", 2, 1) == std::vector<int64_t>{2, 2} && float_weight(m, n) && kernel_h(m, n) == 3;
   if (kind == "same-padding") return stride2_k3 && (symmetric_padded(n) || symmetric_pad_node(m, n, 1) >= 0);
-  if (kind == "stride") return float_weight(m, n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && kernel_h(m, n) > 1;
+  // Stride and dilation are attributes of integer convolutions too.
+  if (kind == "stride") return real_weight(m, n) && ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && kernel_h(m, n) > 1;
   if (kind == "dilation")
-    return float_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 &&
+    return real_weight(m, n) && kernel_h(m, n) == 3 && kernel_w(m, n) == 3 &&
            ((symmetric_padded(n) && ints(n, "pads", 4, 0)[0] == 1) || same_symmetric_pad(m, n) == 1) &&
            ints(n, "strides", 2, 1) == std::vector<int64_t>{1, 1} && ints(n, "dilations", 2, 1) == std::vector<int64_t>{1, 1};
   // TFLite has no ceil_mode: an NHWC pooling cannot carry the fault.

@@ -68,7 +68,8 @@ RepairScore score(const Model& source, const Model& m, const std::vector<ProbeIn
         }
       }
     }
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    if (std::getenv("TRANSFIX_DEBUG_REPAIR")) std::fprintf(stderr, "score: the candidate crashed: %s\n", e.what());
     s.crashed = true;
   }
   return s;

@@ -612,7 +612,10 @@ Model legalize_for_tflite(const Model& model) {
   while (sink_transposes(m.graph)) {
   }
   cancel_transposes(m.graph);
-  m.graph.value_info.clear();
+  // Types recorded before may describe values the rewrite re-laid out; the writer asks the interpreter
+  // for those. Quantized values keep theirs: their scale and zero point are not recomputed (and the
+  // rewrite only touches float ops).
+  std::erase_if(m.graph.value_info, [](const auto& kv) { return !kv.second.quant; });
   return m;
 }
 
