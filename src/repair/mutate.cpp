@@ -266,6 +266,8 @@ std::string mutate_input(Model& m, const std::string& kind, std::string& detail)
     last = t;
     detail = "input reshaped to " + shape_str({s[0], s[2], s[3], s[1]}) + " and transposed back to NCHW";
   } else {
+    check_input(is_float(info->dtype), "fault kind 'input-normalization' does not apply to this model (its input '" + x +
+                                           "' is " + std::string(dtype_name(info->dtype)) + ", the fault inserts float ops)");
     const std::string mean = m.graph.unused_name(x + "_mean"), std_ = m.graph.unused_name(x + "_std");
     m.graph.initializers[mean] = Tensor::scalar<float>(0.45f);
     m.graph.initializers[std_] = Tensor::scalar<float>(0.225f);
