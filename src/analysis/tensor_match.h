@@ -49,6 +49,8 @@ QuantChannels quant_channels(const Shape& shape, const QuantParams& q);
 // other not counts as infinite.
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double max_abs(const Tensor& a);
+// max_abs_diff of `source64` brought into the target's frame by `tr` and `target64` (same element count).
+double max_abs_diff_under(const Tensor& source64, const Tensor& target64, const Transform& tr);
 
 // Cheap layout-independent fingerprint of a float64 tensor (sum of squares, sum): two tensors that
 // hold the same values in any layout have nearly equal fingerprints.

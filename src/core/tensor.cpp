@@ -193,6 +193,19 @@ Tensor Tensor::reshaped(Shape shape) const {
 
 Tensor Tensor::cast(DType to) const {
   if (to == dtype_) return *this;
+  // float32 <-> float64 (every value align compares, every fp64 run): one tight loop, no dispatch.
+  if (dtype_ == DType::kF32 && to == DType::kF64) {
+    Tensor out = Tensor::uninitialized(to, shape_);
+    std::copy(data<float>(), data<float>() + numel_, out.mutable_data<double>());
+    return out;
+  }
+  if (dtype_ == DType::kF64 && to == DType::kF32) {
+    Tensor out = Tensor::uninitialized(to, shape_);
+    const double* src = data<double>();
+    float* d = out.mutable_data<float>();
+    for (int64_t i = 0; i < numel_; ++i) d[i] = static_cast<float>(src[i]);
+    return out;
+  }
   Tensor out(to, shape_);
   void* dst = out.raw_mutable();
   if (is_float(dtype_)) {

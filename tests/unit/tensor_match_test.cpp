@@ -1,6 +1,9 @@
 // Layout transforms used to pair tensors of two models, checked against hand-computed values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "analysis/tensor_match.h"
 
 using namespace transfix;
@@ -73,4 +76,35 @@ TEST(TensorMatch, FingerprintsAgreeAcrossLayouts) {
   Tensor u = s.clone();
   u.mutable_data<double>()[0] += 5;
   EXPECT_FALSE(fingerprints_close(fingerprint(s), fingerprint(u), 1e-3));
+}
+
+// The strided comparison best_match uses equals comparing against the materialized permutation, for
+// every permutation of a 4-D tensor, element types of every width, and with a NaN on one side.
+TEST(TensorMatch, MaxAbsDiffUnderEqualsThePermutedCopy) {
+  const Shape shape{2, 3, 4, 5};
+  Tensor source = iota(shape);
+  std::vector<int64_t> perm{0, 1, 2, 3};
+  int checked = 0;
+  do {
+    Tensor target = permute(source, perm).clone();
+    double* t = target.mutable_data<double>();
+    for (int64_t i = 0; i < target.numel(); ++i) t[i] += 0.001 * static_cast<double>(i % 7);  // off by up to 0.006
+    Transform tr{perm, false};
+    const double materialized = max_abs_diff(source, to_source_frame(target, tr, shape));
+    EXPECT_DOUBLE_EQ(max_abs_diff_under(source, target, tr), materialized);
+    EXPECT_NEAR(materialized, 0.006, 1e-9);
+    t[5] = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_EQ(max_abs_diff_under(source, target, tr), std::numeric_limits<double>::infinity());
+    ++checked;
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  EXPECT_EQ(checked, 24);
+  for (DType d : {DType::kU8, DType::kI16, DType::kF32, DType::kF64}) {  // permute for every element width
+    Tensor x = iota({3, 4, 5}).cast(d);
+    Tensor y = permute(x, {2, 0, 1});
+    ASSERT_EQ(y.shape(), (Shape{5, 3, 4}));
+    const Tensor y64 = y.cast(DType::kF64);
+    for (int a = 0; a < 5; ++a)
+      for (int b = 0; b < 3; ++b)
+        for (int c = 0; c < 4; ++c) EXPECT_EQ(y64.data<double>()[(a * 3 + b) * 4 + c], b * 20 + c * 5 + a);
+  }
 }
