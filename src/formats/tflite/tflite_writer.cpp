@@ -1,11 +1,13 @@
 #include "formats/tflite/tflite_writer.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "core/errors.h"
@@ -57,7 +59,52 @@ class Writer final : public tflite_writing::WriteContext {
   std::string build() {
     map_nodes();
     fuse_activations();
-    return serialize();
+    if (constant_bytes() <= external_buffers_above()) return serialize(nullptr);
+    // Too big for one FlatBuffer: the weights go after it, each Buffer holding the offset (from the
+    // start of the file, 16-aligned) and size of its bytes. Offsets depend on the FlatBuffer's size,
+    // which does not depend on them (every offset is stored, nonzero): build once with placeholders,
+    // then again with the real offsets.
+    std::vector<uint64_t> offsets(constants_in_order().size(), 1);
+    const size_t size = serialize(&offsets).size();
+    uint64_t pos = align(size);
+    const auto constants = constants_in_order();
+    for (size_t k = 0; k < constants.size(); ++k) {
+      offsets[k] = pos;
+      pos = align(pos + constants[k]->nbytes());
+    }
+    std::string bytes = serialize(&offsets);
+    if (bytes.size() != size) throw std::logic_error("TFLite writer: the FlatBuffer changed size with the buffer offsets");
+    bytes.reserve(static_cast<size_t>(pos));
+    for (size_t k = 0; k < constants.size(); ++k) {
+      bytes.resize(static_cast<size_t>(offsets[k]), '\0');
+      bytes.append(static_cast<const char*>(constants[k]->raw()), constants[k]->nbytes());
+    }
+    bytes.resize(static_cast<size_t>(pos), '\0');
+    return bytes;
+  }
+
+  static uint64_t align(uint64_t n) { return (n + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment; }
+
+  // Constant bytes above which they go after the FlatBuffer: what leaves the rest of the model 64 MiB
+  // under the 2 GiB limit. TRANSFIX_TFLITE_EXTERNAL_ABOVE=N (bytes) lowers it, to test the layout on
+  // small models.
+  static uint64_t external_buffers_above() {
+    if (const char* v = std::getenv("TRANSFIX_TFLITE_EXTERNAL_ABOVE")) return std::strtoull(v, nullptr, 10);
+    return kMaxFlatbufferBytes - (uint64_t{64} << 20);
+  }
+
+  // The constants written as buffers, in buffer order.
+  std::vector<const Tensor*> constants_in_order() {
+    std::vector<const Tensor*> out;
+    for (const auto& name : tensor_order_)
+      if (const Tensor* c = constant(name)) out.push_back(c);
+    return out;
+  }
+  uint64_t constant_bytes() {
+    register_tensors();
+    uint64_t n = 0;
+    for (const Tensor* c : constants_in_order()) n += c->nbytes();
+    return n;
   }
 
   // --- WriteContext
@@ -259,21 +306,31 @@ class Writer final : public tflite_writing::WriteContext {
     return name;
   }
 
-  flatbuffers::Offset<tflite::Buffer> buffer_of(FBB& b, const Tensor& t) {
+  flatbuffers::Offset<tflite::Buffer> buffer_of(FBB& b, const Tensor& t, const uint64_t* external_offset) {
     const size_t n = t.nbytes();
+    if (external_offset) return tflite::CreateBuffer(b, 0, *external_offset, n);
     b.ForceVectorAlignment(n, 1, kBufferAlignment);
     auto data = b.CreateVector(static_cast<const uint8_t*>(t.raw()), n);
     return tflite::CreateBuffer(b, data);
   }
 
-  std::string serialize() {
-    FBB b(1 << 20);
-    std::vector<int32_t> inputs, outputs;
-    for (const auto& in : g_.inputs) inputs.push_back(tensor_index(in.name));
+  // Gives every tensor its index: graph inputs first, then in operator order, then the outputs.
+  void register_tensors() {
+    for (const auto& in : g_.inputs) tensor_index(in.name);
     for (const auto& op : ops_) {
       for (const auto& in : op.inputs) tensor_index(in);
       for (const auto& out : op.outputs) tensor_index(out);
     }
+    for (const auto& out : g_.outputs) tensor_index(out.name);
+  }
+
+  // The model as one FlatBuffer; with `external`, constant k's buffer holds (*external)[k] as its
+  // offset and no data.
+  std::string serialize(const std::vector<uint64_t>* external) {
+    FBB b(1 << 20);
+    register_tensors();
+    std::vector<int32_t> inputs, outputs;
+    for (const auto& in : g_.inputs) inputs.push_back(tensor_index(in.name));
     for (const auto& out : g_.outputs) outputs.push_back(tensor_index(out.name));
 
     // Buffers first (the bulk of the file): buffer 0 is the empty buffer by convention.
@@ -282,7 +339,8 @@ class Writer final : public tflite_writing::WriteContext {
     for (size_t i = 0; i < tensor_order_.size(); ++i)
       if (const Tensor* c = constant(tensor_order_[i])) {
         buffer_of_tensor[i] = static_cast<uint32_t>(buffers.size());
-        buffers.push_back(buffer_of(b, *c));
+        const size_t k = buffers.size() - 1;  // constants take buffers 1, 2, ... in this order
+        buffers.push_back(buffer_of(b, *c, external ? &external->at(k) : nullptr));
       }
     std::vector<flatbuffers::Offset<tflite::Metadata>> metadata;
     for (const auto& [key, bytes] : m_.meta.metadata_bytes) {
