@@ -374,11 +374,11 @@ int main(int argc, char** argv) {
   std::snprintf(buf, sizeof buf,
                 "| measure | value |\n|---|---|\n| cases | %d |\n| detected | %.1f%% |\n| top-1 localization | %.1f%% |\n"
                 "| top-3 localization | %.1f%% |\n| category (top-1) | %.1f%% |\n| repaired | %.1f%% |\n"
-                "| repaired, and the %s agrees with the source | %d of %d checked |\n"
+                "| repaired, and %s agrees with the source | %d of %d checked |\n"
                 "| false positives on clean pairs | %d of %d |\n| localize time per case (mean) | %.1f s |\n"
                 "| repair time per case (median) | %.1f s |\n| worst case (localize + repair) | %.1f s |\n\n",
                 all.cases, pct(all.detected, all.cases), pct(all.top1, all.cases), pct(all.top3, all.cases),
-                pct(all.category, all.cases), pct(all.repaired, all.cases), runtime_name.c_str(), all.independent,
+                pct(all.category, all.cases), pct(all.repaired, all.cases), tflite ? "the TFLite interpreter" : "ONNX Runtime", all.independent,
                 all.independent_checked, false_positives, clean_pairs, all.cases ? all.seconds / all.cases : 0.0,
                 median(all.repair_seconds), all.worst);
   md << buf << "## Per fault kind\n\n| kind | cases | detected | top-1 | category | repaired | " << runtime_name
