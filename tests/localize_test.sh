@@ -122,20 +122,27 @@ else
 fi
 
 # ---- fixtures: clean pairs and a few faults on a real network (skipped when the fixture cache is absent)
+# fixture_fault NAME DIR KIND CONDITION: mutate DIR's opset-13 model with KIND (seed 1), localize on
+# its input (the report must satisfy CONDITION, a Python expression over r, node, cat = the ground
+# truth), repair on both inputs to EQUIVALENT.
+fixture_fault() {
+  local name=$1 dir=$2 kind=$3 condition=$4 out=$T/$1_$3.onnx
+  "$TF" mutate "$dir/model_opset13.onnx" --fault "$kind" --seed 1 -o "$out" >/dev/null 2>&1
+  local node cat
+  node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
+  "$TF" localize "$dir/model_opset13.onnx" "$out" --npy "$dir/input.npy" --report "$T/${name}_$kind.json" >/dev/null 2>&1
+  report "$name-localize-$kind" "$T/${name}_$kind.json" "(lambda node, cat: $condition)('$node', '$cat')"
+  check "$name-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
+    "$TF" repair "$dir/model_opset13.onnx" "$out" --npy "$dir/input.npy" "$dir/input_2.npy" -o "$T/${name}_fixed_$kind.onnx"
+}
 SQ=$CACHE/fixtures/squeezenet1_1
 if [[ -f $SQ/model_opset13.onnx ]]; then
   for o in 9 17; do
     check "clean-squeezenet-$o" 0 "faults: none" -- "$TF" localize "$SQ/model_opset13.onnx" "$SQ/model_opset$o.onnx" --npy "$SQ/input.npy"
   done
   for kind in concat-axis stride weights-transposed; do
-    out=$T/sq_$kind.onnx
-    "$TF" mutate "$SQ/model_opset13.onnx" --fault "$kind" --seed 1 -o "$out" >/dev/null 2>&1
-    node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
-    "$TF" localize "$SQ/model_opset13.onnx" "$out" --npy "$SQ/input.npy" --report "$T/sq_$kind.json" >/dev/null 2>&1
-    report "squeezenet-localize-$kind" "$T/sq_$kind.json" \
-      "r['faults'][0]['category'] == '$cat' and any('$node' in op for op in r['faults'][0]['target']['ops'] + r['faults'][0]['source']['ops'])"
-    check "squeezenet-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
-      "$TF" repair "$SQ/model_opset13.onnx" "$out" --npy "$SQ/input.npy" "$SQ/input_2.npy" -o "$T/sq_fixed_$kind.onnx"
+    fixture_fault squeezenet "$SQ" "$kind" \
+      "r['faults'][0]['category'] == cat and any(node in op for op in r['faults'][0]['target']['ops'] + r['faults'][0]['source']['ops'])"
   done
 else
   skipped=$((skipped + 1)); echo "SKIP squeezenet cases: no fixture cache (the fixtures test builds it)"
@@ -147,14 +154,8 @@ fi
 SH=$CACHE/fixtures/shufflenet_v2_x1_0
 if [[ -f $SH/model_opset13.onnx ]]; then
   for kind in concat-axis transpose-perm; do
-    out=$T/sh_$kind.onnx
-    "$TF" mutate "$SH/model_opset13.onnx" --fault "$kind" --seed 1 -o "$out" >/dev/null 2>&1
-    node=$(truth "${out%.onnx}.truth.json" node) cat=$(truth "${out%.onnx}.truth.json" category)
-    "$TF" localize "$SH/model_opset13.onnx" "$out" --npy "$SH/input.npy" --report "$T/sh_$kind.json" >/dev/null 2>&1
-    report "shufflenet-localize-$kind" "$T/sh_$kind.json" \
-      "len(r['faults']) == 1 and r['faults'][0]['category'] == '$cat' and len(r['faults'][0]['target']['ops']) == 1 and '$node' in r['faults'][0]['target']['ops'][0]"
-    check "shufflenet-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- \
-      "$TF" repair "$SH/model_opset13.onnx" "$out" --npy "$SH/input.npy" "$SH/input_2.npy" -o "$T/sh_fixed_$kind.onnx"
+    fixture_fault shufflenet "$SH" "$kind" \
+      "len(r['faults']) == 1 and r['faults'][0]['category'] == cat and len(r['faults'][0]['target']['ops']) == 1 and node in r['faults'][0]['target']['ops'][0]"
   done
 else
   skipped=$((skipped + 1)); echo "SKIP shufflenet cases: no fixture cache (the fixtures test builds it)"
