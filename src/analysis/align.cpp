@@ -447,8 +447,8 @@ class ForcedRun : public Observer {
   // The rounding bound (weight_rounding_bound) is loose: it must hold for the worst element. A fault
   // that shifts or rescales whole channels (a dropped bias, BatchNorm folded twice) can hide inside it,
   // but not from a fit per channel of d = target - source against the source: d = a + b source + rest.
-  // Rounding weights, inputs and outputs leaves the fitted part small (under 1.5 output steps in the
-  // MLPerf Tiny int8 models) and no larger than the rest; a dropped bias makes d nearly constant, a
+  // Rounding weights, inputs and outputs leaves the fitted part small (under 1.5 output steps in DS-CNN's
+  // clean int8 model) and no larger than the rest; a dropped bias makes d nearly constant, a
   // rescaled channel makes it follow the values: the fitted part is many steps and dwarfs the rest.
   // Only where the bound is in effect (an integer conv or FC fed by a float source).
   static constexpr double kChannelOffsetSteps = 3, kChannelOffsetZ = 3;
