@@ -63,6 +63,11 @@ np.save(sys.argv[1], np.random.default_rng(7).random((1, 3, 64, 64), dtype=np.fl
 PYEOF
 ort_agrees upsample-ort "$UP11" "$T/up_fixed.onnx" "input=$T/up_input.npy"
 check upsample-repaired-clean 0 "faults: none" -- "$TF" localize "$UP11" "$T/up_fixed.onnx" --random 1
+# A clean pair (tiny_cnn and its conversion to TFLite): no edit, no file, exit 0.
+"$TF" convert "$TINY" "$T/tiny_clean.tflite" >/dev/null 2>&1
+check repair-clean-pair 0 "no fault found: the target is left as it is, nothing written" -- \
+  "$TF" repair "$TINY" "$T/tiny_clean.tflite" --random 2 -o "$T/tiny_clean_fixed.tflite"
+[[ ! -e $T/tiny_clean_fixed.tflite ]] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL repair-clean-pair wrote a file"; }
 
 # ---- a real fault of ONNX's own version converter: upgrading the opset-9 Upsample to opset 11 drops the
 # asymmetric coordinate mode (onnx/onnx#8480); localize pins it, and says which tool did it

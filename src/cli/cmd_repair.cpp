@@ -90,7 +90,8 @@ int repair(const RepairArgs& a) {
     return kept ? kExitFinding : kExitOk;
   }
   if (!kept) {
-    std::cout << "no fix helped: nothing written\n";
+    std::cout << (r.first.diagnosis.faults.empty() ? "no fault found: the target is left as it is, nothing written\n"
+                                                   : "no fix helped: nothing written\n");
     write_reports(a, log);
     return r.first.diagnosis.faults.empty() ? kExitOk : kExitFinding;
   }
