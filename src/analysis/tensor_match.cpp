@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -40,6 +39,52 @@ Shape permuted_shape(const Shape& s, const std::vector<int64_t>& perm) {
   for (size_t i = 0; i < perm.size(); ++i) out[i] = s[static_cast<size_t>(perm[i])];
   return out;
 }
+
+// A tensor seen through an axis permutation (view axis i = tensor axis perm[i]), walked in the
+// view's row-major order one run of its innermost axis at a time: row(o, offset) gets the run's first
+// position o in the view and where it starts in the tensor; its elements lie `inner_stride` apart
+// there. Returning false from row stops the walk.
+struct PermutedView {
+  Shape shape;
+  std::vector<int64_t> stride;  // tensor stride of each view axis
+  int64_t inner = 1, inner_stride = 0;
+
+  PermutedView(const Shape& in, const std::vector<int64_t>& perm) : shape(permuted_shape(in, perm)), stride(perm.size()) {
+    std::vector<int64_t> in_strides(in.size(), 1);
+    for (size_t i = in.size(); i-- > 1;) in_strides[i - 1] = in_strides[i] * in[i];
+    for (size_t i = 0; i < perm.size(); ++i) stride[i] = in_strides[static_cast<size_t>(perm[i])];
+    if (!shape.empty()) inner = shape.back(), inner_stride = stride.back();
+  }
+
+  template <typename Row>
+  void for_each_row(Row row) const {
+    const size_t rank = shape.size();
+    int64_t outer = 1;
+    for (size_t d = 0; d + 1 < rank; ++d) outer *= shape[d];
+    if (inner == 0) return;
+    std::vector<int64_t> idx(rank, 0);
+    int64_t offset = 0;
+    for (int64_t o = 0; o < outer; ++o) {
+      if (!row(o * inner, offset)) return;
+      for (size_t d = rank > 0 ? rank - 1 : 0; d-- > 0;) {  // odometer over the outer axes
+        offset += stride[d];
+        if (++idx[d] < shape[d]) break;
+        offset -= stride[d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  }
+
+  template <typename E>
+  void copy(const void* in, void* out) const {
+    const E* src = static_cast<const E*>(in);
+    E* dst = static_cast<E*>(out);
+    for_each_row([&](int64_t o, int64_t offset) {
+      for (int64_t j = 0; j < inner; ++j) dst[o + j] = src[offset + j * inner_stride];
+      return true;
+    });
+  }
+};
 
 bool is_identity_perm(const std::vector<int64_t>& p) {
   for (size_t i = 0; i < p.size(); ++i)
@@ -83,65 +128,16 @@ std::vector<Transform> candidate_transforms(const Shape& source, const Shape& ta
   return out;
 }
 
-// out[i] = in[offset(i)], the output index walked like an odometer; the innermost axis runs as a
-// strided loop.
-template <typename E>
-static void permute_elements(const void* in, void* out, const Shape& out_shape, const std::vector<int64_t>& stride_of_out) {
-  const E* src = static_cast<const E*>(in);
-  E* dst = static_cast<E*>(out);
-  const size_t rank = out_shape.size();
-  if (rank == 0) {
-    dst[0] = src[0];
-    return;
-  }
-  const int64_t inner = out_shape[rank - 1], inner_stride = stride_of_out[rank - 1];
-  int64_t outer = 1;
-  for (size_t d = 0; d + 1 < rank; ++d) outer *= out_shape[d];
-  std::vector<int64_t> idx(rank, 0);
-  int64_t offset = 0;
-  for (int64_t o = 0; o < outer; ++o) {
-    const E* s = src + offset;
-    for (int64_t j = 0; j < inner; ++j) dst[j] = s[j * inner_stride];
-    dst += inner;
-    for (size_t d = rank - 1; d-- > 0;) {  // odometer over the outer axes
-      offset += stride_of_out[d];
-      if (++idx[d] < out_shape[d]) break;
-      offset -= stride_of_out[d] * out_shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
 Tensor permute(const Tensor& t, const std::vector<int64_t>& perm) {
-  const Shape& in = t.shape();
-  check_input(perm.size() == in.size(), "permute: rank mismatch");
-  Shape out_shape = permuted_shape(in, perm);
-  Tensor out = Tensor::uninitialized(t.dtype(), out_shape);
-  const size_t rank = in.size(), elem = dtype_size(t.dtype());
-  std::vector<int64_t> in_strides(rank, 1);
-  for (size_t i = rank; i-- > 1;) in_strides[i - 1] = in_strides[i] * in[i];
-  std::vector<int64_t> stride_of_out(rank);
-  for (size_t i = 0; i < rank; ++i) stride_of_out[i] = in_strides[static_cast<size_t>(perm[i])];
-  switch (elem) {  // a typed copy per element: a memcpy call per element costs more than the walk
-    case 1: permute_elements<uint8_t>(t.raw(), out.raw_mutable(), out_shape, stride_of_out); break;
-    case 2: permute_elements<uint16_t>(t.raw(), out.raw_mutable(), out_shape, stride_of_out); break;
-    case 4: permute_elements<uint32_t>(t.raw(), out.raw_mutable(), out_shape, stride_of_out); break;
-    case 8: permute_elements<uint64_t>(t.raw(), out.raw_mutable(), out_shape, stride_of_out); break;
-    default: {
-      const auto* src = static_cast<const unsigned char*>(t.raw());
-      auto* dst = static_cast<unsigned char*>(out.raw_mutable());
-      std::vector<int64_t> idx(rank, 0);
-      int64_t offset = 0;
-      for (int64_t i = 0; i < out.numel(); ++i) {
-        std::memcpy(dst + static_cast<size_t>(i) * elem, src + static_cast<size_t>(offset) * elem, elem);
-        for (size_t d = rank; d-- > 0;) {  // odometer over the output index
-          offset += stride_of_out[d];
-          if (++idx[d] < out_shape[d]) break;
-          offset -= stride_of_out[d] * out_shape[d];
-          idx[d] = 0;
-        }
-      }
-    }
+  check_input(perm.size() == t.shape().size(), "permute: rank mismatch");
+  const PermutedView view(t.shape(), perm);
+  Tensor out = Tensor::uninitialized(t.dtype(), view.shape);
+  switch (dtype_size(t.dtype())) {  // a typed copy per element (a memcpy call each costs more than the walk)
+    case 1: view.copy<uint8_t>(t.raw(), out.raw_mutable()); break;
+    case 2: view.copy<uint16_t>(t.raw(), out.raw_mutable()); break;
+    case 4: view.copy<uint32_t>(t.raw(), out.raw_mutable()); break;
+    case 8: view.copy<uint64_t>(t.raw(), out.raw_mutable()); break;
+    default: throw InputError("permute: a tensor of undefined element type");
   }
   return out;
 }
@@ -197,33 +193,22 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 // permutation's strides point at.
 double max_abs_diff_under(const Tensor& source64, const Tensor& target64, const Transform& tr) {
   if (tr.perm.empty()) return max_abs_diff(source64, target64);
-  const Shape& in = source64.shape();
-  const size_t rank = in.size();
-  const Shape shape = permuted_shape(in, tr.perm);
-  std::vector<int64_t> in_strides(rank, 1), stride(rank);
-  for (size_t i = rank; i-- > 1;) in_strides[i - 1] = in_strides[i] * in[i];
-  for (size_t i = 0; i < rank; ++i) stride[i] = in_strides[static_cast<size_t>(tr.perm[i])];
+  const PermutedView view(source64.shape(), tr.perm);
   const double* x = source64.data<double>();
   const double* y = target64.data<double>();
-  const int64_t inner = rank ? shape[rank - 1] : 1, inner_stride = rank ? stride[rank - 1] : 0;
-  const int64_t outer = inner ? source64.numel() / inner : 0;
-  std::vector<int64_t> idx(rank, 0);
-  int64_t offset = 0;
   double m = 0;
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < inner; ++j) {
-      const double a = x[offset + j * inner_stride], b = y[o * inner + j];
+  view.for_each_row([&](int64_t o, int64_t offset) {
+    for (int64_t j = 0; j < view.inner; ++j) {
+      const double a = x[offset + j * view.inner_stride], b = y[o + j];
       const double d = std::fabs(a - b);
       if (d > m) m = d;
-      else if (std::isnan(d) && std::isnan(a) != std::isnan(b)) return std::numeric_limits<double>::infinity();
+      else if (std::isnan(d) && std::isnan(a) != std::isnan(b)) {
+        m = std::numeric_limits<double>::infinity();
+        return false;
+      }
     }
-    for (size_t d = rank - 1; rank > 0 && d-- > 0;) {
-      offset += stride[d];
-      if (++idx[d] < shape[d]) break;
-      offset -= stride[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
+    return true;
+  });
   return m;
 }
 
