@@ -136,6 +136,13 @@ SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor
   trace.quantized = has_quantized_ops(source);
   TraceRecorder rec(source.graph, trace);
   Interpreter(source, {Precision::kF64}).run(inputs, &rec);
+  trace.readers.assign(trace.names.size(), 0);
+  auto count_reader = [&](const std::string& v) {
+    if (auto it = trace.index.find(v); it != trace.index.end()) ++trace.readers[static_cast<size_t>(it->second)];
+  };
+  for (const Node& n : source.graph.nodes)
+    for (const auto& in : n.inputs) count_reader(in);
+  for (const auto& o : source.graph.outputs) count_reader(o.name);
   trace.local_noise.assign(trace.names.size(), 0.0);
   Interpreter fp32(source, {Precision::kF32});
   NoiseRecorder noise(trace, false), local(trace, true);
@@ -177,12 +184,15 @@ bool absorbable(const std::string& op) {
          op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
 }
 
-int reader_count(const Graph& g, const std::string& value) {
-  int n = 0;
-  for (const Node& node : g.nodes)
-    for (const auto& in : node.inputs) n += in == value;
-  for (const auto& o : g.outputs) n += o.name == value;
-  return n;
+// Is source value `v` strictly after the frontier (a descendant of some frontier value, or of the
+// inputs when there is none) and not before it? The source nodes of a segment make such values.
+bool past_frontier(const SourceTrace& trace, const std::vector<int>& frontier, int v) {
+  bool after_start = frontier.empty(), before_start = false;
+  for (int f : frontier) {
+    after_start |= trace.is_ancestor(f, v);
+    before_start |= f == v || trace.is_ancestor(v, f);
+  }
+  return after_start && !before_start;
 }
 
 // Is source value `s` the value `start` or one made from it by a short chain of ops a converter folds
@@ -193,7 +203,7 @@ bool in_folding_chain(const SourceTrace& trace, const Graph& source, int start, 
   if (s < start || s - start > 4 || !trace.is_ancestor(start, s)) return false;
   for (int v = start; v <= s; ++v) {
     if (v != s && v != start && !(trace.is_ancestor(v, s) && trace.is_ancestor(start, v))) continue;
-    if (v != s && reader_count(source, trace.names[static_cast<size_t>(v)]) != 1) return false;
+    if (v != s && trace.readers[static_cast<size_t>(v)] != 1) return false;
     if (v == start) continue;
     const int p = trace.producer[static_cast<size_t>(v)];
     if (p < 0 || !absorbable(source.nodes[static_cast<size_t>(p)].op_type)) return false;
@@ -255,25 +265,22 @@ class ForcedRun : public Observer {
     }
     offset_fault_.reset();
     if (auto m = clean_match(tv, name, real)) {
-      map_to(tv, name, real, m->first, m->second, "value");
+      map_to(tv, name, real, m->first, m->second, "value", false);
       value_clip_[name] = clipped_by(trace_.value[static_cast<size_t>(m->first)]);
       forced_ = source_as_target(trace_.value[static_cast<size_t>(m->first)], m->second, value);
       return;
     }
-    if (offset_fault_) {  // within the rounding bound, but whole channels are shifted or rescaled: a fault here
-      map_to(tv, name, real, offset_fault_->first, offset_fault_->second, "anchor");
-      forced_ = source_as_target(trace_.value[static_cast<size_t>(offset_fault_->first)], offset_fault_->second, value);
-      return;
-    }
-    if (auto s = failed_namesake(tv, name, real)) {  // the same op in the same place, other values
-      if (std::getenv("TRANSFIX_DEBUG_ALIGN")) std::fprintf(stderr, "failed namesake: %s\n", name.c_str());
-      map_to(tv, name, real, *s, Transform{}, "anchor");
-      forced_ = source_as_target(trace_.value[static_cast<size_t>(*s)], Transform{}, value);
-      return;
-    }
-    if (auto s = permuted_namesake(tv, name, real)) {  // the value is there, in the wrong layout
-      map_to(tv, name, real, *s, Transform{}, "anchor");
-      forced_ = source_as_target(trace_.value[static_cast<size_t>(*s)], Transform{}, value);
+    // Faults at this very op, mapped (not clean) and forced at once: within the rounding bound but with
+    // whole channels shifted or rescaled; the same op in the same place computing other values; the
+    // right values in the wrong layout.
+    std::optional<std::pair<int, Transform>> here = offset_fault_;
+    if (!here)
+      if (auto s = failed_namesake(tv, name, real)) here = std::make_pair(*s, Transform{});
+    if (!here)
+      if (auto s = permuted_namesake(tv, name, real)) here = std::make_pair(*s, Transform{});
+    if (here) {
+      map_to(tv, name, real, here->first, here->second, "anchor", offset_fault_ ? std::optional<bool>(true) : std::nullopt);
+      forced_ = source_as_target(trace_.value[static_cast<size_t>(here->first)], here->second, value);
       return;
     }
     tv.state = State::kPending;
@@ -386,8 +393,9 @@ class ForcedRun : public Observer {
     return *std::max_element(q->scale.begin(), q->scale.end());
   }
 
+  // `channels_off`: whether channel_offset flags the pair, when the caller already knows.
   void map_to(TargetValue& tv, const std::string& name, const Tensor& real, int s, const Transform& tr,
-              const std::string& how) {
+              const std::string& how, std::optional<bool> channels_off = std::nullopt) {
     const size_t i = static_cast<size_t>(s);
     tv.state = State::kMapped;
     TensorPair& p = tv.pair;
@@ -402,7 +410,7 @@ class ForcedRun : public Observer {
       p.error = max_abs_diff(saturated(trace_.value[i]), to_source_frame(real, tr, trace_.value[i].shape()));
     else
       p.error = std::numeric_limits<double>::infinity();  // shapes differ: the structure itself is wrong
-    p.clean = p.error <= p.threshold && !(real.numel() == trace_.value[i].numel() && channel_offset(real, s, tr));
+    p.clean = p.error <= p.threshold && !(channels_off ? *channels_off : channel_offset(real, s, tr));
   }
 
  private:
@@ -473,7 +481,6 @@ class ForcedRun : public Observer {
       const double d = t[i] - r[i];
       c.n += 1, c.d += d, c.dd += d * d, c.y += r[i], c.yy += r[i] * r[i], c.yd += r[i] * d;
     }
-    double worst = 0, worst_z = 0;
     bool fault = false;
     for (const Sums& c : st) {
       const double mean = c.d / c.n, var_d = std::max(0.0, c.dd / c.n - mean * mean);
@@ -482,10 +489,8 @@ class ForcedRun : public Observer {
       const double residual = std::max(var_d - explained, 0.0);
       const double systematic = std::sqrt(mean * mean + explained);        // rms of the fitted part
       const double z = systematic / std::sqrt(residual + 1e-30);
-      if (systematic > worst) worst = systematic, worst_z = z;
       fault |= systematic > kChannelOffsetSteps * grid_ && z > kChannelOffsetZ;
     }
-    if (std::getenv("TRANSFIX_DEBUG_OFFSET")) std::fprintf(stderr, "offset %s: %.2f steps z %.2f\n", trace_.names[static_cast<size_t>(s)].substr(0, 60).c_str(), worst / grid_, worst_z);
     return fault;
   }
 
@@ -585,13 +590,8 @@ class ForcedRun : public Observer {
     for (int v = 0; v <= end; ++v) {
       if (v != end && !trace_.is_ancestor(v, end)) continue;
       const int p = trace_.producer[static_cast<size_t>(v)];
-      if (p < 0 || !moves_elements(source_.nodes[static_cast<size_t>(p)].op_type)) continue;
-      bool after_start = frontier.empty(), before_start = false;
-      for (int f : frontier) {
-        after_start |= trace_.is_ancestor(f, v);
-        before_start |= f == v || trace_.is_ancestor(v, f);
-      }
-      if (after_start && !before_start) nodes.insert(p);
+      if (p >= 0 && moves_elements(source_.nodes[static_cast<size_t>(p)].op_type) && past_frontier(trace_, frontier, v))
+        nodes.insert(p);
     }
     return static_cast<int>(nodes.size());
   }
@@ -782,14 +782,8 @@ void collect_source_segment(const SourceTrace& trace, const std::vector<int>& fr
   std::set<int> nodes;
   for (int v = 0; v <= end; ++v) {
     if (v != end && !trace.is_ancestor(v, end)) continue;
-    if (trace.producer[static_cast<size_t>(v)] < 0) continue;
-    bool after_start = frontier.empty();
-    bool before_start = false;
-    for (int f : frontier) {
-      after_start |= trace.is_ancestor(f, v);
-      before_start |= f == v || trace.is_ancestor(v, f);
-    }
-    if (after_start && !before_start) nodes.insert(trace.producer[static_cast<size_t>(v)]);
+    if (trace.producer[static_cast<size_t>(v)] >= 0 && past_frontier(trace, frontier, v))
+      nodes.insert(trace.producer[static_cast<size_t>(v)]);
   }
   p.source_nodes.assign(nodes.begin(), nodes.end());
   for (int f : frontier) p.source_from.push_back(trace.names[static_cast<size_t>(f)]);

@@ -43,6 +43,7 @@ struct SourceTrace {
   std::vector<double> scale;                     // max |value|
   std::vector<Fingerprint> print;
   std::vector<int> producer;                     // node index, -1 for graph inputs
+  std::vector<int> readers;                      // how many node inputs and graph outputs read the value
   std::vector<std::vector<uint64_t>> ancestors;  // bitset over value indices, excluding self
   bool is_ancestor(int a, int v) const;          // a is a strict ancestor of v
   bool candidate(int v) const { return value[static_cast<size_t>(v)].defined(); }
