@@ -12,8 +12,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "core/errors.h"
 #include "formats/tflite/tflite_writer.h"
@@ -112,8 +114,30 @@ const Tensor* float_constant(const Graph& g, const Node& n, size_t i) {
   return it != g.initializers.end() && it->second.dtype() == DType::kF32 ? &it->second : nullptr;
 }
 
+// Inference BatchNormalization as y = x * scale + shift per channel: scale = gamma / sqrt(var + eps),
+// shift = beta - mean * scale. Nullopt unless its four statistics are float constants of `channels`
+// elements.
+struct ChannelAffine {
+  std::vector<double> scale, shift;
+};
+std::optional<ChannelAffine> batchnorm_affine(const Graph& g, const Node& bn, int64_t channels) {
+  const Tensor* stat[4];  // gamma, beta, mean, var
+  for (size_t i = 0; i < 4; ++i) {
+    stat[i] = float_constant(g, bn, i + 1);
+    if (!stat[i] || stat[i]->numel() != channels) return std::nullopt;
+  }
+  const double eps = bn.attr_float("epsilon", 1e-5);
+  ChannelAffine a{std::vector<double>(static_cast<size_t>(channels)), std::vector<double>(static_cast<size_t>(channels))};
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t i = static_cast<size_t>(c);
+    a.scale[i] = stat[0]->data<float>()[c] / std::sqrt(static_cast<double>(stat[3]->data<float>()[c]) + eps);
+    a.shift[i] = stat[1]->data<float>()[c] - stat[2]->data<float>()[c] * a.scale[i];
+  }
+  return a;
+}
+
 // Conv -> BatchNormalization (inference form) with the Conv's output read by nothing else: the
-// BN's per-channel scale s = gamma / sqrt(var + eps) goes into the weights, the shift into the bias.
+// BN's per-channel scale goes into the weights, the shift into the bias.
 void fold_batchnorm(Model& m) {
   Graph& g = m.graph;
   auto consumers = consumer_counts(g);
@@ -128,20 +152,18 @@ void fold_batchnorm(Model& m) {
     if (p == producer.end() || consumers[bn.inputs[0]] != 1) continue;
     Node& conv = g.nodes[p->second];
     const Tensor* w = float_constant(g, conv, 1);
-    const Tensor *gamma = float_constant(g, bn, 1), *beta = float_constant(g, bn, 2), *mean = float_constant(g, bn, 3),
-                 *var = float_constant(g, bn, 4);
-    if (conv.op_type != "Conv" || !w || !gamma || !beta || !mean || !var) continue;
+    if (conv.op_type != "Conv" || !w || w->rank() == 0 || w->dim(0) == 0) continue;
     const int64_t out_channels = w->dim(0), per_channel = w->numel() / out_channels;
-    if (gamma->numel() != out_channels) continue;
-    const double eps = bn.attr_float("epsilon", 1e-5);
+    const auto bn_affine = batchnorm_affine(g, bn, out_channels);
+    if (!bn_affine) continue;
     Tensor w2 = w->clone();
     Tensor b2(DType::kF32, {out_channels});
     const Tensor* b = float_constant(g, conv, 2);
     for (int64_t o = 0; o < out_channels; ++o) {
-      const double s = gamma->data<float>()[o] / std::sqrt(static_cast<double>(var->data<float>()[o]) + eps);
+      const double s = bn_affine->scale[static_cast<size_t>(o)];
       for (int64_t k = 0; k < per_channel; ++k) w2.mutable_data<float>()[o * per_channel + k] = static_cast<float>(w->data<float>()[o * per_channel + k] * s);
       const double bias = b ? b->data<float>()[o] : 0.0;
-      b2.mutable_data<float>()[o] = static_cast<float>((bias - mean->data<float>()[o]) * s + beta->data<float>()[o]);
+      b2.mutable_data<float>()[o] = static_cast<float>(bias * s + bn_affine->shift[static_cast<size_t>(o)]);
     }
     const std::string wname = conv.inputs[1] + "/bn_folded", bname = conv.outputs[0] + "/bn_folded_bias";
     g.initializers[wname] = std::move(w2);
@@ -282,22 +304,13 @@ class NhwcRewriter {
   // form it is y = x * s + (beta - mean * s) per channel, s = gamma / sqrt(var + eps): a MUL and an
   // ADD by per-channel constants, which broadcast along the last axis of an NHWC tensor.
   void batchnorm_as_scale_and_shift(const Node& n, const std::string& x, const std::string& y, std::vector<Node>& nodes) {
-    const Tensor* params[4];
-    for (size_t i = 0; i < 4; ++i) {
-      auto it = n.has_input(i + 1) ? m_.graph.initializers.find(n.inputs[i + 1]) : m_.graph.initializers.end();
-      if (it == m_.graph.initializers.end() || it->second.dtype() != DType::kF32 || it->second.rank() != 1)
-        unsupported(n, "statistics computed at run time");
-      params[i] = &it->second;
-    }
     const int64_t c = shape(n.inputs[0])[1];
-    for (const Tensor* t : params)
-      if (t->numel() != c) unsupported(n, "statistics of the wrong length");
-    const double eps = n.attr_float("epsilon", 1e-5);
+    const auto affine = batchnorm_affine(m_.graph, n, c);
+    if (!affine) unsupported(n, "statistics that are not float constants of one value per channel");
     Tensor scale(DType::kF32, {c}), shift(DType::kF32, {c});
     for (int64_t i = 0; i < c; ++i) {
-      const double s = params[0]->data<float>()[i] / std::sqrt(static_cast<double>(params[3]->data<float>()[i]) + eps);
-      scale.mutable_data<float>()[i] = static_cast<float>(s);
-      shift.mutable_data<float>()[i] = static_cast<float>(params[1]->data<float>()[i] - params[2]->data<float>()[i] * s);
+      scale.mutable_data<float>()[i] = static_cast<float>(affine->scale[static_cast<size_t>(i)]);
+      shift.mutable_data<float>()[i] = static_cast<float>(affine->shift[static_cast<size_t>(i)]);
     }
     Node mul;
     mul.op_type = "Mul";
