@@ -4,6 +4,10 @@
 # RELU6, RELU_N1_TO_1, LEAKY_RELU, MEAN, SUM, REDUCE_MAX, SUB and uint8 DIV (constant second operand,
 # with and without fused RELU), and a squeeze-excite block chaining HARD_SWISH, MEAN,
 # LOGISTIC and MUL. The input holds every integer of its type (shuffled, seed 3).
+# Also the 16x8 models of tests/tflite_ops/make_int16_models.py (q16_*: int16 activations, int8
+# weights, int64 / int32 bias: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, MUL, MAX_POOL_2D,
+# AVERAGE_POOL_2D and a small network), on uniform random int16 inputs (seed 3); the interpreter
+# runs them in its built-in kernels (XNNPACK takes no int16), so both integer modes must match it.
 #  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
 #    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES, checked against the
@@ -24,6 +28,7 @@ DEQ_QUIRK_CASES='^q_div_'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
+/usr/bin/python3 "$ROOT/tests/tflite_ops/make_int16_models.py" "$T" || exit 1
 passed=0 failed=0
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 
@@ -49,16 +54,20 @@ print("%g %d/%d" % (d.max(), (d > 0).sum(), d.size))
 PY
 }
 
-for json in "$T"/q_*.json; do
+for json in "$T"/q_*.json "$T"/q16_*.json; do
   name=$(basename "$json" .json)
   flatc -b -o "$T" "$ROOT/src/formats/tflite/tflite_schema.fbs" "$json" || { fail "$name: flatc"; continue; }
   model="$T/$name.tflite"
   /usr/bin/python3 -c 'import json, sys
 import numpy as np
 t = json.load(open(sys.argv[1]))["subgraphs"][0]["tensors"][0]
-dtype = {"INT8": np.int8, "UINT8": np.uint8}[t["type"]]
-x = np.arange(int(np.prod(t["shape"]))) % 256 + np.iinfo(dtype).min
-np.random.default_rng(3).shuffle(x)
+dtype = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16}[t["type"]]
+rng = np.random.default_rng(3)
+if dtype == np.int16:
+    x = rng.integers(-32768, 32768, size=int(np.prod(t["shape"])))
+else:
+    x = np.arange(int(np.prod(t["shape"]))) % 256 + np.iinfo(dtype).min
+    rng.shuffle(x)
 np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.npy"
   ok=1
   for mode in int int-xnnpack dequantized; do

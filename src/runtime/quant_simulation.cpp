@@ -108,9 +108,9 @@ class Rewriter {
       emit(origin, "Identity", {value}, v.name);
       return;
     }
-    if (v.dtype != DType::kU8 && v.dtype != DType::kI8)
+    if (v.dtype != DType::kU8 && v.dtype != DType::kI8 && v.dtype != DType::kI16)
       throw UnsupportedError(std::string("dequantized mode: ") + dtype_name(v.dtype) + " tensor '" + v.name +
-                             "' (only uint8 / int8 are simulated)", origin.prov.op_type);
+                             "' (only uint8 / int8 / int16 are simulated)", origin.prov.op_type);
     auto [scale, zero] = grid_constants(v);
     Node& q = emit(origin, "QuantizeLinear", {value, scale, zero}, v.name + "/sim_quantized");
     if (v.quant->per_axis()) q.attrs["axis"] = Attribute{v.quant->axis};
@@ -130,7 +130,7 @@ class Rewriter {
   void rewrite(const Node& n) {
     Node copy = n;
     for (auto& in : copy.inputs) in = rename(in);
-    if (n.domain == kTfliteQuantizedDomain) return rewrite_quantized(copy);
+    if (n.domain == kTfliteQuantizedDomain) return rewrite_quantized(copy, n);
     if (n.domain.empty() && n.op_type == "DequantizeLinear" && !n.inputs.empty() && became_float(n.inputs[0])) {
       emit(n, "Identity", {copy.inputs[0]}, n.outputs.at(0));
       return;
@@ -150,7 +150,8 @@ class Rewriter {
   }
 
   // A tflite.quantized node -> its float counterpart, the fused activation, rounding of the outputs.
-  void rewrite_quantized(Node n) {
+  // `n` reads the rewritten values; `original` is the node as the model has it.
+  void rewrite_quantized(Node n, const Node& original) {
     const Node origin = n;
     const std::string activation = n.attr_string("fused_activation", "NONE");
     const double beta = n.attr_float("beta", 1.0);
@@ -162,7 +163,7 @@ class Rewriter {
       emit(origin, "Mul", {n.inputs.at(0), constant(scaled + "_beta", Tensor::scalar<float>(static_cast<float>(beta)))}, scaled);
       n.inputs[0] = scaled;
     }
-    if (n.op_type == "Gemm") flatten_gemm_input(origin, n, keep_num_dims);
+    if (n.op_type == "Gemm") flatten_gemm_input(original, n, keep_num_dims);
     std::vector<std::pair<std::string, const ValueInfo*>> rounded;
     for (auto& out : n.outputs) {
       const ValueInfo* v = quantized_value(out);
@@ -179,7 +180,8 @@ class Rewriter {
     for (const auto& [value, v] : rounded) round_to_grid(origin, value, *v);
   }
 
-  // Gemm needs a 2-D input: TFLite reads x as [numel / I, I].
+  // Gemm needs a 2-D input: TFLite reads x as [numel / I, I]. Shapes are looked up under the
+  // model's own names (`origin`): a quantized graph input is read through its dequantized copy.
   void flatten_gemm_input(const Node& origin, Node& n, bool keep_num_dims) {
     keep_num_dims_shape_.reset();
     const ValueInfo* x = in_.graph.find_value_info(origin.inputs.at(0));

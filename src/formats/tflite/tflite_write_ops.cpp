@@ -15,6 +15,8 @@
 #include "core/errors.h"
 
 namespace transfix::tflite_writing {
+tflite::ActivationFunctionType activation_by_name(const Node& n, const std::string& name);
+
 namespace {
 
 using BO = tflite::BuiltinOperator;
@@ -564,7 +566,9 @@ bool fold_tflite_group(WriteContext& ctx, const std::vector<const Node*>& g, con
     for (const Node* n : g)
       if (n->op_type == "Reshape" && n->inputs[0] == y) y = n->outputs[0], keep = true;
     TfOp fc = fully_connected(x, gemm->inputs[1], gemm->has_input(2) ? gemm->inputs[2] : "", y);
-    fc.keep_num_dims = keep;
+    // A quantized FULLY_CONNECTED is one node that keeps both flags as attributes.
+    fc.keep_num_dims = keep || gemm->attr_int("keep_num_dims", 0) != 0;
+    if (gemm->has_attr("fused_activation")) fc.act = activation_by_name(*gemm, gemm->attr_string("fused_activation", "NONE"));
     out.push_back(fc);
     if (y != last.outputs[0]) {
       for (TfOp& a : map_node(ctx, last, op)) out.push_back(a);

@@ -72,6 +72,12 @@ void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* wha
                            ": only uint8 and int8 quantized tensors are supported", ctx.node.op_type);
 }
 
+void require_u8_i8_or_i16(const KernelContext& ctx, const Tensor& t, const char* what) {
+  if (t.dtype() != DType::kU8 && t.dtype() != DType::kI8 && t.dtype() != DType::kI16)
+    throw UnsupportedError(std::string(what) + " of type " + dtype_name(t.dtype()) +
+                           ": only uint8, int8 and int16 quantized tensors are supported", ctx.node.op_type);
+}
+
 Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value) {
   require_u8_or_i8(ctx, x, "input");
   const Range range = dtype_range(ctx, x.dtype());

@@ -50,6 +50,19 @@ inline int32_t multiply_by_quantized_multiplier(int32_t x, Multiplier m) {
   return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, m.significand), right);
 }
 
+// TFLite's int64 variant, for 16x8 models (int16 activations, int8 weights, 64-bit accumulators):
+// the significand rounded to Q0.15 first (0x7FFF at most), then one multiply and one rounding right
+// shift by 15 - exponent (ties towards +inf). TFLite assumes |x| < 2^47 and a result that fits in
+// int32; the product is taken in 128 bits and the result saturated, so other inputs stay defined.
+inline int32_t multiply_by_quantized_multiplier_wide(int64_t x, Multiplier m) {
+  const int64_t reduced = m.significand < 0x7FFF0000 ? (int64_t{m.significand} + (1 << 15)) >> 16 : 0x7FFF;
+  const int total_shift = 15 - m.exponent;
+  __int128 r = static_cast<__int128>(x) * reduced;
+  if (total_shift > 0) r = (r + (static_cast<__int128>(1) << (total_shift - 1))) >> total_shift;
+  else r *= static_cast<__int128>(int64_t{1} << std::min(-total_shift, 40));  // multipliers >= 2^15: not in real models
+  return static_cast<int32_t>(std::min<__int128>(INT32_MAX, std::max<__int128>(INT32_MIN, r)));
+}
+
 // A float that the kernel converts to an integer (already rounded, or truncated on purpose), held
 // to +-2^30 first: extreme scales in a model must not make the conversion undefined.
 inline int32_t saturating_int(float v) {
@@ -78,12 +91,27 @@ Range dtype_range(const KernelContext& ctx, DType t);
 // (NONE, RELU, RELU6, RELU_N1_TO_1), quantized with the output's scale and zero point.
 Range activation_range(const KernelContext& ctx, DType out_type, const TensorQuant& out);
 
-// Quantized integer tensors handled by these kernels: uint8 or int8 activations.
+// Quantized integer tensors handled by these kernels: uint8 or int8 activations, and int16 for the
+// kernels that implement TFLite's 16x8 arithmetic.
 void require_u8_or_i8(const KernelContext& ctx, const Tensor& t, const char* what);
+void require_u8_i8_or_i16(const KernelContext& ctx, const Tensor& t, const char* what);
 
-// Reads element i of a uint8 / int8 tensor as int32.
+// Reads element i of a uint8 / int8 / int16 tensor as int32.
 inline int32_t load_q(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::kU8 ? static_cast<int32_t>(t.data<uint8_t>()[i]) : static_cast<int32_t>(t.data<int8_t>()[i]);
+  switch (t.dtype()) {
+    case DType::kU8: return t.data<uint8_t>()[i];
+    case DType::kI16: return t.data<int16_t>()[i];
+    default: return t.data<int8_t>()[i];
+  }
+}
+
+// Writes v (already clamped to the dtype's range) to element i of a uint8 / int8 / int16 tensor.
+inline void store_q(Tensor& t, int64_t i, int32_t v) {
+  switch (t.dtype()) {
+    case DType::kU8: t.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+    case DType::kI16: t.mutable_data<int16_t>()[i] = static_cast<int16_t>(v); break;
+    default: t.mutable_data<int8_t>()[i] = static_cast<int8_t>(v); break;
+  }
 }
 
 // Element-wise ops on uint8 / int8: `value(q)` (already clamped to the dtype's range) is computed once

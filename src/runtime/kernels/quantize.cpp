@@ -1,5 +1,5 @@
 // QuantizeLinear and DequantizeLinear, per tensor or per axis (opset 13 `axis`, default 1):
-//   Quantize:   y = saturate(round_half_to_even(x / scale) + zero_point)   (uint8 unless zero_point says int8)
+//   Quantize:   y = saturate(round_half_to_even(x / scale) + zero_point)   (uint8 unless zero_point says int8, int16 or uint16)
 //   Dequantize: y = (x - zero_point) * scale                               (in the scale's float type)
 // float16 scales and inputs run widened to float32 (the interpreter rounds float outputs back).
 #include <algorithm>
@@ -44,7 +44,7 @@ void quantize_linear(KernelContext& ctx) {
   const Tensor* zp = ctx.optional_input(2);
   const ParamLayout l = layout_of(ctx, x, scale, zp);
   const DType qt = zp ? zp->dtype() : DType::kU8;
-  if (qt != DType::kU8 && qt != DType::kI8) throw UnsupportedError(std::string("QuantizeLinear to ") + dtype_name(qt) + " is not supported", "QuantizeLinear");
+  if (qt != DType::kU8 && qt != DType::kI8 && qt != DType::kI16 && qt != DType::kU16) throw UnsupportedError(std::string("QuantizeLinear to ") + dtype_name(qt) + " is not supported", "QuantizeLinear");
   if (!is_float(x.dtype()) || scale.dtype() != x.dtype()) ctx.fail("x and scale must share one float dtype");
   const auto zero = zp ? zp->to_i64_vector() : std::vector<int64_t>(1, 0);
   Tensor out(qt, x.shape());
@@ -59,8 +59,12 @@ void quantize_linear(KernelContext& ctx) {
         y[i] = saturate_round<Q>(std::nearbyint(xs[i] / s[p]) + static_cast<T>(zero[static_cast<size_t>(p)]));
       }
     };
-    if (qt == DType::kU8) run(out.mutable_data<uint8_t>());
-    else run(out.mutable_data<int8_t>());
+    switch (qt) {
+      case DType::kU8: run(out.mutable_data<uint8_t>()); break;
+      case DType::kI8: run(out.mutable_data<int8_t>()); break;
+      case DType::kI16: run(out.mutable_data<int16_t>()); break;
+      default: run(out.mutable_data<uint16_t>()); break;
+    }
   });
   ctx.set_output(0, out);
 }

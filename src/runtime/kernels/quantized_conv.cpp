@@ -1,8 +1,13 @@
 // Quantized TFLite convolutions and fully connected layers (domain "tflite.quantized"), uint8 or
-// int8 activations, weights per tensor or per output channel, int32 bias:
-//   acc[o] = bias[o] + sum (x - x_zp) * (w - w_zp[o])          (int32; padding taps contribute 0)
+// int8 activations with int32 bias, or 16x8 (int16 activations, int8 weights, int64 or int32 bias);
+// weights per tensor or per output channel:
+//   acc[o] = bias[o] + sum (x - x_zp) * (w - w_zp[o])          (padding taps contribute 0)
 //   y[o]   = clamp(acc[o] * M[o] + y_zp, activation range)     M[o] = x_scale * w_scale[o] / y_scale
-// with the fixed-point multiply of fixed_point.h, as TFLite's reference and integer_ops kernels do.
+// 8-bit: acc in int32 (wrapping as TFLite's), the fixed-point multiply of fixed_point.h.
+// 16x8: acc in int64 and TFLite's int64 multiply (the multiplier rounded to Q0.15, one rounding
+// shift), as its reference_integer_ops kernels for int16 inputs do; with an int32 bias, TFLite
+// accumulates in int32 and uses the 8-bit multiply (checked: the int64 one is 1 step off on 1 of
+// 144 outputs of tests' q16_conv_int32_bias).
 // Conv: NHWC, weight_layout "OHWI" ([O, KH, KW, C / group]) or "1HWO" (depthwise, [1, KH, KW, C * M]).
 // Gemm: x [N, I] (any shape read as [numel / I, I]), weights [O, I] (transB = 1, FULLY_CONNECTED).
 #include <cmath>
@@ -23,16 +28,22 @@ using namespace qfixed;
 // requantize = "fp32" (set by QuantMode::kIntegerXnnpack) scales as TFLite's XNNPACK delegate does
 // instead: float(acc) * float(x_scale * w_scale[o] / y_scale), rounded half to even.
 struct Requantizer {
-  std::vector<int32_t> weight_zero, bias;
+  std::vector<int32_t> weight_zero;
+  std::vector<int64_t> bias;
   std::vector<Multiplier> multiplier;
   std::vector<float> float_scale;  // only for requantize = "fp32"
   int32_t out_zero = 0;
   Range range;
-  // `wide` is the accumulator; TFLite keeps it in int32, so it wraps the same way (only models with
-  // enormous reductions get there; wrapping keeps them defined).
+  bool wide_accumulator = false;  // 16x8 without an int32 bias
+  // `wide` is the accumulator. For 8-bit activations TFLite keeps it in int32, so it wraps the same
+  // way (only models with enormous reductions get there; wrapping keeps them defined).
   int32_t apply(int64_t o, int64_t wide) const {
-    const int32_t acc = static_cast<int32_t>(wide);
     const size_t c = static_cast<size_t>(o);
+    if (wide_accumulator) {
+      const int32_t scaled = multiply_by_quantized_multiplier_wide(wide, multiplier[c]);
+      return std::min(range.hi, std::max(range.lo, scaled + out_zero));
+    }
+    const int32_t acc = static_cast<int32_t>(wide);
     const int32_t scaled = float_scale.empty()
                                ? multiply_by_quantized_multiplier(acc, multiplier[c])
                                : saturating_int(std::nearbyint(static_cast<float>(acc) * float_scale[c]));
@@ -52,8 +63,11 @@ Requantizer make_requantizer(const KernelContext& ctx, const Tensor& x, const Te
              " scales; expected one per output channel (axis " + std::to_string(channel_axis) + ")");
   const std::string requantize = ctx.node.attr_string("requantize", "tflite");
   if (requantize != "tflite" && requantize != "fp32") ctx.fail("requantize must be tflite or fp32, not " + requantize);
-  const bool fp32 = requantize == "fp32";
   Requantizer r;
+  const bool int16 = x.dtype() == DType::kI16;
+  r.wide_accumulator = int16 && !(bias && bias->dtype() == DType::kI32);
+  // XNNPACK takes no int16 model: the interpreter runs 16x8 ops in its built-in kernels.
+  const bool fp32 = requantize == "fp32" && !int16;
   r.out_zero = out.zero_point;
   r.range = activation_range(ctx, x.dtype(), out);
   for (int64_t o = 0; o < out_channels; ++o) {
@@ -67,10 +81,13 @@ Requantizer make_requantizer(const KernelContext& ctx, const Tensor& x, const Te
   }
   r.bias.assign(static_cast<size_t>(out_channels), 0);
   if (bias) {
-    if (bias->dtype() != DType::kI32) ctx.fail(std::string("bias must be int32, got ") + dtype_name(bias->dtype()));
+    const bool int64_ok = int16;
+    if (bias->dtype() != DType::kI32 && !(int64_ok && bias->dtype() == DType::kI64))
+      ctx.fail(std::string("bias must be int32") + (int64_ok ? " or int64" : "") + ", got " + dtype_name(bias->dtype()));
     if (bias->numel() != out_channels) ctx.fail("bias has " + std::to_string(bias->numel()) + " values for " +
                                                 std::to_string(out_channels) + " output channels");
-    std::copy_n(bias->data<int32_t>(), out_channels, r.bias.begin());
+    if (bias->dtype() == DType::kI64) std::copy_n(bias->data<int64_t>(), out_channels, r.bias.begin());
+    else std::copy_n(bias->data<int32_t>(), out_channels, r.bias.begin());
   }
   return r;
 }
@@ -91,9 +108,13 @@ std::vector<int32_t> centered_weights(const Tensor& w, const Requantizer& r, Cha
   return v;
 }
 
-void store(Tensor& y, int64_t i, int32_t v) {
-  if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
-  else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+// uint8 / int8 activations with weights of their kind, or int16 activations with int8 weights.
+void require_operand_types(const KernelContext& ctx, const Tensor& x, const Tensor& w) {
+  require_u8_i8_or_i16(ctx, x, "input");
+  require_u8_or_i8(ctx, w, "weights");
+  if (x.dtype() == DType::kI16 && w.dtype() != DType::kI8)
+    throw UnsupportedError(std::string("int16 input needs int8 weights (16x8), got ") + dtype_name(w.dtype()),
+                           ctx.node.op_type);
 }
 
 struct ConvShape {
@@ -122,8 +143,7 @@ void quantized_conv(KernelContext& ctx) {
     throw UnsupportedError("quantized Conv needs layout NHWC and weights OHWI or 1HWO", "Conv");
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
-  require_u8_or_i8(ctx, x, "input");
-  require_u8_or_i8(ctx, w, "weights");
+  require_operand_types(ctx, x, w);
   const bool depthwise = weight_layout == "1HWO";
   const ConvShape c = conv_shape(ctx, x, w, depthwise);
   const Requantizer r = make_requantizer(ctx, x, w, ctx.optional_input(2), c.out_channels, depthwise ? 3 : 0);
@@ -154,7 +174,7 @@ void quantized_conv(KernelContext& ctx) {
             }
           }
         }
-        store(y, p * O + o, r.apply(o, acc));
+        store_q(y, p * O + o, r.apply(o, acc));
       }
     }
   }, 4);
@@ -167,8 +187,7 @@ void quantized_gemm(KernelContext& ctx) {
     throw UnsupportedError("quantized Gemm needs transA = 0 and transB = 1 (FULLY_CONNECTED)", "Gemm");
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
-  require_u8_or_i8(ctx, x, "input");
-  require_u8_or_i8(ctx, w, "weights");
+  require_operand_types(ctx, x, w);
   // TFLite reads any input as [numel / I, I]; keep_num_dims keeps its leading dims in the output.
   if (x.rank() < 1 || w.rank() != 2 || w.dim(1) < 1 || x.numel() % w.dim(1) != 0)
     ctx.fail("input " + shape_str(x.shape()) + " and weights " + shape_str(w.shape()) + " do not fit [N, I] x [O, I]^T");
@@ -187,7 +206,7 @@ void quantized_gemm(KernelContext& ctx) {
     for (int64_t o = 0; o < O; ++o) {
       int64_t acc = r.bias[static_cast<size_t>(o)];
       for (int64_t i = 0; i < I; ++i) acc += xs[static_cast<size_t>(n * I + i)] * ws[static_cast<size_t>(o * I + i)];
-      store(y, n * O + o, r.apply(o, acc));
+      store_q(y, n * O + o, r.apply(o, acc));
     }
   ctx.set_output(0, y);
 }

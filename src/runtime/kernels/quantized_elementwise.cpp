@@ -1,16 +1,22 @@
-// Quantized TFLite element-wise binary ops (domain "tflite.quantized"), uint8 or int8, numpy
-// broadcasting, fused activation clamp. Integer arithmetic as TFLite's reference kernels:
+// Quantized TFLite element-wise binary ops (domain "tflite.quantized"), uint8 or int8 (ADD, SUB and
+// MUL also int16), numpy broadcasting, fused activation clamp. Integer arithmetic as TFLite's
+// reference kernels:
 //  ADD: both inputs are brought to a common fixed-point scale first. With s = 2 * max(s1, s2) and
-//       a headroom shift of 20 bits:
-//         a_i = (x_i - zp_i) * 2^20 * (s_i / s)                  (fixed-point multiply, < 1)
-//         y   = clamp((a_1 + a_2) * (s / (2^20 * s_y)) + zp_y)
+//       a headroom shift h of 20 bits (15 for int16):
+//         a_i = (x_i - zp_i) * 2^h * (s_i / s)                   (fixed-point multiply, < 1)
+//         y   = clamp((a_1 + a_2) * (s / (2^h * s_y)) + zp_y)
+//       int16 with every zero point 0 and every scale a power of two (TFLite's "POT" case): the
+//       input whose scale differs from the output's is divided by 2^k (rounding half away), the
+//       other is already on the output's scale, and the two are added with int16 saturation.
 //  SUB: as ADD with a_1 - a_2.
 //  MUL: y = clamp((x_1 - zp_1) * (x_2 - zp_2) * (s1 * s2 / s_y) + zp_y)
 //  DIV (uint8 only, as the interpreter): a = x_1 - zp_1, b = x_2 - zp_2 (b > 0 after moving its sign
 //       to a; b = 0 is an error), 1/b as a Q0.31 reciprocal of b normalized to [1, 2) (gemmlowp's
 //       Newton-Raphson, 3 steps) with the shift it took, a shifted left by its headroom, then
 //       y = clamp(a * (1/b) * (s1 / (s2 * s_y)) + zp_y) with the shifts summed into one rounding shift.
+#include <cmath>
 #include <functional>
+#include <optional>
 
 #include "formats/tflite/tflite_reader.h"
 #include "runtime/kernel_util.h"
@@ -26,8 +32,8 @@ using namespace qfixed;
 void quantized_binary(KernelContext& ctx, const std::function<int32_t(int32_t, int32_t)>& combine, int32_t out_zero) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
-  require_u8_or_i8(ctx, a, "input 0");
-  require_u8_or_i8(ctx, b, "input 1");
+  require_u8_i8_or_i16(ctx, a, "input 0");
+  require_u8_i8_or_i16(ctx, b, "input 1");
   if (a.dtype() != b.dtype()) ctx.fail("inputs must share one dtype");
   const int32_t za = per_tensor_quant(ctx, a, "input 0").zero_point, zb = per_tensor_quant(ctx, b, "input 1").zero_point;
   const Range range = activation_range(ctx, a.dtype(), output_quant(ctx, 0));
@@ -36,20 +42,49 @@ void quantized_binary(KernelContext& ctx, const std::function<int32_t(int32_t, i
   for_each_broadcast(shape, broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape),
                      [&](int64_t o, int64_t ia, int64_t ib) {
                        int32_t v = combine(load_q(a, ia) - za, load_q(b, ib) - zb) + out_zero;
-                       v = std::min(range.hi, std::max(range.lo, v));
-                       if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[o] = static_cast<uint8_t>(v);
-                       else y.mutable_data<int8_t>()[o] = static_cast<int8_t>(v);
+                       store_q(y, o, std::min(range.hi, std::max(range.lo, v)));
                      });
   ctx.set_output(0, y);
 }
 
 // ADD (sign +1) and SUB (sign -1): TFLite's SUB is ADD's arithmetic with the scaled second input
 // subtracted (the fixed-point multiply rounds half away from zero, so negating after scaling is exact).
+// log2(scale) when it is within 1e-3 of an integer (TFLite's CheckedLog2, in float).
+std::optional<int> power_of_two_exponent(double scale) {
+  const float log2 = std::log(static_cast<float>(scale)) * (1.0f / std::log(2.0f));
+  const float rounded = std::round(log2);
+  if (std::abs(log2 - rounded) >= 1e-3f) return std::nullopt;
+  return static_cast<int>(rounded);
+}
+
+// int16 ADD / SUB with power-of-two scales and zero points 0 (see the header), or false when the
+// quantization is not of that kind.
+bool add_or_sub_power_of_two(KernelContext& ctx, const TensorQuant& q1, const TensorQuant& q2, const TensorQuant& out,
+                             int32_t sign) {
+  if (q1.zero_point != 0 || q2.zero_point != 0 || out.zero_point != 0) return false;
+  const auto e1 = power_of_two_exponent(q1.scale), e2 = power_of_two_exponent(q2.scale);
+  const auto eo = power_of_two_exponent(out.scale);
+  if (!e1 || !e2 || !eo) return false;
+  const int shift1 = *e1 - *eo, shift2 = *e2 - *eo;
+  if ((shift1 != 0 && shift2 != 0) || shift1 > 0 || shift2 > 0)
+    ctx.fail("int16 inputs with power-of-two scales: one must be on the output's scale and the other finer "
+             "(TFLite refuses other shifts)");
+  quantized_binary(ctx, [&](int32_t a, int32_t b) {
+    a = rounding_divide_by_pot(a, -shift1);
+    b = rounding_divide_by_pot(b, -shift2);
+    return std::min<int32_t>(INT16_MAX, std::max<int32_t>(INT16_MIN, a + sign * b));
+  }, 0);
+  return true;
+}
+
 void quantized_add_or_sub(KernelContext& ctx, int32_t sign) {
-  constexpr int kLeftShift = 20;  // headroom of 8-bit inputs in int32
-  const double s1 = per_tensor_quant(ctx, ctx.input(0), "input 0").scale;
-  const double s2 = per_tensor_quant(ctx, ctx.input(1), "input 1").scale;
+  const TensorQuant q1 = per_tensor_quant(ctx, ctx.input(0), "input 0");
+  const TensorQuant q2 = per_tensor_quant(ctx, ctx.input(1), "input 1");
   const TensorQuant out = output_quant(ctx, 0);
+  const bool int16 = ctx.input(0).dtype() == DType::kI16;
+  if (int16 && add_or_sub_power_of_two(ctx, q1, q2, out, sign)) return;
+  const int kLeftShift = int16 ? 15 : 20;  // headroom of the inputs in int32
+  const double s1 = q1.scale, s2 = q2.scale;
   const double twice_max = 2 * std::max(s1, s2);
   const Multiplier m1 = quantize_multiplier(s1 / twice_max), m2 = quantize_multiplier(s2 / twice_max);
   const Multiplier mo = quantize_multiplier(twice_max / (static_cast<double>(1 << kLeftShift) * out.scale));

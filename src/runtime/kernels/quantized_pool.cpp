@@ -1,4 +1,4 @@
-// Quantized TFLite pooling (domain "tflite.quantized"), NHWC, uint8 or int8. Input and output share
+// Quantized TFLite pooling (domain "tflite.quantized"), NHWC, uint8, int8 or int16. Input and output share
 // scale and zero point (TFLite requires it), so no requantization:
 //   MaxPool:     y = clamp(max over the window's in-bounds taps, activation range)
 //   AveragePool: y = clamp(round(sum / count), activation range), count = in-bounds taps, rounding
@@ -20,7 +20,7 @@ void quantized_pool(KernelContext& ctx, Reduce reduce) {
   if (ctx.node.attr_string("layout", "NHWC") != "NHWC")
     throw UnsupportedError("quantized pooling needs layout NHWC", ctx.node.op_type);
   const Tensor& x = ctx.input(0);
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
   if (x.rank() != 4) ctx.fail("NHWC input must be [N, H, W, C], got " + shape_str(x.shape()));
   const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
   if (in.scale != out.scale || in.zero_point != out.zero_point)
@@ -40,9 +40,7 @@ void quantized_pool(KernelContext& ctx, Reduce reduce) {
       const int64_t x0 = std::max<int64_t>(0, ox * g.s[2] - g.p[2]), x1 = std::min(W, ox * g.s[2] - g.p[2] + g.k[2]);
       for (int64_t c = 0; c < C; ++c) {
         int32_t v = reduce(x, ((n * H + y0) * W + x0) * C + c, y1 - y0, x1 - x0, W * C, C);
-        v = std::min(range.hi, std::max(range.lo, v));
-        if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[p * C + c] = static_cast<uint8_t>(v);
-        else y.mutable_data<int8_t>()[p * C + c] = static_cast<int8_t>(v);
+        store_q(y, p * C + c, std::min(range.hi, std::max(range.lo, v)));
       }
     }
   }, 8);
