@@ -20,11 +20,13 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
 DEQ_STEPS=${DEQ_STEPS:-1}
-XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|sub|elu)'
+XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|sub|elu|requantize)'
 # uint8 DIV: for a dividend of magnitude 1 or 2 and a divisor of 128 steps or more, the interpreter's
 # rounding shift reaches 32 bits and wraps (see quantized_div); the integer modes reproduce it, the
 # float simulation cannot: dequantized is reported, not asserted, for these cases.
-DEQ_QUIRK_CASES='^q_div_'
+# int16 CONCATENATION copies integers whatever the inputs' scales (see quantized_concat); the float
+# simulation rescales them, as the scales say.
+DEQ_QUIRK_CASES='^(q_div_|q16_concat_rescaled)'
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
@@ -40,10 +42,10 @@ import json, sys
 import numpy as np
 m = json.load(open(sys.argv[1]))
 g = m["subgraphs"][0]
-q = g["tensors"][g["outputs"][0]]["quantization"]
+q = g["tensors"][g["outputs"][0]].get("quantization")  # none on a float output (DEQUANTIZE): compared as is
 def load(f):
     a = np.load(f)
-    if a.dtype.kind == "f":
+    if a.dtype.kind == "f" and q:
         a = np.round(a.astype(np.float64) / np.float32(q["scale"][0])) + q["zero_point"][0]
     return a.astype(np.float64)
 a, b = load(sys.argv[2]), load(sys.argv[3])
@@ -61,9 +63,11 @@ for json in "$T"/q_*.json "$T"/q16_*.json; do
   /usr/bin/python3 -c 'import json, sys
 import numpy as np
 t = json.load(open(sys.argv[1]))["subgraphs"][0]["tensors"][0]
-dtype = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16}[t["type"]]
+dtype = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "FLOAT32": np.float32}[t["type"]]
 rng = np.random.default_rng(3)
-if dtype == np.int16:
+if dtype == np.float32:  # QUANTIZE from float: about +-12, beyond the int16 range of its 0.0003 step
+    x = rng.normal(0, 4, size=int(np.prod(t["shape"])))
+elif dtype == np.int16:
     x = rng.integers(-32768, 32768, size=int(np.prod(t["shape"])))
 else:
     x = np.arange(int(np.prod(t["shape"]))) % 256 + np.iinfo(dtype).min

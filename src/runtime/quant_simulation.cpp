@@ -164,6 +164,7 @@ class Rewriter {
       n.inputs[0] = scaled;
     }
     if (n.op_type == "Gemm") flatten_gemm_input(original, n, keep_num_dims);
+    if (n.op_type == "QuantizeLinear") n.op_type = "Identity";  // requantize: the rounding below is all it does
     std::vector<std::pair<std::string, const ValueInfo*>> rounded;
     for (auto& out : n.outputs) {
       const ValueInfo* v = quantized_value(out);
@@ -307,7 +308,8 @@ Model float32_twin_of_fp16(const Model& model) {
 // built-in kernels (its profile on the one-op models of tests/tflite_ops shows the delegate for these;
 // HARD_SWISH, TANH, RELU* stay in built-in kernels; SUB it takes but computes as the built-in kernel
 // does). ReduceMean decides itself (only H, W of 4-D).
-const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean", "Elu"};
+const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean", "Elu",
+                                                 "QuantizeLinear"};
 
 Model xnnpack_requantized_model(const Model& model) {
   Model out = model;

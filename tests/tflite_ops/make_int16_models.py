@@ -142,6 +142,29 @@ def pool(name, opname, code, activation="NONE"):
     return g.model([x], [y])
 
 
+def unary(name, opname, code, x_shape, out_shape, out_scale, consts=(), options_type=None, options=None,
+          x_scale=X_SCALE, x_type="INT16", out_type="INT16"):
+    """One input x, int32 constant operands `consts` [values], one output y0. A float side (x_type or
+    out_type FLOAT32) has no quantization."""
+    g = Graph(name)
+    x = g.tensor("x", x_shape, x_type, x_scale if x_type != "FLOAT32" else None)
+    inputs = [x] + [g.int32s("c%d" % k, list(v[1]), v[0]) for k, v in enumerate(consts)]
+    y = g.tensor("y0", out_shape, out_type, out_scale if out_type != "FLOAT32" else None)
+    g.op(opname, code, inputs, [y], options_type, options)
+    return g.model([x], [y])
+
+
+def concat_rescaled():
+    """CONCATENATION of x and a constant int16 operand on another scale (rescaled to the output's)."""
+    g = Graph("concat_rescaled")
+    x = g.act("x", [2, 5, 6], X_SCALE)
+    values = [g.rng.randint(-32768, 32767) for _ in range(2 * 5 * 3)]
+    b = g.tensor("b", [2, 5, 3], "INT16", 0.0005, struct.pack("<30h", *values))
+    y = g.act("y0", [2, 5, 9], 0.0005)
+    g.op("CONCATENATION", 2, [x, b], [y], "ConcatenationOptions", {"axis": 2})
+    return g.model([x], [y])
+
+
 def small_net():
     """conv 3x3 + RELU -> depthwise 3x3 (stride 2) -> ADD (residual through a 1x1 conv) ->
     AVERAGE_POOL (global) -> RESHAPE -> FULLY_CONNECTED, all 16x8."""
@@ -188,6 +211,25 @@ CASES = [
     pool("max_pool", "MAX_POOL_2D", 17),
     pool("average_pool_relu", "AVERAGE_POOL_2D", 1, "RELU"),
     small_net(),
+    unary("relu", "RELU", 19, [4, 256], [4, 256], 0.0002),
+    unary("relu6", "RELU6", 21, [4, 256], [4, 256], 6 / 32767),
+    unary("leaky_relu", "LEAKY_RELU", 98, [4, 256], [4, 256], 0.0003, (), "LeakyReluOptions", {"alpha": 0.2}),
+    unary("pad", "PAD", 34, [1, 4, 5, 3], [1, 6, 8, 3], X_SCALE, (([4, 2], [0, 0, 1, 1, 2, 1, 0, 0]),),
+          "PadOptions", {}),
+    unary("concat_same", "CONCATENATION", 2, [2, 5, 6], [2, 5, 6], X_SCALE, (), "ConcatenationOptions", {"axis": 1}),
+    concat_rescaled(),
+    unary("mean_hw_keep", "MEAN", 40, [2, 6, 6, 8], [2, 1, 1, 8], 0.0001, (([2], [1, 2]),), "ReducerOptions",
+          {"keep_dims": True}),
+    unary("mean_hw", "MEAN", 40, [2, 6, 6, 8], [2, 8], 0.0001, (([2], [1, 2]),), "ReducerOptions", {"keep_dims": False}),
+    unary("mean_last", "MEAN", 40, [4, 3, 20], [4, 3], 0.0001, (([1], [-1]),), "ReducerOptions", {"keep_dims": False}),
+    unary("mean_same_quant", "MEAN", 40, [2, 6, 6, 8], [2, 1, 1, 8], X_SCALE, (([2], [1, 2]),), "ReducerOptions",
+          {"keep_dims": True}),
+    unary("reduce_max", "REDUCE_MAX", 82, [4, 3, 20], [4, 3], X_SCALE, (([1], [-1]),), "ReducerOptions",
+          {"keep_dims": False}),
+    unary("quantize_from_float", "QUANTIZE", 114, [4, 256], [4, 256], 0.0003, x_type="FLOAT32"),
+    unary("dequantize", "DEQUANTIZE", 6, [4, 256], [4, 256], None, out_type="FLOAT32"),
+    unary("requantize", "QUANTIZE", 114, [4, 256], [4, 256], 0.0003),
+    unary("requantize_to_int8", "QUANTIZE", 114, [4, 256], [4, 256], 0.05, out_type="INT8"),
 ]
 
 if __name__ == "__main__":

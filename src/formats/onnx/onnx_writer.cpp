@@ -310,7 +310,12 @@ onnx::ModelProto build_proto(const Model& model, ExternalSink* sink) {
     if (!name.empty()) np->set_name(name);
     for (const auto& in : n.inputs) np->add_input(in);
     for (const auto& out : n.outputs) np->add_output(out);
-    for (const auto& [key, a] : n.attrs) fill_attribute(key, a, n, np->add_attribute(), sink);
+    for (const auto& [key, a] : n.attrs) {
+      // TFLite's QUANTIZE rounds half away from zero; ONNX's QuantizeLinear has no such attribute
+      // and rounds half to even: the two differ only where x / scale is exactly halfway.
+      if (n.op_type == "QuantizeLinear" && n.domain.empty() && key == "rounding") continue;
+      fill_attribute(key, a, n, np->add_attribute(), sink);
+    }
   }
   for (const auto& [name, t] : g.initializers) fill_tensor(t, name, gp->add_initializer(), sink);
   for (const auto& in : g.inputs) fill_value_info(in, gp->add_input());

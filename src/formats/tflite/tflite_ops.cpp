@@ -940,22 +940,24 @@ void lower_dequantize(L& op) {
   if (x.quant->per_axis()) set_attr(n, "axis", x.quant->axis);
 }
 
-// QUANTIZE: float -> QuantizeLinear with the output's parameters; integer -> integer (requantize)
-// goes through float: DequantizeLinear then QuantizeLinear.
+// QUANTIZE: float -> QuantizeLinear with the output's parameters, rounding half away from zero as
+// TFLite does; integer -> integer (requantize, per tensor) -> QuantizeLinear in the quantized
+// domain, reading only x: both sides' parameters are their tensors' (quantized_requantize.cpp).
 void lower_quantize(L& op) {
   require_inputs(op, 1);
   const ValueInfo& x = info_of_input(op, 0);
   const ValueInfo& y = *op.output_info(0);
-  std::string input = op.input(0);
   if (!is_float(x.dtype)) {
-    auto [scale, zero] = quant_constants(op, x, "input");
-    input = op.output(0) + "/dequantized";
-    Node& d = op.emit("DequantizeLinear", {op.input(0), scale, zero}, {input});
-    if (x.quant->per_axis()) set_attr(d, "axis", x.quant->axis);
+    if (!x.quant || !y.quant) op.fail("integer input and output need quantization parameters");
+    op.set_domain(kTfliteQuantizedDomain);
+    op.emit("QuantizeLinear", {op.input(0)}, {op.output(0)});
+    op.set_domain("");
+    return;
   }
   auto [scale, zero] = quant_constants(op, y, "output");
-  Node& n = op.emit("QuantizeLinear", {input, scale, zero}, {op.output(0)});
+  Node& n = op.emit("QuantizeLinear", {op.input(0), scale, zero}, {op.output(0)});
   if (y.quant->per_axis()) set_attr(n, "axis", y.quant->axis);
+  set_attr(n, "rounding", std::string("half_away_from_zero"));
 }
 
 // ---------------------------------------------------------------------------------------------

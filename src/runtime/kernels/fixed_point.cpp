@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace transfix::qfixed {
 
@@ -78,8 +79,30 @@ void require_u8_i8_or_i16(const KernelContext& ctx, const Tensor& t, const char*
                            ": only uint8, int8 and int16 quantized tensors are supported", ctx.node.op_type);
 }
 
+namespace {
+
+Tensor map_int16(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value) {
+  const Range range = dtype_range(ctx, x.dtype());
+  auto clamped = [&](int32_t q) { return static_cast<int16_t>(std::min(range.hi, std::max(range.lo, value(q)))); };
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  const int16_t* in = x.data<int16_t>();
+  int16_t* out = y.mutable_data<int16_t>();
+  constexpr int64_t kValues = 65536;
+  if (x.numel() <= kValues) {
+    for (int64_t i = 0; i < x.numel(); ++i) out[i] = clamped(in[i]);
+    return y;
+  }
+  std::vector<int16_t> table(kValues);  // indexed by q + 32768
+  for (int32_t q = range.lo; q <= range.hi; ++q) table[static_cast<size_t>(q + 32768)] = clamped(q);
+  for (int64_t i = 0; i < x.numel(); ++i) out[i] = table[static_cast<size_t>(in[i] + 32768)];
+  return y;
+}
+
+}  // namespace
+
 Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value) {
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
+  if (x.dtype() == DType::kI16) return map_int16(ctx, x, value);
   const Range range = dtype_range(ctx, x.dtype());
   uint8_t table[256];  // indexed by the element's byte
   for (int32_t q = range.lo; q <= range.hi; ++q) {

@@ -114,10 +114,11 @@ inline void store_q(Tensor& t, int64_t i, int32_t v) {
   }
 }
 
-// Element-wise ops on uint8 / int8: `value(q)` (already clamped to the dtype's range) is computed once
-// for each of the 256 integers q of x's type, and y[i] = table[x[i]] (y has x's dtype and shape).
-// TFLite's LOGISTIC / TANH kernels work this way; for the others it gives the same results as
-// computing every element.
+// Element-wise ops on uint8 / int8 / int16: y[i] = value(x[i]) clamped to the dtype's range (y has x's
+// dtype and shape). For 8-bit types `value` is computed once for each of the 256 integers, and looked
+// up (TFLite's LOGISTIC / TANH kernels work this way; for the others it gives the same results as
+// computing every element); int16 tensors are computed per element up to 65536 of them, through a
+// table of all 65536 values beyond.
 Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value);
 
 // gemmlowp's int16 fixed-point helpers (TFLite's HARD_SWISH works in Q0.15):

@@ -1,4 +1,4 @@
-// Quantized TFLite MEAN (ReduceMean), SUM (ReduceSum) and REDUCE_MAX, domain "tflite.quantized", uint8 -> uint8 or int8 -> int8,
+// Quantized TFLite MEAN (ReduceMean), SUM (ReduceSum) and REDUCE_MAX, domain "tflite.quantized", uint8, int8 or int16 (output of the input's type),
 // keep_dims either way. With n reduced elements per output, sum = their integer sum:
 //  - 4-D input, axes {1, 2} (global average over H, W), keep_dims (TFLite's optimized Mean; the
 //    TFLite interpreter's XNNPACK delegate takes this case, see below):
@@ -7,6 +7,8 @@
 //  - any other axes, different input and output quantization (TFLite's QuantizedMeanOrSum):
 //      y = clamp(round_half_away(float(sum) / n * (s_x / s_y) - zp_x * (s_x / s_y)) + zp_y)   (float)
 //  - any other axes, same quantization: y = sum / n (integer division, truncating).
+//  - int16: the last two cases for any axes (TFLite's QuantizedMeanOrSum; the interpreter takes no
+//    int16 SUM).
 // requantize = "fp32" (QuantMode::kIntegerXnnpack): the XNNPACK delegate runs MEAN over H, W of a 4-D
 // input (keep_dims either way; its profile shows the delegate; not when s_x / s_y lies outside
 // [2^-8, 2^8)) as a global average pooling that requantizes in float, rounding half to even:
@@ -85,8 +87,7 @@ void store_ints(KernelContext& ctx, const Tensor& x, const Sums& s, const std::f
   for (size_t i = 0; i < s.sum.size(); ++i) {
     int32_t v = value(s.sum[i]);
     if (saturate) v = std::min(range.hi, std::max(range.lo, v));
-    if (y.dtype() == DType::kU8) y.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
-    else y.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+    store_q(y, static_cast<int64_t>(i), v);
   }
   ctx.set_output(0, y);
 }
@@ -95,7 +96,7 @@ void store_ints(KernelContext& ctx, const Tensor& x, const Sums& s, const std::f
 // share their quantization).
 void quantized_reduce_max(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
   const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
   if (in.scale != out.scale || in.zero_point != out.zero_point)
     ctx.fail("input and output quantization differ (TFLite's REDUCE_MAX does not requantize)");
@@ -111,7 +112,7 @@ void quantized_reduce_max(KernelContext& ctx) {
 // it does here.
 void quantized_reduce_sum(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
   const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
   const Sums s = reduce_sums(x, reduced_dims(ctx, x.rank()), ctx.node.attr_int("keepdims", 1) != 0);
   const float scale = static_cast<float>(in.scale) / static_cast<float>(out.scale);
@@ -123,7 +124,7 @@ void quantized_reduce_sum(KernelContext& ctx) {
 
 void quantized_reduce_mean(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
   const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
   const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
   const std::vector<bool> reduced = reduced_dims(ctx, x.rank());
@@ -133,14 +134,16 @@ void quantized_reduce_mean(KernelContext& ctx) {
   const float n = static_cast<float>(s.count);
   std::function<int32_t(int64_t)> mean;
   const float ratio = s_x / s_y;  // XNNPACK refuses ratios outside [2^-8, 2^8): built-in kernel
+  // int16: TFLite's int16 MEAN is its QuantizedMeanOrSum (the last two cases); XNNPACK takes no int16.
+  const bool int16 = x.dtype() == DType::kI16;
   const bool xnnpack = ratio >= 0x1.0p-8f && ratio < 0x1.0p+8f && ctx.node.attr_string("requantize", "tflite") == "fp32";
-  if (spatial && xnnpack) {
+  if (spatial && xnnpack && !int16) {
     const float scale = s_x / (s_y * n);
     mean = [&, scale](int64_t sum) {
       const int32_t centered = static_cast<int32_t>(sum - s.count * in.zero_point);
       return saturating_int(std::nearbyint(static_cast<float>(centered) * scale)) + out.zero_point;
     };
-  } else if (spatial && keepdims) {
+  } else if (spatial && keepdims && !int16) {
     float offset = static_cast<float>(in.zero_point) * s_x / s_y;
     offset = offset > 0 ? offset + 0.5f : offset - 0.5f;
     const int32_t bias = out.zero_point - saturating_int(offset);

@@ -1,5 +1,5 @@
 // Quantized TFLite RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1 (Relu / Clip) and LEAKY_RELU (LeakyRelu),
-// domain "tflite.quantized", uint8 -> uint8 or int8 -> int8. Input and output may have different
+// domain "tflite.quantized", uint8 -> uint8, int8 -> int8 or int16 -> int16. Input and output may have different
 // quantization, so the input is requantized first, as TFLite's built-in kernels do:
 //   RELU family: y = clamp(zp_y + (x - zp_x) * M, lo, hi)       M = float(s_x) / float(s_y) (a float
 //                division, as TFLite's Prepare), lo / hi = the clip bounds quantized with the output's
@@ -31,7 +31,7 @@ struct Rescale {
 };
 
 Rescale rescale_of(const KernelContext& ctx, const Tensor& x) {
-  require_u8_or_i8(ctx, x, "input");
+  require_u8_i8_or_i16(ctx, x, "input");
   Rescale r{per_tensor_quant(ctx, x, "input"), output_quant(ctx, 0)};
   r.ratio = static_cast<float>(r.in.scale) / static_cast<float>(r.out.scale);
   return r;
@@ -74,7 +74,8 @@ void quantized_leaky_relu(KernelContext& ctx) {
   const Rescale r = rescale_of(ctx, x);
   const float alpha = static_cast<float>(ctx.node.attr_float("alpha", 0.01));
   const float alpha_ratio = static_cast<float>(r.in.scale) * alpha / static_cast<float>(r.out.scale);
-  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && x.rank() <= kXnnpackMaxRank) {
+  const bool xnnpack = x.dtype() != DType::kI16 && x.rank() <= kXnnpackMaxRank;  // XNNPACK takes no int16
+  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && xnnpack) {
     const int32_t positive = static_cast<int32_t>(std::lrintf(256.0f * r.ratio));
     const int32_t negative = static_cast<int32_t>(std::lrintf(256.0f * r.ratio * alpha));
     ctx.set_output(0, map_through_table(ctx, x, [&](int32_t q) {
