@@ -27,6 +27,11 @@ XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|su
 # int16 CONCATENATION copies integers whatever the inputs' scales (see quantized_concat); the float
 # simulation rescales them, as the scales say.
 DEQ_QUIRK_CASES='^(q_div_|q16_concat_rescaled)'
+# int16 SOFTMAX: TFLite's exp table stops at -10 (exp(-10) is about 1.5 output steps of 1/32768), so
+# every element far below its row's maximum still adds about one step to the sum: with 100 elements a
+# row's largest probability comes out ~0.1% low. The float simulation has no such floor: up to
+# DEQ_SOFTMAX16_STEPS steps apart (43 measured on q16_softmax_beta_wide).
+DEQ_SOFTMAX16_STEPS=64
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 "$ROOT/tests/tflite_ops/make_op_models.py" "$T" || exit 1
@@ -91,7 +96,8 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
   summary="int-xnnpack $xnn_steps steps ($xnn_count), int $int_steps ($int_count), dequantized $deq_steps ($deq_count)"
   [[ $xnn_steps == 0 ]] || { fail "$name: int-xnnpack vs TFLite: $summary"; continue; }
   if [[ $int_steps != 0 ]] && ! [[ $name =~ $XNNPACK_CASES ]]; then fail "$name: int vs TFLite: $summary"; continue; fi
-  awk -v s="$deq_steps" -v m="$DEQ_STEPS" 'BEGIN { exit !(s <= m) }' || [[ $name =~ $DEQ_QUIRK_CASES ]] ||
+  deq_limit=$DEQ_STEPS; [[ $name == q16_softmax* ]] && deq_limit=$DEQ_SOFTMAX16_STEPS
+  awk -v s="$deq_steps" -v m="$deq_limit" 'BEGIN { exit !(s <= m) }' || [[ $name =~ $DEQ_QUIRK_CASES ]] ||
     { fail "$name: dequantized vs TFLite: $summary"; continue; }
   "$BUILD/transfix" convert "$model" "$T/$name.written.tflite" >"$T/log" 2>&1 || { fail "$name: convert: $(tail -1 "$T/log")"; continue; }
   node "$ROOT/tools/node/tflite_run.js" "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||

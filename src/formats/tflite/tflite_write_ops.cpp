@@ -480,7 +480,9 @@ std::vector<TfOp> map_node(WriteContext& ctx, const Node& n, const std::string& 
     if (n.attr_float("alpha", 1.0) != 1.0) unsupported(n, "alpha other than 1");
     return {make(BO::ELU, {n.inputs[0]}, {n.outputs[0]})};
   }
-  if (t == "Softmax" || t == "LogSoftmax") return {map_softmax(ctx, n, n.inputs[0], 1.0f)};
+  // A quantized SOFTMAX keeps beta as an attribute (a float one is Mul + Softmax, folded above).
+  if (t == "Softmax" || t == "LogSoftmax")
+    return {map_softmax(ctx, n, n.inputs[0], static_cast<float>(n.attr_float("beta", 1.0)))};
   if (t == "Reshape" || t == "Flatten") return {reshape_to(ctx, n, n.inputs[0], n.outputs[0])};
   if (t == "Squeeze") {
     std::vector<int32_t> dims;

@@ -100,6 +100,23 @@ Tensor map_int16(const KernelContext& ctx, const Tensor& x, const std::function<
 
 }  // namespace
 
+std::vector<int16_t> make_int16_lut(double (*f)(double), double in_min, double in_max) {
+  constexpr int kSteps = 512;
+  constexpr double kScale = 32768.0;  // 2^16 output values over the range [-1, 1]
+  const double step = (in_max - in_min) / kSteps, half_step = step / 2;
+  auto clamp16 = [](double v) { return static_cast<int16_t>(std::min(32767.0, std::max(-32768.0, v))); };
+  std::vector<int16_t> lut(kSteps + 1);
+  for (int i = 0; i < kSteps; ++i) {
+    const double at = f(in_min + i * step), midpoint = f(in_min + i * step + half_step), next = f(in_min + (i + 1) * step);
+    const double sample = std::round(at * kScale);
+    const double interpolated = std::round((next * kScale + std::round(at * kScale)) / 2);
+    const double bias = std::round((interpolated - std::round(midpoint * kScale)) / 2);
+    lut[static_cast<size_t>(i)] = clamp16(sample - bias);
+  }
+  lut[kSteps] = clamp16(std::round(f(in_max) * kScale));
+  return lut;
+}
+
 Tensor map_through_table(const KernelContext& ctx, const Tensor& x, const std::function<int32_t(int32_t)>& value) {
   require_u8_i8_or_i16(ctx, x, "input");
   if (x.dtype() == DType::kI16) return map_int16(ctx, x, value);

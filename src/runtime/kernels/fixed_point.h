@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "runtime/kernel.h"
 
@@ -137,6 +138,20 @@ inline int16_t saturating_doubling_high_mul16(int16_t a, int16_t b) {
 inline int16_t saturating_left_shift16(int16_t v, int amount) {
   const int64_t r = static_cast<int64_t>(v) * (int64_t{1} << amount);
   return static_cast<int16_t>(std::min<int64_t>(INT16_MAX, std::max<int64_t>(INT16_MIN, r)));
+}
+
+// TFLite's interpolated int16 tables (SOFTMAX on int16): f sampled at 512 steps over [in_min, in_max]
+// (the int16 range mapped onto it), outputs in [-1, 1] as Q0.15, each sample biased by half the
+// error of linear interpolation at the step's midpoint, plus f(in_max) as entry 512 for the last slope:
+//   lut[i] = clamp(round(f(a_i) 2^15) - round((round((f(a_i+1) 2^15 + round(f(a_i) 2^15)) / 2)
+//                                               - round(f(a_i + h) 2^15)) / 2))    (double; round: half away)
+std::vector<int16_t> make_int16_lut(double (*f)(double), double in_min, double in_max);
+// v in Q0.15 (index: its top 9 bits + 256, offset: its low 7) -> base + round(slope * offset / 128).
+inline int16_t int16_lut_lookup(int16_t v, const int16_t* lut) {
+  const int index = 256 + (v >> 7);
+  const int32_t offset = v & 0x7f;
+  const int32_t base = lut[index], slope = lut[index + 1] - lut[index];
+  return static_cast<int16_t>(base + ((slope * offset + 64) >> 7));
 }
 
 }  // namespace transfix::qfixed
