@@ -142,6 +142,38 @@ def pool(name, opname, code, activation="NONE"):
     return g.model([x], [y])
 
 
+def classifier():
+    """What a 16x8 converter writes for a float model: float x -> QUANTIZE (int16) -> CONV_2D (stride 2,
+    RELU6) -> DEPTHWISE_CONV_2D -> CONV_2D 1x1 -> MEAN over H, W -> FULLY_CONNECTED -> SOFTMAX ->
+    DEQUANTIZE -> float probabilities."""
+    g = Graph("classifier")
+    x = g.tensor("x", [1, 16, 16, 3], "FLOAT32")
+    q = g.act("x_int16", [1, 16, 16, 3], X_SCALE)
+    g.op("QUANTIZE", 114, [x], [q])
+    w1s = [0.003 + 0.0004 * o for o in range(8)]
+    c1 = g.act("conv1", [1, 8, 8, 8], 6 / 32767)
+    g.op("CONV_2D", 3, [q, g.weights("conv1_w", [8, 3, 3, 3], w1s, 0), g.bias("conv1_b", X_SCALE, w1s)], [c1],
+         "Conv2DOptions", {"padding": "SAME", "stride_w": 2, "stride_h": 2, "fused_activation_function": "RELU6"})
+    w2s = [0.006 + 0.0002 * o for o in range(8)]
+    c2 = g.act("dw2", [1, 8, 8, 8], 0.001)
+    g.op("DEPTHWISE_CONV_2D", 4, [c1, g.weights("dw2_w", [1, 3, 3, 8], w2s, 3), g.bias("dw2_b", 6 / 32767, w2s)], [c2],
+         "DepthwiseConv2DOptions", {"padding": "SAME", "stride_w": 1, "stride_h": 1, "depth_multiplier": 1})
+    w3s = [0.005] * 12
+    c3 = g.act("pw3", [1, 8, 8, 12], 0.0005)
+    g.op("CONV_2D", 3, [c2, g.weights("pw3_w", [12, 1, 1, 8], w3s, 0), g.bias("pw3_b", 0.001, w3s)], [c3],
+         "Conv2DOptions", {"padding": "VALID", "stride_w": 1, "stride_h": 1, "fused_activation_function": "RELU"})
+    p = g.act("pool", [1, 12], 0.0002)
+    g.op("MEAN", 40, [c3, g.int32s("pool_axes", [1, 2])], [p], "ReducerOptions", {"keep_dims": False})
+    logits = g.act("logits", [1, 10], 0.004)
+    g.op("FULLY_CONNECTED", 9, [p, g.weights("fc_w", [10, 12], [0.02], 0), g.bias("fc_b", 0.0002, [0.02], count=10)],
+         [logits], "FullyConnectedOptions", {})
+    probs = g.act("probs", [1, 10], 1 / 32768)
+    g.op("SOFTMAX", 25, [logits], [probs], "SoftmaxOptions", {"beta": 1.0})
+    y = g.tensor("y0", [1, 10], "FLOAT32")
+    g.op("DEQUANTIZE", 6, [probs], [y])
+    return g.model([x], [y])
+
+
 def unary(name, opname, code, x_shape, out_shape, out_scale, consts=(), options_type=None, options=None,
           x_scale=X_SCALE, x_type="INT16", out_type="INT16"):
     """One input x, int32 constant operands `consts` [values], one output y0. A float side (x_type or
@@ -211,6 +243,7 @@ CASES = [
     pool("max_pool", "MAX_POOL_2D", 17),
     pool("average_pool_relu", "AVERAGE_POOL_2D", 1, "RELU"),
     small_net(),
+    classifier(),
     unary("relu", "RELU", 19, [4, 256], [4, 256], 0.0002),
     unary("relu6", "RELU6", 21, [4, 256], [4, 256], 6 / 32767),
     unary("leaky_relu", "LEAKY_RELU", 98, [4, 256], [4, 256], 0.0003, (), "LeakyReluOptions", {"alpha": 0.2}),

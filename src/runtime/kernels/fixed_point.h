@@ -44,6 +44,9 @@ inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+// x * 2^shift in int32, wrapping where it does not fit (TFLite shifts in int32 too).
+inline int32_t wrapping_shift_left(int32_t x, int shift) { return static_cast<int32_t>(static_cast<uint32_t>(x) << shift); }
+
 inline int32_t multiply_by_quantized_multiplier(int32_t x, Multiplier m) {
   const int left = m.exponent > 0 ? m.exponent : 0, right = m.exponent > 0 ? 0 : -m.exponent;
   // Like TFLite, x * 2^left wraps in int32 only for inputs the converter never produces.

@@ -89,9 +89,11 @@ void quantized_add_or_sub(KernelContext& ctx, int32_t sign) {
   const Multiplier m1 = quantize_multiplier(s1 / twice_max), m2 = quantize_multiplier(s2 / twice_max);
   const Multiplier mo = quantize_multiplier(twice_max / (static_cast<double>(1 << kLeftShift) * out.scale));
   quantized_binary(ctx, [&](int32_t a, int32_t b) {
-    const int32_t sa = multiply_by_quantized_multiplier(a * (1 << kLeftShift), m1);
-    const int32_t sb = multiply_by_quantized_multiplier(b * (1 << kLeftShift), m2);
-    return multiply_by_quantized_multiplier(sa + sign * sb, mo);
+    // int32 as in TFLite; with the zero points a hostile file may declare, the shifts and the sum
+    // wrap (defined here) instead of overflowing.
+    const int32_t sa = multiply_by_quantized_multiplier(wrapping_shift_left(a, kLeftShift), m1);
+    const int32_t sb = multiply_by_quantized_multiplier(wrapping_shift_left(b, kLeftShift), m2);
+    return multiply_by_quantized_multiplier(static_cast<int32_t>(int64_t{sa} + sign * int64_t{sb}), mo);
   }, out.zero_point);
 }
 
@@ -103,7 +105,9 @@ void quantized_mul(KernelContext& ctx) {
   const double s2 = per_tensor_quant(ctx, ctx.input(1), "input 1").scale;
   const TensorQuant out = output_quant(ctx, 0);
   const Multiplier m = quantize_multiplier(s1 * s2 / out.scale);
-  quantized_binary(ctx, [&](int32_t a, int32_t b) { return multiply_by_quantized_multiplier(a * b, m); }, out.zero_point);
+  quantized_binary(ctx, [&](int32_t a, int32_t b) {
+    return multiply_by_quantized_multiplier(static_cast<int32_t>(int64_t{a} * b), m);  // int32 product, wrapping
+  }, out.zero_point);
 }
 
 // gemmlowp fixed point, raw int32 with `integer bits` noted: F0 (Q0.31) and F2 (Q2.29).

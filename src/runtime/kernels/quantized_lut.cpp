@@ -100,7 +100,9 @@ void int16_sigmoid_family(KernelContext& ctx, F from_rescaled) {
   const int16_t* xs = x.data<int16_t>();
   int16_t* ys = y.mutable_data<int16_t>();
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const int32_t v = static_cast<int32_t>((int64_t{xs[i]} * multiplier + round) >> shift);
+    // Beyond +-2^30 the table saturates anyway; the bound keeps |v| defined for any input scale.
+    const int64_t wide = (int64_t{xs[i]} * multiplier + round) >> shift;
+    const int32_t v = static_cast<int32_t>(std::min<int64_t>(1 << 30, std::max<int64_t>(-(1 << 30), wide)));
     ys[i] = static_cast<int16_t>(from_rescaled(v, table));
   }
   ctx.set_output(0, y);

@@ -46,12 +46,13 @@ void softmax_int16(KernelContext& ctx, const Tensor& x, const TensorQuant& in, c
   for (int64_t r = 0; r < rows; ++r) {
     const int16_t* row = xs + r * depth;
     const int32_t max_value = *std::max_element(row, row + depth);
-    int32_t sum = 0;  // Q16.15: at most 65536 elements of at most 1 each before it could wrap
+    int64_t wide_sum = 0;  // Q16.15; TFLite's int32 sum wraps beyond 65536 elements, this one saturates
     for (int64_t j = 0; j < depth; ++j) {
       const int32_t scaled = multiply_by_quantized_multiplier(row[j] - max_value, m) + 32767;
       e[static_cast<size_t>(j)] = int16_lut_lookup(clamp16(scaled), exp_lut.data());
-      sum += e[static_cast<size_t>(j)];
+      wide_sum += e[static_cast<size_t>(j)];
     }
+    const int32_t sum = static_cast<int32_t>(std::min<int64_t>(wide_sum, INT32_MAX));
     // The row's maximum contributes exp(0) ~ 1, so sum >= 1 (as Q16.15: >= 2^15) and 1 <= h <= 16.
     const int headroom_plus_one = __builtin_clz(static_cast<uint32_t>(std::max(sum, 1)));
     const int64_t shifted = ((static_cast<int64_t>(sum) << (headroom_plus_one - 1)) + (1 << 13)) >> 14;
