@@ -132,5 +132,38 @@ else
   done
 fi
 
+# 16x8 target (int16 activations, int8 weights, int64 bias): the classifier of
+# tests/tflite_ops/make_int16_models.py (flatc-built), faulted by mutate on its own int8 weights and
+# hyperparameters, with the clean 16x8 model as the source. Localize must pin the mutated op at
+# top 1 with the truth's category; repair must write a file that stays 16x8 (same tensor types) and
+# that the TFLite interpreter runs to exactly the clean model's outputs.
+$PY "$ROOT/tests/tflite_ops/make_int16_models.py" "$T" && flatc -b -o "$T" "$ROOT/src/formats/tflite/tflite_schema.fbs" "$T/q16_classifier.json" ||
+  fail "16x8: building q16_classifier"
+Q16=$T/q16_classifier.tflite
+$PY -c "import numpy as np; np.save('$T/q16_x.npy', np.random.default_rng(5).normal(0, 3, (4, 16, 16, 3)).astype(np.float32)); np.save('$T/q16_x1.npy', np.load('$T/q16_x.npy')[:1])"
+tflite_out() { rm -rf "$2"; node "$ROOT/tools/node/tflite_run.js" "$1" --input "x=$T/q16_x1.npy" --output-dir "$2" >"$T/log" 2>&1; }
+tensor_types() { flatc --json --strict-json --raw-binary -o "$T/dump" "$ROOT/src/formats/tflite/tflite_schema.fbs" -- "$1" 2>/dev/null &&
+  $PY -c "import json, sys; g = json.load(open(sys.argv[1]))['subgraphs'][0]; print(sorted(t.get('type', 'FLOAT32') for t in g['tensors']))" "$T/dump/$(basename "${1%.tflite}").json"; }
+if [[ -f $Q16 ]] && tflite_out "$Q16" "$T/q16_clean"; then
+  check q16-clean-pair 0 "faults: none" -- "$TF" localize "$Q16" "$Q16" --npy "$T/q16_x.npy"
+  for kind in weights-transposed channel-permutation bias-dropped bn-folded-twice dilation; do
+    bad=$T/q16_$kind.tflite fixed=$T/q16_fixed_$kind.tflite
+    "$TF" mutate "$Q16" --fault "$kind" -o "$bad" >"$T/log" 2>&1 || { fail "mutate 16x8 $kind: $(tail -1 "$T/log")"; continue; }
+    node=$(truth "${bad%.tflite}.truth.json" node) cat=$(truth "${bad%.tflite}.truth.json" category)
+    "$TF" localize "$Q16" "$bad" --npy "$T/q16_x.npy" --report "$T/q16_loc.json" >/dev/null 2>&1
+    report "q16-localize-$kind" "$T/q16_loc.json" \
+      "len(r['faults']) >= 1 and r['faults'][0]['category'] == '$cat' and any(\"'$node'\" in op for op in r['faults'][0]['target']['ops'])"
+    check "q16-repair-$kind" 0 "verdict after repair: EQUIVALENT" -- "$TF" repair "$Q16" "$bad" --npy "$T/q16_x.npy" -o "$fixed"
+    [[ -f $fixed ]] || continue
+    [[ $(tensor_types "$fixed") == "$(tensor_types "$Q16")" ]] && passed=$((passed + 1)) ||
+      fail "q16-$kind: the repaired model's tensor types changed: $(tensor_types "$fixed")"
+    if tflite_out "$fixed" "$T/q16_fixed" && res=$("$CLOSE" "$T/q16_fixed/y0.npy" "$T/q16_clean/y0.npy" --rel 0 2>&1); then
+      passed=$((passed + 1)); echo "ok   q16-$kind repaired, TFLite interpreter vs clean 16x8: $res"
+    else fail "q16-$kind: the interpreter's outputs of the repaired model differ from the clean model's: $res $(tail -1 "$T/log")"; fi
+  done
+else
+  fail "16x8: the TFLite interpreter cannot run q16_classifier: $(tail -1 "$T/log")"
+fi
+
 echo "localize tflite tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -373,8 +373,9 @@ class ForcedRun : public Observer {
   // quantized target value is compared with the source value clipped to it.
   static std::optional<std::pair<double, double>> representable_range(const Tensor& value) {
     const auto& q = value.quant();
-    if (!q || q->scale.size() != 1 || (value.dtype() != DType::kI8 && value.dtype() != DType::kU8)) return std::nullopt;
-    const double qmin = value.dtype() == DType::kI8 ? -128 : 0, qmax = value.dtype() == DType::kI8 ? 127 : 255;
+    const DType t = value.dtype();
+    if (!q || q->scale.size() != 1 || (t != DType::kI8 && t != DType::kU8 && t != DType::kI16)) return std::nullopt;
+    const auto [qmin, qmax] = integer_range(t);
     const double zp = q->zero_point.empty() ? 0.0 : static_cast<double>(q->zero_point[0]);
     return std::make_pair(q->scale[0] * (qmin - zp), q->scale[0] * (qmax - zp));
   }
