@@ -309,7 +309,7 @@ Model float32_twin_of_fp16(const Model& model) {
 // HARD_SWISH, TANH, RELU* stay in built-in kernels; SUB it takes but computes as the built-in kernel
 // does). ReduceMean decides itself (only H, W of 4-D).
 const std::set<std::string> kXnnpackRequantized{"Conv", "Gemm", "Sigmoid", "LeakyRelu", "ReduceMean", "Elu",
-                                                 "QuantizeLinear"};
+                                                 "QuantizeLinear", "Resize"};
 
 Model xnnpack_requantized_model(const Model& model) {
   Model out = model;

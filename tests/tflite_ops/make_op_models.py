@@ -230,6 +230,23 @@ for dt, lo in (("INT8", -128), ("UINT8", 0)):
     CASES.append(quant_model("q_requantize_" + dt.lower(), op("QUANTIZE"), dt, [2, 128], (0.05, lo + 100), [2, 128],
                              (0.17, lo + 117)))
 
+# RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR on quantized tensors (input and output share quantization).
+CODES.update({"RESIZE_BILINEAR": 23, "RESIZE_NEAREST_NEIGHBOR": 97})
+for dt, lo in (("INT8", -128), ("UINT8", 0)):
+    t, xq = dt.lower(), (0.05, lo + 131)
+    CASES += [
+        quant_model("q_resize_bilinear_" + t, op("RESIZE_BILINEAR"), dt, [1, 4, 8, 8], xq, [1, 7, 13, 8], xq,
+                    (([2], [7, 13]),), "ResizeBilinearOptions", {}),
+        quant_model("q_resize_bilinear_half_pixel_" + t, op("RESIZE_BILINEAR"), dt, [1, 4, 8, 8], xq, [1, 8, 16, 8], xq,
+                    (([2], [8, 16]),), "ResizeBilinearOptions", {"half_pixel_centers": True}),
+        quant_model("q_resize_bilinear_align_corners_" + t, op("RESIZE_BILINEAR"), dt, [1, 4, 8, 8], xq, [1, 7, 11, 8],
+                    xq, (([2], [7, 11]),), "ResizeBilinearOptions", {"align_corners": True}),
+        quant_model("q_resize_nearest_" + t, op("RESIZE_NEAREST_NEIGHBOR"), dt, [1, 4, 8, 8], xq, [1, 7, 13, 8], xq,
+                    (([2], [7, 13]),), "ResizeNearestNeighborOptions", {}),
+        quant_model("q_resize_nearest_half_pixel_" + t, op("RESIZE_NEAREST_NEIGHBOR"), dt, [1, 4, 8, 8], xq,
+                    [1, 8, 16, 8], xq, (([2], [8, 16]),), "ResizeNearestNeighborOptions", {"half_pixel_centers": True}),
+    ]
+
 # ELU: int8 only (the TFLite interpreter has no uint8 ELU, and no integer EXP).
 CASES += [quant_model("q_elu_int8", op("ELU"), "INT8", [2, 128], (0.03, -128 + 170), [2, 128], (0.02, -128 + 50))]
 CASES += [squeeze_excite("q_squeeze_excite_int8", "INT8", -128), squeeze_excite("q_squeeze_excite_uint8", "UINT8", 0)]

@@ -1057,7 +1057,7 @@ void quantized_not_implemented(KernelContext& ctx) {
 [[maybe_unused]] const bool kQuantizedStubsRegistered = [] {
   const std::set<std::string> without_kernel{
       "ConvTranspose", "Reshape", "Relu", "Clip", "Tanh", "Sub", "Div", "Max", "Min", "Pow", "PRelu", "LogSoftmax",
-      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "Resize", "Sigmoid",
+      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "Sigmoid",
       "HardSwish", "LeakyRelu", "Elu", "Exp", "Log", "Sqrt", "Reciprocal", "Abs", "Neg", "MatMul", "ArgMax",
       "ArgMin", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Where", "Floor", "Ceil", "Round",
       "Sin", "Cos", "Unsqueeze"};
