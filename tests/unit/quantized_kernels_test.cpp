@@ -85,6 +85,54 @@ TEST(FixedPoint, RoundingHalfAwayFromZero) {
   EXPECT_EQ(multiply_by_quantized_multiplier(5, quantize_multiplier(3.0)), 15);
 }
 
+TEST(FixedPoint, WideMultiplyRoundsTheMultiplierToQ15First) {
+  // 0.3 = 0.6 * 2^-1: significand round(0.6 * 2^31) = 1288490189, exponent -1; rounded to Q0.15:
+  // (1288490189 + 2^15) >> 16 = 19661 (19660.8); shift 15 + 1 = 16. x = 1000: 1000 * 19661 = 19661000,
+  // + 2^15, >> 16 = 300.5 floored -> 300. x = 10^9 (x * 0.3 fits, the product does not): 19661 * 10^9 / 2^16
+  // = 300003051.8 -> 300003052.
+  const Multiplier m = quantize_multiplier(0.3);
+  EXPECT_EQ(multiply_by_quantized_multiplier_wide(1000, m), 300);
+  EXPECT_EQ(multiply_by_quantized_multiplier_wide(1000000000, m), 300003052);
+  // Ties go towards +inf (one added half, arithmetic shift): 0.5 = Q0.15 16384, shift 15;
+  // 3 * 0.5 = 1.5 -> 2, -3 * 0.5 = -1.5 -> -1.
+  EXPECT_EQ(multiply_by_quantized_multiplier_wide(3, quantize_multiplier(0.5)), 2);
+  EXPECT_EQ(multiply_by_quantized_multiplier_wide(-3, quantize_multiplier(0.5)), -1);
+  // A result beyond int32 saturates instead of wrapping.
+  EXPECT_EQ(multiply_by_quantized_multiplier_wide(int64_t{1} << 46, quantize_multiplier(0.9)), INT32_MAX);
+}
+
+TEST(FixedPoint, Int16TableInterpolatesBetweenEntries) {
+  // The identity over [-1, 1]: entries are exact, so lookups reproduce the input (within a step):
+  // lut[i] = round((-1 + i / 256) * 2^15) = 128 i - 32768; v = 1000: index 256 + 7, offset 104,
+  // base 128 * 263 - 32768 = 896, slope 128 -> 896 + (128 * 104 + 64) >> 7 = 896 + 104 = 1000.
+  const std::vector<int16_t> lut = make_int16_lut([](double v) { return v; }, -1.0, 1.0);
+  ASSERT_EQ(lut.size(), 513u);
+  EXPECT_EQ(lut[0], -32768);
+  EXPECT_EQ(lut[512], 32767);  // 1.0 * 2^15 saturates
+  EXPECT_EQ(int16_lut_lookup(1000, lut.data()), 1000);
+  EXPECT_EQ(int16_lut_lookup(-32768, lut.data()), -32768);
+}
+
+TEST(QuantizedKernels, Int16ConvAccumulatesIn64Bits) {
+  // 16x8: x = 30000 (scale 2^-12), w = 100 and 127 (scale 0.01), int64 bias 5e9 on scale
+  // 2^-12 * 0.01. acc = 30000 * 100 + 30000 * 127 + 5e9 = 5006810000 (beyond int32: an int32
+  // accumulator would wrap); M = 2^-12 * 0.01 / 1 = 2.44140625e-6 -> Q0.15 significand 20972 (0.64),
+  // exponent -18; 5006810000 * 20972 / 2^33 = 12223.9 -> 12224 (real 12223.66), within int16.
+  const Tensor x = q<int16_t>({30000, 30000}, {1, 1, 1, 2}, 1.0f / 4096, 0);
+  const Tensor w = q<int8_t>({100, 127}, {1, 1, 1, 2}, 0.01f, 0);
+  const std::map<std::string, AttrValue> attrs{{"layout", std::string("NHWC")}, {"weight_layout", std::string("OHWI")},
+                                               {"kernel_shape", std::vector<int64_t>{1, 1}}, {"auto_pad", std::string("VALID")}};
+  EXPECT_EQ(ints(run_quantized("Conv", {x, w, Tensor::from_vector<int64_t>({5000000000}, {1})}, DType::kI16, 1.0f, 0, attrs)),
+            (std::vector<int64_t>{12224}));
+}
+
+TEST(QuantizedKernels, Int16AddWithPowerOfTwoScales) {
+  // Zero points 0, scales 2^-10 (a), 2^-12 (b), 2^-10 (out): b is divided by 4 rounding half away,
+  // then added with int16 saturation: 100 + 6/4 (1.5 -> 2) = 102; 32767 + 400/4 saturates; -1 + -2/4 -> -2.
+  const Tensor a = q<int16_t>({100, 32767, -1}, {3}, 1.0f / 1024, 0), b = q<int16_t>({6, 400, -2}, {3}, 1.0f / 4096, 0);
+  EXPECT_EQ(ints(run_quantized("Add", {a, b}, DType::kI16, 1.0f / 1024, 0)), (std::vector<int64_t>{102, 32767, -2}));
+}
+
 TEST(QuantizedKernels, PointwiseConvWithBiasAndRelu6) {
   // x (scale 0.5, zp 128): 130, 120 -> 1, -4. w (scale 0.1, zp 128): 138, 118 -> 1, -1.
   // acc = bias + 2 * 10 + (-8) * (-10) = bias + 100; M = 0.5 * 0.1 / 0.25 = 0.2; y = acc * 0.2 + 10.
