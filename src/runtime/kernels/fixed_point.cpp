@@ -44,6 +44,27 @@ TensorQuant output_quant(const KernelContext& ctx, size_t i) {
   return checked(ctx, ctx.output_quant(i), "output " + std::to_string(i));
 }
 
+TensorQuant same_quantization_in_and_out(const KernelContext& ctx, const Tensor& x) {
+  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
+  if (in.scale != out.scale || in.zero_point != out.zero_point)
+    throw UnsupportedError("quantized " + ctx.node.op_type + " with different input and output quantization is not supported",
+                           ctx.node.op_type);
+  return out;
+}
+
+void run_default_kernel(KernelContext& ctx, const std::vector<const Tensor*>& inputs) {
+  const KernelInfo* kernel = find_kernel(ctx.node.op_type);
+  if (!kernel) throw UnsupportedError("no kernel for " + ctx.node.op_type, ctx.node.op_type);
+  Node node = ctx.node;
+  node.domain.clear();
+  node.inputs.resize(inputs.size(), "value");
+  std::vector<const ValueInfo*> infos;
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) infos.push_back(ctx.output_info(i));
+  KernelContext inner(node, ctx.opset, ctx.precision, inputs, infos);
+  kernel->fn(inner);
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, inner.outputs()[i]);
+}
+
 Range dtype_range(const KernelContext& ctx, DType t) {
   switch (t) {
     case DType::kU8: return {0, 255};

@@ -85,6 +85,14 @@ struct TensorQuant {
 TensorQuant per_tensor_quant(const KernelContext& ctx, const Tensor& t, const char* what);
 TensorQuant output_quant(const KernelContext& ctx, size_t i);
 
+// Ops that move values without requantizing (pooling, PAD, RESIZE): input and output must share
+// their quantization; returns it, or throws UnsupportedError naming the op.
+TensorQuant same_quantization_in_and_out(const KernelContext& ctx, const Tensor& x);
+
+// Runs the default-domain kernel of this node's op on `inputs` (an op that only moves elements
+// gives the same integers); its outputs become this node's.
+void run_default_kernel(KernelContext& ctx, const std::vector<const Tensor*>& inputs);
+
 // Range of the integer type of a quantized tensor (uint8, int8, int16).
 struct Range {
   int32_t lo = 0, hi = 0;

@@ -16,20 +16,6 @@ namespace {
 
 using namespace qfixed;
 
-// Runs the default-domain kernel of this node's op on `inputs`; its outputs become this node's.
-void run_default_kernel(KernelContext& ctx, const std::vector<const Tensor*>& inputs) {
-  const KernelInfo* kernel = find_kernel(ctx.node.op_type);
-  if (!kernel) throw UnsupportedError("no kernel for " + ctx.node.op_type, ctx.node.op_type);
-  Node node = ctx.node;
-  node.domain.clear();
-  node.inputs.resize(inputs.size(), "value");
-  std::vector<const ValueInfo*> infos;
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) infos.push_back(ctx.output_info(i));
-  KernelContext inner(node, ctx.opset, ctx.precision, inputs, infos);
-  kernel->fn(inner);
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, inner.outputs()[i]);
-}
-
 Tensor scalar_of(DType t, int32_t v) {
   Tensor s = Tensor::uninitialized(t, {});
   store_q(s, 0, v);
@@ -39,9 +25,7 @@ Tensor scalar_of(DType t, int32_t v) {
 void quantized_pad(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   require_u8_i8_or_i16(ctx, x, "input");
-  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
-  if (in.scale != out.scale || in.zero_point != out.zero_point)
-    throw UnsupportedError("quantized Pad with different input and output quantization is not supported", "Pad");
+  const TensorQuant out = same_quantization_in_and_out(ctx, x);
   if (ctx.node.attr_string("mode", "constant") != "constant")
     throw UnsupportedError("quantized Pad supports constant padding only", "Pad");
   const Tensor zero = scalar_of(x.dtype(), out.zero_point);

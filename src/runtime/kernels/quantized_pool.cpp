@@ -22,10 +22,7 @@ void quantized_pool(KernelContext& ctx, Reduce reduce) {
   const Tensor& x = ctx.input(0);
   require_u8_i8_or_i16(ctx, x, "input");
   if (x.rank() != 4) ctx.fail("NHWC input must be [N, H, W, C], got " + shape_str(x.shape()));
-  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
-  if (in.scale != out.scale || in.zero_point != out.zero_point)
-    throw UnsupportedError("quantized pooling with different input and output quantization is not supported",
-                           ctx.node.op_type);
+  const TensorQuant out = same_quantization_in_and_out(ctx, x);
   const Range range = activation_range(ctx, x.dtype(), out);
   const std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape");
   if (kernel.size() != 2) ctx.fail("kernel_shape must have 2 values");

@@ -107,21 +107,12 @@ void bilinear(KernelContext& ctx, const Tensor& x, const Shape& out_shape) {
 void quantized_resize(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   require_u8_i8_or_i16(ctx, x, "input");
-  const TensorQuant in = per_tensor_quant(ctx, x, "input"), out = output_quant(ctx, 0);
-  if (in.scale != out.scale || in.zero_point != out.zero_point)
-    throw UnsupportedError("quantized Resize with different input and output quantization is not supported", "Resize");
+  same_quantization_in_and_out(ctx, x);
   const std::string mode = ctx.node.attr_string("mode", "nearest");
   if (mode == "nearest") {
-    const KernelInfo* kernel = find_kernel("Resize");
-    Node node = ctx.node;
-    node.domain.clear();
     std::vector<const Tensor*> inputs;
     for (size_t i = 0; i < ctx.num_inputs(); ++i) inputs.push_back(ctx.optional_input(i));
-    std::vector<const ValueInfo*> infos{ctx.output_info(0)};
-    KernelContext inner(node, ctx.opset, ctx.precision, inputs, infos);
-    kernel->fn(inner);
-    ctx.set_output(0, inner.outputs()[0]);
-    return;
+    return run_default_kernel(ctx, inputs);
   }
   if (mode != "linear") throw UnsupportedError("quantized Resize with mode " + mode, "Resize");
   const Tensor* sizes = ctx.optional_input(3);
