@@ -66,8 +66,7 @@ Requantizer make_requantizer(const KernelContext& ctx, const Tensor& x, const Te
   Requantizer r;
   const bool int16 = x.dtype() == DType::kI16;
   r.wide_accumulator = int16 && !(bias && bias->dtype() == DType::kI32);
-  // XNNPACK takes no int16 model: the interpreter runs 16x8 ops in its built-in kernels.
-  const bool fp32 = requantize == "fp32" && !int16;
+  const bool fp32 = requantize == "fp32";
   r.out_zero = out.zero_point;
   r.range = activation_range(ctx, x.dtype(), out);
   for (int64_t o = 0; o < out_channels; ++o) {
@@ -81,9 +80,8 @@ Requantizer make_requantizer(const KernelContext& ctx, const Tensor& x, const Te
   }
   r.bias.assign(static_cast<size_t>(out_channels), 0);
   if (bias) {
-    const bool int64_ok = int16;
-    if (bias->dtype() != DType::kI32 && !(int64_ok && bias->dtype() == DType::kI64))
-      ctx.fail(std::string("bias must be int32") + (int64_ok ? " or int64" : "") + ", got " + dtype_name(bias->dtype()));
+    if (bias->dtype() != DType::kI32 && !(int16 && bias->dtype() == DType::kI64))
+      ctx.fail(std::string("bias must be int32") + (int16 ? " or int64" : "") + ", got " + dtype_name(bias->dtype()));
     if (bias->numel() != out_channels) ctx.fail("bias has " + std::to_string(bias->numel()) + " values for " +
                                                 std::to_string(out_channels) + " output channels");
     if (bias->dtype() == DType::kI64) std::copy_n(bias->data<int64_t>(), out_channels, r.bias.begin());

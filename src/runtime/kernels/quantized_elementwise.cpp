@@ -47,8 +47,6 @@ void quantized_binary(KernelContext& ctx, const std::function<int32_t(int32_t, i
   ctx.set_output(0, y);
 }
 
-// ADD (sign +1) and SUB (sign -1): TFLite's SUB is ADD's arithmetic with the scaled second input
-// subtracted (the fixed-point multiply rounds half away from zero, so negating after scaling is exact).
 // log2(scale) when it is within 1e-3 of an integer (TFLite's CheckedLog2, in float).
 std::optional<int> power_of_two_exponent(double scale) {
   const float log2 = std::log(static_cast<float>(scale)) * (1.0f / std::log(2.0f));
@@ -77,6 +75,8 @@ bool add_or_sub_power_of_two(KernelContext& ctx, const TensorQuant& q1, const Te
   return true;
 }
 
+// ADD (sign +1) and SUB (sign -1): TFLite's SUB is ADD's arithmetic with the scaled second input
+// subtracted (the fixed-point multiply rounds half away from zero, so negating after scaling is exact).
 void quantized_add_or_sub(KernelContext& ctx, int32_t sign) {
   const TensorQuant q1 = per_tensor_quant(ctx, ctx.input(0), "input 0");
   const TensorQuant q2 = per_tensor_quant(ctx, ctx.input(1), "input 1");

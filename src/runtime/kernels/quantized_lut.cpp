@@ -28,7 +28,7 @@
 // below gives every entry but the last, which it has as 65535); with it both ops are bit-exact
 // with the interpreter on every input. For an input scale of exactly 2^-12 (LOGISTIC; TANH also
 // 2^-11) the interpreter runs gemmlowp's fixed-point functions instead: there these results are
-// up to 6 (LOGISTIC) and 12 (TANH) steps of 2^-15 from its results.
+// up to 6 (LOGISTIC) and 10 (TANH) steps of 2^-15 from its results on the test's inputs.
 #include <array>
 #include <cmath>
 #include <cstdlib>

@@ -134,10 +134,10 @@ void quantized_reduce_mean(KernelContext& ctx) {
   const float n = static_cast<float>(s.count);
   std::function<int32_t(int64_t)> mean;
   const float ratio = s_x / s_y;  // XNNPACK refuses ratios outside [2^-8, 2^8): built-in kernel
-  // int16: TFLite's int16 MEAN is its QuantizedMeanOrSum (the last two cases); XNNPACK takes no int16.
+  // int16: TFLite's int16 MEAN is its QuantizedMeanOrSum (the last two cases).
   const bool int16 = x.dtype() == DType::kI16;
   const bool xnnpack = ratio >= 0x1.0p-8f && ratio < 0x1.0p+8f && ctx.node.attr_string("requantize", "tflite") == "fp32";
-  if (spatial && xnnpack && !int16) {
+  if (spatial && xnnpack) {
     const float scale = s_x / (s_y * n);
     mean = [&, scale](int64_t sum) {
       const int32_t centered = static_cast<int32_t>(sum - s.count * in.zero_point);

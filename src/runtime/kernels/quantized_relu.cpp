@@ -74,8 +74,7 @@ void quantized_leaky_relu(KernelContext& ctx) {
   const Rescale r = rescale_of(ctx, x);
   const float alpha = static_cast<float>(ctx.node.attr_float("alpha", 0.01));
   const float alpha_ratio = static_cast<float>(r.in.scale) * alpha / static_cast<float>(r.out.scale);
-  const bool xnnpack = x.dtype() != DType::kI16 && x.rank() <= kXnnpackMaxRank;  // XNNPACK takes no int16
-  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && xnnpack) {
+  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && x.rank() <= kXnnpackMaxRank) {
     const int32_t positive = static_cast<int32_t>(std::lrintf(256.0f * r.ratio));
     const int32_t negative = static_cast<int32_t>(std::lrintf(256.0f * r.ratio * alpha));
     ctx.set_output(0, map_through_table(ctx, x, [&](int32_t q) {

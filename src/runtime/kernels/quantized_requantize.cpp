@@ -33,7 +33,7 @@ void quantized_requantize(KernelContext& ctx) {
   const Multiplier m = quantize_multiplier(in.scale / out.scale);
   Tensor y = Tensor::uninitialized(out_type, x.shape());
   const float ratio = static_cast<float>(in.scale / out.scale);
-  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && x.dtype() == out_type && out_type != DType::kI16 &&
+  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && x.dtype() == out_type &&
       ratio >= 0x1.0p-8f && ratio <= 0x1.0p+7f) {
     const int32_t q8 = static_cast<int32_t>(std::lrintf(256.0f * ratio));
     for (int64_t i = 0; i < x.numel(); ++i) {

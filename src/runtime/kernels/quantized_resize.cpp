@@ -68,10 +68,11 @@ void xnnpack_bilinear(KernelContext& ctx, const Tensor& x, const Shape& out_shap
         const Taps& a = ty[static_cast<size_t>(oy)];
         const Taps& b = tx[static_cast<size_t>(ox)];
         for (int64_t ch = 0; ch < C; ++ch) {
-          const int32_t tl = at(n, a.lo, b.lo, ch), tr = at(n, a.lo, b.hi, ch), bl = at(n, a.hi, b.lo, ch), br = at(n, a.hi, b.hi, ch);
-          const int32_t top = tl * 2048 + (tr - tl) * b.frac, bottom = bl * 2048 + (br - bl) * b.frac;
-          const int32_t acc = top * 2048 + (bottom - top) * a.frac;  // within int32: |x| < 2^8, weights <= 2^11
-          store_q(y, ((n * OH + oy) * OW + ox) * C + ch, (acc + (1 << 21)) >> 22);
+          const int64_t tl = at(n, a.lo, b.lo, ch), tr = at(n, a.lo, b.hi, ch), bl = at(n, a.hi, b.lo, ch), br = at(n, a.hi, b.hi, ch);
+          // XNNPACK's int32 arithmetic, exact for 8-bit values; int64 keeps other inputs defined.
+          const int64_t top = tl * 2048 + (tr - tl) * b.frac, bottom = bl * 2048 + (br - bl) * b.frac;
+          const int64_t acc = top * 2048 + (bottom - top) * a.frac;
+          store_q(y, ((n * OH + oy) * OW + ox) * C + ch, static_cast<int32_t>((acc + (1 << 21)) >> 22));
         }
       }
   ctx.set_output(0, y);
@@ -81,8 +82,7 @@ void bilinear(KernelContext& ctx, const Tensor& x, const Shape& out_shape) {
   const std::string coord = ctx.node.attr_string("coordinate_transformation_mode", "half_pixel");
   if (coord != "align_corners" && coord != "half_pixel" && coord != "asymmetric")
     throw UnsupportedError("quantized bilinear Resize with coordinate_transformation_mode " + coord, "Resize");
-  if (ctx.node.attr_string("requantize", "tflite") == "fp32" && x.dtype() != DType::kI16)  // XNNPACK takes no int16
-    return xnnpack_bilinear(ctx, x, out_shape, coord);
+  if (ctx.node.attr_string("requantize", "tflite") == "fp32") return xnnpack_bilinear(ctx, x, out_shape, coord);
   const int64_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), OH = out_shape[1], OW = out_shape[2];
   const std::vector<Taps> ty = axis_taps(H, OH, coord), tx = axis_taps(W, OW, coord);
   Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
