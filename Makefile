@@ -4,6 +4,10 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CACHE ?= $(HOME)/.cache/transfix
 export TRANSFIX_CACHE := $(CACHE)
+# Debian's CMake: a pip-installed CMake 4 may come first on PATH, and it refuses the package config files
+# of Debian's libraries that ask for a minimum below 3.5.
+CMAKE ?= $(shell test -x /usr/bin/cmake && echo /usr/bin/cmake || echo cmake)
+export CTEST := $(if $(findstring /,$(CMAKE)),$(dir $(CMAKE))ctest,ctest)
 
 .PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures clean
 
@@ -13,7 +17,7 @@ deps:
 	@scripts/deps.sh
 
 $(BUILD)/build.ninja: CMakeLists.txt
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 build: deps $(BUILD)/build.ninja
 	@ninja -C $(BUILD) -j $(JOBS) | grep -v "^\[" || true
@@ -25,7 +29,7 @@ test: build
 	@scripts/test.sh $(BUILD)
 
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRANSFIX_SANITIZE=ON >/dev/null
+	@$(CMAKE) -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRANSFIX_SANITIZE=ON >/dev/null
 	@ninja -C $(ASAN_BUILD) -j $(JOBS) | grep -v "^\[" || true
 	@# A sanitizer report exits 86, so no test that expects exit 1 or 2 can mistake it for a finding.
 	@ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1 \

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "analysis/localize.h"
+#include "analysis/native_runtime.h"
 #include "analysis/tensor_match.h"
 #include "data/npy.h"
 #include "formats/model_io.h"
@@ -146,39 +147,37 @@ bool written_model_agrees(const Model& source, const Model& repaired, const std:
 }
 
 // The repaired model, written as a file, run by an independent runtime on the probe inputs: ONNX
-// Runtime for .onnx, the TFLite interpreter (tfjs-tflite) for .tflite, both under Node from tools/node.
+// Runtime for .onnx, the TFLite / LiteRT interpreter for .tflite (tools/python, through NativeRuntime).
 // Agrees = 0 label flips and max output error <= `tolerance` of the source's fp64 output scale.
-// Returns "yes", "no" (with `why`) or "n/a" when Node or the runner is missing.
+// Returns "yes", "no" (with `why`) or "n/a" when the runtime is not installed.
 std::string independent_runtime_agrees(const Model& source, const Model& repaired, const std::vector<ProbeInputs>& ps,
                                        const fs::path& work, bool tflite, double tolerance, std::string& why) {
-  const fs::path runner = fs::path(TRANSFIX_SOURCE_DIR) / "tools/node" / (tflite ? "tflite_run.js" : "ort_run.js");
-  if (!fs::exists(runner) || !fs::exists(fs::path(TRANSFIX_SOURCE_DIR) / "tools/node/node_modules")) return "n/a";
+  const std::string label = tflite ? "LiteRT" : "ONNX Runtime";
   try {
     const fs::path model = work / (tflite ? "independent.tflite" : "independent.onnx");
     save_model(repaired, model.string());
+    std::vector<std::string> in_names, out_names;
+    for (const auto& v : repaired.graph.inputs) in_names.push_back(v.name);
+    for (const auto& v : repaired.graph.outputs) out_names.push_back(v.name);
+    std::unique_ptr<NativeRuntime> runtime;
+    try {
+      runtime = NativeRuntime::start(tflite ? "litert" : "ort", model.string(), in_names, out_names, 1);
+    } catch (const std::exception& e) {
+      if (std::string(e.what()).find("is not available") != std::string::npos) return "n/a";
+      throw;
+    }
     Interpreter s64(source, {Precision::kF64});
     for (size_t i = 0; i < ps.size(); ++i) {
-      const fs::path in = work / ("probe" + std::to_string(i) + ".npy"), out = work / ("independent_out" + std::to_string(i));
-      fs::remove_all(out);
-      write_npy(in.string(), ps[i].target.begin()->second);
-      const std::string cmd = "node '" + runner.string() + "' '" + model.string() + "' --input '" + repaired.graph.inputs[0].name +
-                              "=" + in.string() + "' --output-dir '" + out.string() + "' >/dev/null 2>&1";
-      if (std::system(cmd.c_str()) != 0) {
-        why = std::string(tflite ? "TFLite interpreter" : "ONNX Runtime") + " failed on the repaired file";
-        return "no";
-      }
+      const auto outputs = runtime->run({{repaired.graph.inputs[0].name, ps[i].target.begin()->second}});
       auto a = s64.run(ps[i].source);
       for (size_t o = 0; o < source.graph.outputs.size(); ++o) {
-        std::string file = repaired.graph.outputs[o].name;
-        for (char& ch : file)
-          if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
         const Tensor& x = a.at(source.graph.outputs[o].name);
-        const Tensor y = real_f64(read_npy((out / (file + ".npy")).string())).reshaped(x.shape());
+        const Tensor y = real_f64(outputs.at(repaired.graph.outputs[o].name)).reshaped(x.shape());
         const auto ax = std::max_element(x.data<double>(), x.data<double>() + x.numel()) - x.data<double>();
         const auto ay = std::max_element(y.data<double>(), y.data<double>() + y.numel()) - y.data<double>();
         const double rel = max_abs_diff(x, y) / std::max(max_abs(x), 1e-30);
         if (ax != ay || rel > tolerance) {
-          why = std::string(tflite ? "TFLite interpreter" : "ONNX Runtime") + ": rel " + std::to_string(rel) + (ax != ay ? ", label flip" : "");
+          why = label + ": rel " + std::to_string(rel) + (ax != ay ? ", label flip" : "");
           return "no";
         }
       }
@@ -356,7 +355,7 @@ int main(int argc, char** argv) {
        << "Repaired = the repaired model, written as .tflite and read back, gives 0 label flips and max output error\n"
        << "<= max(1e-4, 2 x the source's own fp32-vs-fp64 error) of the output scale. Clean pairs: the converted\n"
        << ".tflite vs its source. Silent cases are listed but not counted: " << silent << " of them.\n"
-       << "Each repaired .tflite is also run by the real TFLite interpreter (tfjs-tflite under Node) on the probe\n"
+       << "Each repaired .tflite is also run by the real TFLite interpreter (LiteRT, PyPI ai-edge-litert) on the probe\n"
        << "inputs, and must agree with the source's fp64 outputs the same way.\n\n";
   else
   md << "# Diagnosis benchmark (make bench-diagnosis)\n\n"
@@ -364,7 +363,7 @@ int main(int argc, char** argv) {
      << "opset 13 is mutated with every fault kind that applies to it (`transfix mutate`, seed 1), localized with one\n"
      << "probe input (the second when the first shows nothing), and repaired with two verification inputs.\n"
      << "Repaired = 0 label flips and max output error <= max(1e-4, 2 x the source's own fp32-vs-fp64 error)\n"
-     << "of the output scale after repair; each repaired .onnx is also run by ONNX Runtime (onnxruntime-node) on the\n"
+     << "of the output scale after repair; each repaired .onnx is also run by ONNX Runtime (PyPI onnxruntime) on the\n"
      << "probe inputs and must agree with the source's fp64 outputs the same way. Clean pairs: the same model at\n"
      << "opsets 9, 11 and 17.\n"
      << "Silent cases (the mutation changes no output on the probe data, e.g. ReLU -> ReLU6 where nothing exceeds 6)\n"

@@ -5,10 +5,11 @@
 #  - conformance pass count, fp64/fp32 overhead
 #  - TorchScript: import time of resnet101's model.pt, transfix vs libtorch latency on the fixtures' model.pt
 #  - kernel micro-benchmarks (bench_kernels)
-#  - TFLite: transfix vs the TFLite interpreter (tfjs-tflite, wasm) vs Arm NN CpuRef, one thread;
+#  - TFLite: transfix vs the TFLite interpreter (LiteRT, XNNPACK) vs Arm NN CpuRef, one thread;
 #    reader speed and memory on a 100 MB .tflite written by transfix's own writer
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:-build}" && pwd)
 TF=$BUILD/transfix
 FX=${TRANSFIX_CACHE:-$HOME/.cache/transfix}/fixtures
@@ -22,7 +23,7 @@ printf '%-14s %12s %12s %8s\n' model transfix_ms ort_ms ratio
 for m in mobilenet_v2 resnet101 inception_v3; do
   model=$FX/$m/model_opset17.onnx
   tf=$("$TF" bench "$model" --input "$FX/$m/input.npy" --threads "$THREADS" --iterations "$ITER" --warmup 3 --json | json 'd["latency_ms"]["median"]')
-  ort=$(node "$ROOT/tools/node/ort_run.js" "$model" --input "input=$FX/$m/input.npy" --bench "$ITER" --warmup 3 --threads "$THREADS" | json 'd["latency_ms"]["median"]')
+  ort=$(ort_run "$model" --input "input=$FX/$m/input.npy" --bench "$ITER" --warmup 3 --threads "$THREADS" | json 'd["latency_ms"]["median"]')
   printf '%-14s %12.2f %12.2f %7.2fx\n' "$m" "$tf" "$ort" "$(calc "$tf / $ort")"
 done
 
@@ -77,7 +78,7 @@ if [[ -x $REF && -f $FX/resnet101/model.pt ]]; then
 fi
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 echo
-echo "== TFLite latency, batch 1, 1 thread, median of $ITER runs (Arm NN: mean) — transfix vs tfjs-tflite vs Arm NN CpuRef"
+echo "== TFLite latency, batch 1, 1 thread, median of $ITER runs (Arm NN: mean) — transfix vs LiteRT vs Arm NN CpuRef"
 printf '%-34s %12s %12s %12s %10s %10s\n' model transfix_ms tflite_ms armnn_ms tf/tflite armnn/tf
 for m in tflite2onnx/mobilenet_v1_0.25_128 tflite2onnx/mobilenet_v1_0.25_128_quant mlcommons_tiny/vww_mobilenetv1_025_96_float \
          mlcommons_tiny/vww_mobilenetv1_025_96_int8; do
@@ -91,14 +92,14 @@ integer = np.issubdtype(np.dtype(v["dtype"]), np.integer)
 x = rng.integers(0, 100, v["shape"]) if integer else rng.uniform(-1, 1, v["shape"])
 np.save(sys.argv[1], x.astype(v["dtype"])); print(v["name"])' "$input")
   tf=$( ("$TF" bench "$model" --input "$input" --threads 1 --iterations "$ITER" --warmup 3 --json | json 'd["latency_ms"]["median"]') 2>/dev/null || echo nan)
-  tfl=$( (node "$ROOT/tools/node/tflite_run.js" "$model" --input "$name=$input" --bench "$ITER" | json 'd["latency_ms"]["median"]') 2>/dev/null || echo nan)
+  tfl=$( (litert_run "$model" --input "$name=$input" --bench "$ITER" | json 'd["latency_ms"]["median"]') 2>/dev/null || echo nan)
   arm=nan
   [[ -x $BUILD/armnn_run ]] && arm=$("$BUILD/armnn_run" "$model" --input "$name=$input" --output-dir "$(mktemp -d)" --repeat "$ITER" 2>/dev/null | awk '/latency_ms/ { print $2 }')
   ratio() { [[ $1 == nan || -z $2 || $2 == nan ]] && echo "-" || calc "$1 / $2"; }
   printf '%-34s %12s %12s %12s %10s %10s\n' "$(basename "$m")" "$tf" "$tfl" "${arm:-nan}" "$(ratio "$tf" "$tfl")" "$(ratio "${arm:-nan}" "$tf")"
   rm -f "$input"
 done
-echo "(transfix nan: integer kernels for quantized TFLite ops not available in this build; tfjs-tflite runs"
+echo "(transfix nan: integer kernels for quantized TFLite ops not available in this build; LiteRT runs"
 echo " its XNNPACK delegate; Arm NN CpuRef is Arm's unoptimized reference backend)"
 
 echo

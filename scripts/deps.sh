@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what transfix needs on Debian 12, only what is missing. Idempotent.
-# Usage: scripts/deps.sh [--no-python]   (--no-python skips torch/torchvision used by fixture scripts)
+# Usage: scripts/deps.sh [--no-python]   (--no-python skips Debian's torch/torchvision used by fixture scripts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +16,10 @@ DEBS=(
   libarmnn-dev libarmnntfliteparser-dev libarmnn-cpuref-backend22 clang-14 libclang-rt-14-dev
   chromium chromium-driver
 )
-# Node.js may come from elsewhere than Debian (Debian's npm then conflicts): install only if missing.
-command -v node >/dev/null 2>&1 || DEBS+=(nodejs)
-command -v npm >/dev/null 2>&1 || DEBS+=(npm)
 PY_DEBS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-h5py)
+# The venv's interpreter comes from the Python first on PATH (Python 3.11 with pip); Debian's python3-venv
+# makes `python3 -m venv` work where that Python is Debian's own.
+DEBS+=(python3-venv)
 [[ "${1:-}" == "--no-python" ]] || DEBS+=("${PY_DEBS[@]}")
 
 missing=()
@@ -33,12 +33,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node-side reference runtimes (ONNX Runtime, the TFLite interpreter in WebAssembly) and Ajv (JSON Schema checks of the
-# reports). The prebuilt native binary ships inside the npm package itself; ONNXRUNTIME_NODE_INSTALL=skip stops its
-# install script from downloading extras.
-if [[ ! -d tools/node/node_modules/onnxruntime-node || ! -d tools/node/node_modules/@tensorflow/tfjs-tflite ||
-      ! -d tools/node/node_modules/ajv ]]; then
-  echo "deps: npm install in tools/node" >&2
-  (cd tools/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent >/dev/null)
+# The reference runtimes (ONNX Runtime, LiteRT) and the JSON Schema validator, pinned in
+# requirements/runtimes.txt, in the project's git-ignored virtual environment .venv. Reinstalled only
+# when the requirements file changed since the last install (its copy is kept in .venv).
+VENV=${TRANSFIX_VENV:-.venv}
+REQ=requirements/runtimes.txt
+if ! cmp -s "$REQ" "$VENV/installed-runtimes.txt" 2>/dev/null; then
+  PY=$(command -v python3.11 || command -v python3)
+  [[ -x $VENV/bin/python ]] || { echo "deps: creating $VENV with $PY" >&2; "$PY" -m venv "$VENV"; }
+  echo "deps: pip install -r $REQ into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$REQ"
+  "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check >&2; exit 2; }
+  cp "$REQ" "$VENV/installed-runtimes.txt"
 fi
 echo "deps: ok" >&2

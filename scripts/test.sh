@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 args=(--test-dir "$BUILD" --output-on-failure --timeout 2400)
 [[ -n ${TRANSFIX_SKIP_SLOW:-} ]] && args+=(-E '^fixtures$')
-exec ctest "${args[@]}"
+exec "${CTEST:-ctest}" "${args[@]}"

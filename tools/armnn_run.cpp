@@ -5,7 +5,7 @@
 //   armnn_run MODEL.tflite --serve     (load once, answer requests on stdin: tools/serve.h)
 //
 // Each output is written as DIR/<name>.npy (characters outside [A-Za-z0-9._-] become "_"), the
-// same naming as tools/node/tflite_run.js. Inputs are matched by tensor name; an input without
+// same naming as tools/python/litert_run.py. Inputs are matched by tensor name; an input without
 // NAME= feeds the model's only input. --repeat N runs N more times and prints the mean latency.
 // Exit codes: 0 ok, 2 bad usage or input file, 1 Arm NN could not parse or run the model.
 #include <armnn/ArmNN.hpp>

@@ -305,11 +305,13 @@ def is_complete(out_dir):
 
 def verify(name, out_dir):
     """Re-runs every fixture file against the stored PyTorch outputs: the TorchScript model with
-    torch, each ONNX export with ONNX Runtime (tools/node/ort_run.js). Returns the failures."""
+    torch, each ONNX export with ONNX Runtime (tools/python/ort_run.py). Returns the failures."""
     import subprocess
     import tempfile
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    runner = Path(__file__).resolve().parent / "node" / "ort_run.js"
+    runner = Path(__file__).resolve().parent / "python" / "ort_run.py"
+    venv_python = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+    python = os.environ.get("TRANSFIX_PYTHON") or (str(venv_python) if venv_python.exists() else "python3")
     failures = []
     scripted = torch.jit.load(str(out_dir / manifest["torchscript"]))
     for ref in manifest["references"]:
@@ -320,7 +322,7 @@ def verify(name, out_dir):
         for opset, file in manifest["onnx"].items():
             def run_ort(file=file):
                 with tempfile.TemporaryDirectory() as tmp:
-                    subprocess.run(["node", str(runner), str(out_dir / file),
+                    subprocess.run([python, str(runner), str(out_dir / file),
                                     "--input", f"input={out_dir / ref['input']}", "--output-dir", tmp],
                                    check=True, stdout=subprocess.DEVNULL)
                     return np.load(Path(tmp) / "output.npy")
@@ -348,7 +350,7 @@ def main():
     ap.add_argument("--force", action="store_true", help="regenerate even if complete")
     ap.add_argument("--verify", action="store_true",
                     help="afterwards, check model.pt (torch) and every ONNX export (ONNX Runtime via "
-                         "tools/node/ort_run.js) against output.npy/output_2.npy")
+                         "tools/python/ort_run.py) against output.npy/output_2.npy")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     args = ap.parse_args()
 

@@ -26,13 +26,17 @@ struct RuntimeSpec {
   const char* kind;
   ModelFormat format;  // the only format it runs
   const char* label;   // for messages
-  const char* runner;  // the executable or script started with --serve
+  const char* runner;  // the executable, or the Python script (tools/python), started with --serve
+  bool python;         // a Python runner: run with the project's venv interpreter
+  const char* module;  // Python runners: the module that must be importable, and its PyPI package
+  const char* package;
 };
 
 constexpr RuntimeSpec kRuntimes[] = {
-    {"ort", ModelFormat::kOnnx, "ONNX Runtime", "ort_run.js"},
-    {"armnn", ModelFormat::kTflite, "Arm NN", "armnn_run"},
-    {"libtorch", ModelFormat::kTorchScript, "libtorch", "torch_run"},
+    {"ort", ModelFormat::kOnnx, "ONNX Runtime", "ort_run.py", true, "onnxruntime", "onnxruntime"},
+    {"litert", ModelFormat::kTflite, "LiteRT", "litert_run.py", true, "ai_edge_litert", "ai-edge-litert"},
+    {"armnn", ModelFormat::kTflite, "Arm NN", "armnn_run", false, nullptr, nullptr},
+    {"libtorch", ModelFormat::kTorchScript, "libtorch", "torch_run", false, nullptr, nullptr},
 };
 
 const RuntimeSpec* find_spec(const std::string& kind) {
@@ -41,9 +45,19 @@ const RuntimeSpec* find_spec(const std::string& kind) {
   return nullptr;
 }
 
-std::string node_script() {
-  const char* dir = std::getenv("TRANSFIX_NODE_TOOLS");
-  return (dir ? std::string(dir) : std::string(TRANSFIX_SOURCE_DIR) + "/tools/node") + "/ort_run.js";
+// The Python runners: $TRANSFIX_PYTHON_TOOLS, else tools/python of the source tree.
+std::string python_script(const std::string& name) {
+  const char* dir = std::getenv("TRANSFIX_PYTHON_TOOLS");
+  return (dir && *dir ? std::string(dir) : std::string(TRANSFIX_SOURCE_DIR) + "/tools/python") + "/" + name;
+}
+
+// The interpreter that has the runtimes: $TRANSFIX_PYTHON, else the project's venv (scripts/deps.sh
+// makes it), else python3 on PATH.
+std::string python_interpreter() {
+  if (const char* p = std::getenv("TRANSFIX_PYTHON"); p && *p) return p;
+  const fs::path venv = fs::path(TRANSFIX_SOURCE_DIR) / ".venv/bin/python";
+  std::error_code ec;
+  return fs::exists(venv, ec) ? venv.string() : std::string("python3");
 }
 
 // A runner built with transfix: in $TRANSFIX_TOOLS_DIR when set (only there), else next to the running
@@ -66,12 +80,44 @@ std::string built_tool(const std::string& name) {
   return {};
 }
 
+// Exit code of `argv` run with no input and its output discarded (127: it could not be started).
+int run_quietly(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_RDWR);
+    if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 127;
+  return WEXITSTATUS(status);
+}
+
+// A Python runner's interpreter must have numpy and the runtime's module; checked before any model is
+// loaded, so that a missing runtime is a usage error (exit 2), not a crash of one side.
+void check_python_runtime(const RuntimeSpec& spec, const std::string& option) {
+  const std::string python = python_interpreter();
+  const std::string probe = std::string("import importlib.util as u, sys; sys.exit(0 if u.find_spec('numpy') and u.find_spec('") +
+                            spec.module + "') else 3)";
+  const int code = run_quietly({python, "-c", probe});
+  if (code == 0) return;
+  const std::string fix = "run scripts/deps.sh (it installs requirements/runtimes.txt into .venv) or set TRANSFIX_PYTHON";
+  if (code == 127) throw InputError(option + " " + spec.kind + ": no Python interpreter at '" + python + "'; " + fix);
+  throw InputError(option + " " + spec.kind + ": " + spec.label + " is not installed: " + python + " cannot import " +
+                   spec.package + " and numpy; " + fix);
+}
+
 // The runner of a runtime; InputError saying how to get it when it is missing.
 std::string runner_path(const RuntimeSpec& spec, const std::string& option) {
   const std::string kind = spec.kind;
-  if (kind == "ort") {
-    const std::string script = node_script();
-    if (!fs::exists(script)) throw InputError(option + " ort: the runner " + script + " is missing");
+  if (spec.python) {
+    const std::string script = python_script(spec.runner);
+    if (!fs::exists(script)) throw InputError(option + " " + kind + ": the runner " + script + " is missing");
+    check_python_runtime(spec, option);
     return script;
   }
   const std::string path = built_tool(spec.runner);
@@ -99,7 +145,11 @@ class ServeProcess : public NativeRuntime {
   // destructor must still reap the child and remove the temp folder.
   void wait_ready() {
     std::string ready_line;
-    if (!read_line(ready_line)) throw InputError(label_ + " could not load the model: " + stderr_tail());
+    if (!read_line(ready_line)) {
+      const std::string why = stderr_tail();  // a runner without its runtime says "... is not installed ..."
+      throw InputError(label_ + (why.find("is not installed") != std::string::npos ? " is not available: "
+                                                                                   : " could not load the model: ") + why);
+    }
     nlohmann::json ready = nlohmann::json::parse(ready_line, nullptr, false);
     if (ready.is_discarded() || !ready.contains("ready")) throw InputError(label_ + " runner said: " + ready_line);
     version_ = ready["ready"].get<std::string>();
@@ -224,7 +274,7 @@ class ServeProcess : public NativeRuntime {
 void check_runtime(const std::string& kind, const std::string& path, const std::string& option) {
   if (kind == "transfix") return;
   const RuntimeSpec* spec = find_spec(kind);
-  if (!spec) throw InputError(option + " must be transfix, ort, armnn or libtorch, not '" + kind + "'");
+  if (!spec) throw InputError(option + " must be transfix, ort, litert, armnn or libtorch, not '" + kind + "'");
   const ModelFormat format = detect_model_format(path);
   if (format != spec->format)
     throw InputError(option + " " + kind + " runs " + model_format_name(spec->format) + " models; " + path + " is " +
@@ -236,11 +286,11 @@ std::unique_ptr<NativeRuntime> NativeRuntime::start(const std::string& kind, con
                                                     const std::vector<std::string>& input_names,
                                                     const std::vector<std::string>& output_names, int threads) {
   const RuntimeSpec* spec = find_spec(kind);
-  if (!spec) throw InputError("unknown runtime '" + kind + "' (transfix, ort, armnn or libtorch)");
+  if (!spec) throw InputError("unknown runtime '" + kind + "' (transfix, ort, litert, armnn or libtorch)");
   const std::string runner = runner_path(*spec, "--runtime"), model = fs::absolute(model_path).string();
   const std::string threads_arg = std::to_string(threads > 0 ? threads : 2);
   std::vector<std::string> argv;
-  if (kind == "ort") argv = {"node", runner, model, "--serve", "--threads", threads_arg};
+  if (spec->python) argv = {python_interpreter(), runner, model, "--serve", "--threads", threads_arg};
   else if (kind == "armnn") argv = {runner, model, "--serve"};  // CpuRef is single-threaded
   else argv = {runner, model, "--serve", "--threads", threads_arg};
   // TorchScript's forward() takes its arguments by position and returns unnamed tensors.

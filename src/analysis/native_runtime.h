@@ -1,6 +1,8 @@
 // A model run by its deployment runtime instead of transfix's interpreter, so compare can check what
 // users ship (and the interpreter is checked against independent implementations):
-//   ort       ONNX Runtime (onnxruntime-node, tools/node/ort_run.js), ONNX models
+//   ort       ONNX Runtime (PyPI onnxruntime, tools/python/ort_run.py), ONNX models
+//   litert    the TFLite / LiteRT interpreter with its default kernels, XNNPACK included (PyPI
+//             ai-edge-litert, tools/python/litert_run.py), TFLite models
 //   armnn     Arm NN's TFLite parser on the CpuRef backend (tools/armnn_run), TFLite models
 //   libtorch  libtorch running forward() (tools/torch_run), TorchScript models
 // Each runs in a child process that loads the model once and answers one request per sample
@@ -30,7 +32,7 @@ class NativeRuntime {
   virtual ~NativeRuntime() = default;
   // Outputs by name. Throws InputError with the runtime's message when it fails on these inputs.
   virtual std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) = 0;
-  // What ran, as the runtime reports it: "onnxruntime-node 1.30.0", "1.13.0, 2 threads" (libtorch).
+  // What ran, as the runtime reports it: "onnxruntime 1.31.1", "1.13.0, 2 threads" (libtorch).
   virtual std::string version() const = 0;
 };
 

@@ -269,10 +269,11 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--shard", a->shard,
                   "I/N: compare only the samples whose dataset index is I-1 mod N (join the reports with transfix merge)");
   cmd->add_option("--source-runtime", a->source_runtime,
-                  "What runs the source: transfix (default), ort (ONNX Runtime: ONNX), armnn (Arm NN CpuRef: TFLite) "
-                  "or libtorch (TorchScript)");
+                  "What runs the source: transfix (default), ort (ONNX Runtime: ONNX), litert (the LiteRT/TFLite "
+                  "interpreter: TFLite), armnn (Arm NN CpuRef: TFLite) or libtorch (TorchScript)");
   cmd->add_option("--target-runtime", a->target_runtime,
-                  "What runs the target (check the runtime you deploy on): transfix (default), ort, armnn or libtorch");
+                  "What runs the target (check the runtime you deploy on): transfix (default), ort, litert, armnn or "
+                  "libtorch");
   cmd->add_option("--quant-mode", a->quant_mode,
                   "Quantized (int8/uint8 TFLite) models in the interpreter: int (TFLite's reference kernels, default), "
                   "int-xnnpack (requantized as the TFLite interpreter's default XNNPACK delegate does) or dequantized");
