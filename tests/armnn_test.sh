@@ -7,6 +7,7 @@
 # or ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: armnn_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 [[ -x $BUILD/armnn_run ]] || { echo "SKIP: $BUILD/armnn_run not built (Arm NN not found)"; exit 0; }
@@ -32,7 +33,7 @@ for i, v in enumerate(json.load(open(sys.argv[1]))["inputs"]):
     got=cannot_run why=$(grep -v '^$' "$T/log" | tail -1 | cut -c1-160)
   else
     if grep -q 'tflite.quantized' <("$BUILD/transfix" inspect "$model" 2>&1); then
-      ref="TFLite"; node "$ROOT/tools/node/tflite_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.ref" >"$T/log" 2>&1
+      ref="TFLite"; litert_run "$model" "${inputs[@]}" --output-dir "$T/$name.ref" >"$T/log" 2>&1
     else
       ref="transfix"; "$BUILD/transfix" run "$model" "${inputs[@]/#--input/-i}" -o "$T/$name.ref" >"$T/log" 2>&1
     fi

@@ -163,7 +163,7 @@ check ort-both-sides 0 "verdict: EQUIVALENT" -- "$TF" compare "$TINY" "$TINY" --
 "$TF" convert "$TINY" "$T/tiny.tflite" >/dev/null
 check ort-not-onnx 2 "error: --target-runtime ort runs ONNX models; .*tiny.tflite is TFLite" -- \
   "$TF" compare "$TINY" "$T/tiny.tflite" --random 2 --target-runtime ort
-check bad-runtime 2 "must be transfix, ort, armnn or libtorch" -- "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime tflite
+check bad-runtime 2 "must be transfix, ort, litert, armnn or libtorch" -- "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime tflite
 
 # Quantized targets: the error is split into the target's own activation quantization (target vs its
 # float twin) and the rest (float twin vs source). MLPerf Tiny's VWW float and int8 TFLite files are the

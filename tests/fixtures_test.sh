@@ -9,12 +9,13 @@
 # Usage: fixtures_test.sh BUILD_DIR   (fixtures are generated into $TRANSFIX_CACHE first if missing)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: fixtures_test.sh BUILD_DIR}" && pwd)
 TF=$BUILD/transfix
 CLOSE=$BUILD/tests/npy_close
 CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
 FX=$CACHE/fixtures
-ORT="node $ROOT/tools/node/ort_run.js"
+ORT=ort_run
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 

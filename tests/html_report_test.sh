@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The HTML reports (`--html`) of localize, compare, repair and coverage, rendered in headless Chromium (driven by
-# chromedriver, tools/node/render_report.js): each page loads without console errors or exceptions,
+# chromedriver, tools/python/render_report.py): each page loads without console errors or exceptions,
 # fetches nothing, has its key elements, answers hover/click on the chart; full-page screenshots are
 # kept in BUILD/artifacts/html/. The data embedded in each page validates against the JSON Schemas in
-# docs/schemas (Ajv, tools/node/validate_report.js), and so do the --report files. Numbers on the page
+# docs/schemas (jsonschema, tools/python/validate_report.py), and so do the --report files. Numbers on the page
 # come from the report, so the report's new fields are checked against hand-derived facts.
 set -uo pipefail
 BUILD=$(cd "${1:?usage: html_report_test.sh BUILD_DIR}" && pwd)
@@ -12,6 +12,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
 ART=$BUILD/artifacts/html
 PY=/usr/bin/python3
+PYRT=${TRANSFIX_PYTHON:-$ROOT/.venv/bin/python}  # runs tools/python/{render,validate}_report.py
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$ART"
@@ -23,12 +24,12 @@ report() {  # report NAME FILE PYTHON_EXPR over r (the JSON report)
   if $PY -c "import json,sys; r=json.load(open('$2')); sys.exit(0 if ($3) else 1)"; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL $1: $2 does not satisfy: $3"; fi
 }
-# page NAME FILE.html ARGS...: render in Chromium; every check of render_report.js must pass.
+# page NAME FILE.html ARGS...: render in Chromium; every check of render_report.py must pass.
 page() {
   local name=$1 html=$2
   shift 2
   local out
-  if out=$(node "$ROOT/tools/node/render_report.js" "$html" --screenshot "$ART/$name.png" --json "$ART/$name.checks.json" "$@" 2>&1); then
+  if out=$("$PYRT" "$ROOT/tools/python/render_report.py" "$html" --screenshot "$ART/$name.png" --json "$ART/$name.checks.json" "$@" 2>&1); then
     passed=$((passed + 1)); echo "$name: $out"
   else
     failed=$((failed + 1)); echo "FAIL $name: $out" | cut -c1-2000
@@ -36,15 +37,15 @@ page() {
 }
 # valid NAME SCHEMA FILE: the report (JSON, or the data embedded in an HTML page) validates.
 valid() {
-  check "$1" 0 "valid" -- node "$ROOT/tools/node/validate_report.js" "$ROOT/docs/schemas/$2.schema.json" "$3"
+  check "$1" 0 "valid" -- "$PYRT" "$ROOT/tools/python/validate_report.py" "$ROOT/docs/schemas/$2.schema.json" "$3"
 }
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   echo "SKIP all: chromium or chromedriver missing (scripts/deps.sh installs them)"
   exit 0
 fi
-if [[ ! -d $ROOT/tools/node/node_modules/ajv ]]; then
-  echo "SKIP all: tools/node/node_modules/ajv missing (scripts/deps.sh installs it)"
+if ! "$PYRT" -c "import jsonschema" 2>/dev/null; then
+  echo "SKIP all: jsonschema missing in .venv (scripts/deps.sh installs it)"
   exit 0
 fi
 
@@ -113,7 +114,7 @@ valid localize-schema-json localize "$T/loc.json"
 valid localize-schema-html localize "$T/loc.html"
 # The schema must be able to fail: a pair without its accumulated error, a model without its size.
 $PY -c "import json; r=json.load(open('$T/loc.json')); r['pairs'][1]['accumulated_error']='big'; del r['models']['target']['file_bytes']; json.dump(r, open('$T/bad.json', 'w'))"
-check localize-schema-rejects 1 "accumulated_error must|file_bytes" -- node "$ROOT/tools/node/validate_report.js" "$ROOT/docs/schemas/localize.schema.json" "$T/bad.json"
+check localize-schema-rejects 1 "accumulated_error must|file_bytes" -- "$PYRT" "$ROOT/tools/python/validate_report.py" "$ROOT/docs/schemas/localize.schema.json" "$T/bad.json"
 
 # ---- a model with thousands of nodes: 1000 Conv+ReLU blocks, a pads fault near the end. The page must stay
 # small (no tensors, pairs paged 50 at a time) and quick.
@@ -237,7 +238,7 @@ m = re.search(r'id=\"report-data\">(.*?)</script>', h, re.S); sys.exit(json.load
 # The schema must be able to fail: a p-value above 1, a summary with evidence but no untested count.
 $PY -c "import json; r=json.load(open('$T/cov.json')); r['failure_associated'][0]['p_value']=1.5; del r['summary']['untested_sequences']; json.dump(r, open('$T/badcov.json', 'w'))"
 check coverage-schema-rejects 1 "p_value.*must be <= 1|untested_sequences" -- \
-  node "$ROOT/tools/node/validate_report.js" "$ROOT/docs/schemas/coverage.schema.json" "$T/badcov.json"
+  "$PYRT" "$ROOT/tools/python/validate_report.py" "$ROOT/docs/schemas/coverage.schema.json" "$T/badcov.json"
 # Without evidence: the models' sequences (the CNN's 6), searchable; no evidence sections.
 check coverage-no-evidence-html 0 "html report" -- "$TF" coverage "$TINY" --html "$T/cov0.html"
 page coverage-no-evidence "$T/cov0.html" --expect summary --expect sequences-table \

@@ -13,8 +13,9 @@ BUILD=$(cd "${1:?usage: localize_test.sh BUILD_DIR}" && pwd)
 TF=$BUILD/transfix
 CLOSE=$BUILD/tests/npy_close
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
-ORT="node $ROOT/tools/node/ort_run.js"
+ORT=ort_run
 PY=/usr/bin/python3
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

@@ -11,6 +11,7 @@ BUILD=$(cd "${1:?usage: localize_tflite_test.sh BUILD_DIR}" && pwd)
 TF=$BUILD/transfix
 CLOSE=$BUILD/tests/npy_close
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 CACHE=${TRANSFIX_CACHE:-$HOME/.cache/transfix}
 PY=/usr/bin/python3
 T=$(mktemp -d)
@@ -32,10 +33,10 @@ report() {  # report NAME FILE PYTHON_EXPR over r
 }
 # runtime_vs_ort NAME RUNTIME MODEL WANT: the runtime's output on MODEL vs ONNX Runtime's on the source,
 # within 1e-4 of the output scale (WANT=agree) or not (WANT=differ).
-node "$ROOT/tools/node/ort_run.js" "$SRC" --input "input=$IN" --output-dir "$T/ort" >/dev/null 2>&1 || { fail "ONNX Runtime on the source"; exit 1; }
+ort_run "$SRC" --input "input=$IN" --output-dir "$T/ort" >/dev/null 2>&1 || { fail "ONNX Runtime on the source"; exit 1; }
 runtime_vs_ort() {
   local name=$1 runtime=$2 model=$3 want=$4 out=$T/run_$RANDOM
-  if [[ $runtime == tflite ]]; then node "$ROOT/tools/node/tflite_run.js" "$model" --input "input=$IN" --output-dir "$out" >"$T/log" 2>&1
+  if [[ $runtime == tflite ]]; then litert_run "$model" --input "input=$IN" --output-dir "$out" >"$T/log" 2>&1
   else "$BUILD/armnn_run" "$model" --input "input=$IN" --output-dir "$out" >"$T/log" 2>&1; fi || { fail "$name: $runtime could not run $model: $(tail -1 "$T/log")"; return; }
   local res
   if res=$("$CLOSE" "$out/output.npy" "$T/ort/output.npy" --rel 1e-4 2>&1); then [[ $want == agree ]]; else [[ $want == differ ]]; fi &&
@@ -141,7 +142,7 @@ $PY "$ROOT/tests/tflite_ops/make_int16_models.py" "$T" && flatc -b -o "$T" "$ROO
   fail "16x8: building q16_classifier"
 Q16=$T/q16_classifier.tflite
 $PY -c "import numpy as np; np.save('$T/q16_x.npy', np.random.default_rng(5).normal(0, 3, (4, 16, 16, 3)).astype(np.float32)); np.save('$T/q16_x1.npy', np.load('$T/q16_x.npy')[:1])"
-tflite_out() { rm -rf "$2"; node "$ROOT/tools/node/tflite_run.js" "$1" --input "x=$T/q16_x1.npy" --output-dir "$2" >"$T/log" 2>&1; }
+tflite_out() { rm -rf "$2"; litert_run "$1" --input "x=$T/q16_x1.npy" --output-dir "$2" >"$T/log" 2>&1; }
 tensor_types() { flatc --json --strict-json --raw-binary -o "$T/dump" "$ROOT/src/formats/tflite/tflite_schema.fbs" -- "$1" 2>/dev/null &&
   $PY -c "import json, sys; g = json.load(open(sys.argv[1]))['subgraphs'][0]; print(sorted(t.get('type', 'FLOAT32') for t in g['tensors']))" "$T/dump/$(basename "${1%.tflite}").json"; }
 if [[ -f $Q16 ]] && tflite_out "$Q16" "$T/q16_clean"; then

@@ -76,7 +76,7 @@ check ort-tflite 2 "^transfix: error: --target-runtime ort runs ONNX models; .*t
 mkdir -p "$T/no_tools"
 check armnn-not-built 2 "^transfix: error: --target-runtime armnn: armnn_run was not built" -- \
   env TRANSFIX_TOOLS_DIR="$T/no_tools" "$TF" compare "$T/tiny.tflite" "$T/tiny.tflite" --random 2 --target-runtime armnn
-check unknown-runtime 2 "must be transfix, ort, armnn or libtorch" -- \
+check unknown-runtime 2 "must be transfix, ort, litert, armnn or libtorch" -- \
   "$TF" compare "$TINY" "$TINY" --random 2 --source-runtime tflite
 
 # ---- libtorch: TorchScript fixture vs its ONNX export, natural images
@@ -146,6 +146,41 @@ sys.exit(0 if r['source']['quant_mode'] == 'int-xnnpack' and 'quant_mode' not in
   else
     skip "armnn shared models: $SHARED/mlcommons_tiny not found"
   fi
+fi
+
+# ---- litert (the TFLite / LiteRT interpreter, default kernels with XNNPACK) and ort (ONNX Runtime)
+source "$ROOT/tests/runtimes.sh"
+check litert-onnx 2 "^transfix: error: --target-runtime litert runs TFLite models; .*tiny_cnn.onnx is ONNX$" -- \
+  "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime litert
+# Without its Python package the runtime is refused in one line naming what to install, exit 2.
+python3 -m venv --without-pip "$T/empty_venv"
+check litert-missing 2 "^transfix: error: --target-runtime litert: LiteRT is not installed: .* cannot import ai-edge-litert and numpy; run scripts/deps.sh" -- \
+  env TRANSFIX_PYTHON="$T/empty_venv/bin/python" "$TF" compare "$T/tiny.tflite" "$T/tiny.tflite" --random 2 --target-runtime litert
+check ort-missing 2 "^transfix: error: --target-runtime ort: ONNX Runtime is not installed: .* cannot import onnxruntime and numpy; run scripts/deps.sh" -- \
+  env TRANSFIX_PYTHON="$T/empty_venv/bin/python" "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime ort
+check python-missing 2 "^transfix: error: --source-runtime ort: no Python interpreter at '/nonexistent/python'" -- \
+  env TRANSFIX_PYTHON=/nonexistent/python "$TF" compare "$TINY" "$TINY" --random 2 --source-runtime ort
+if [[ -d $SHARED/mlcommons_tiny ]]; then
+  RESNET8=$SHARED/mlcommons_tiny/ic_resnet8_cifar10
+  VWW=$SHARED/mlcommons_tiny/vww_mobilenetv1_025_96
+  twice litert-float EQUIVALENT 4 -- "${RESNET8}_float.tflite" "${RESNET8}_float.tflite" --random 4 --target-runtime litert
+  twice litert-float-source EQUIVALENT 4 -- "${RESNET8}_float.tflite" "${RESNET8}_float.tflite" --random 4 --source-runtime litert
+  # int8 under the interpreter's default kernels (XNNPACK): transfix's int-xnnpack mode is bit-exact with
+  # it, so the model against itself is equivalent with 0 error.
+  twice litert-int8-self EQUIVALENT 0 -- "${VWW}_int8.tflite" "${VWW}_int8.tflite" --random 4 --target-runtime litert \
+    --quant-mode int-xnnpack
+  twice litert-int8 DEGRADED 4q -- "${RESNET8}_float.tflite" "${RESNET8}_int8.tflite" --random 4 --target-runtime litert
+else
+  skip "litert shared models: $SHARED/mlcommons_tiny not found"
+fi
+if [[ -f $MOBILENET/model_opset17.onnx ]]; then
+  twice ort-mobilenet EQUIVALENT 4 -- "$MOBILENET/model_opset17.onnx" "$MOBILENET/model_opset13.onnx" --images "$IMAGES" \
+    --limit 2 --target-runtime ort
+  "$TF" convert "$MOBILENET/model_opset17.onnx" "$T/mnv2.tflite" >/dev/null
+  twice litert-mobilenet EQUIVALENT 4 -- "$MOBILENET/model_opset17.onnx" "$T/mnv2.tflite" --images "$IMAGES" --limit 2 \
+    --target-runtime litert
+else
+  skip "ort/litert fixture: $MOBILENET/model_opset17.onnx missing (make fixtures)"
 fi
 
 echo "native_runtime: $passed passed, $failed failed, $skipped skipped"

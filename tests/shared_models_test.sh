@@ -3,6 +3,7 @@
 # input; outputs within 1e-4 of the output scale). Skips, saying why, when ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: shared_models_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 if [[ ! -d $SHARED ]]; then
@@ -21,7 +22,7 @@ while IFS= read -r model; do
   fi
   inputs=()
   for f in "$T/$name.dump"/0000_*.npy; do inputs+=(--input "$(basename "$f" .npy | sed 's/^0000_//')=$f"); done
-  if ! node "$ROOT/tools/node/ort_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1; then
+  if ! ort_run "$model" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1; then
     failed=$((failed + 1)); echo "FAIL $name: ONNX Runtime: $(tail -1 "$T/log")"; continue
   fi
   for out in "$T/$name.tf"/*.npy; do

@@ -8,6 +8,7 @@
 #    the fly, ONNX computes in float); quantized models exit 2 with a clear error.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_convert_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 T=$(mktemp -d)
@@ -50,8 +51,8 @@ for model in "${onnx_models[@]}"; do
   "$BUILD/transfix" convert "$model" "$out" >"$T/log" 2>&1 || { fail "$name: convert: $(tail -1 "$T/log")"; continue; }
   inputs=()
   while IFS=$'\t' read -r tensor file; do inputs+=(--input "$tensor=$file"); done < <(make_inputs "$model" "$T/$name.in")
-  node "$ROOT/tools/node/ort_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1 || { fail "$name: ORT: $(tail -1 "$T/log")"; continue; }
-  node "$ROOT/tools/node/tflite_run.js" "$out" "${inputs[@]}" --output-dir "$T/$name.tfl" >"$T/log" 2>&1 || { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }
+  ort_run "$model" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1 || { fail "$name: ORT: $(tail -1 "$T/log")"; continue; }
+  litert_run "$out" "${inputs[@]}" --output-dir "$T/$name.tfl" >"$T/log" 2>&1 || { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }
   compare_dirs "$name (ONNX -> TFLite): TFLite interpreter vs ORT" "$T/$name.tfl" "$T/$name.ort" 1e-5
   "$BUILD/transfix" run "$out" "${inputs[@]/#--input/-i}" -o "$T/$name.tf" >"$T/log" 2>&1 || { fail "$name: transfix on the written file: $(tail -1 "$T/log")"; continue; }
   compare_dirs "$name (ONNX -> TFLite): transfix vs ORT" "$T/$name.tf" "$T/$name.ort" 1e-5
@@ -73,8 +74,8 @@ if [[ -d $SHARED ]]; then
     grep -q 'DequantizeLinear' <("$BUILD/transfix" inspect "$model" 2>&1) && rel=1e-2
     inputs=()
     while IFS=$'\t' read -r tensor file; do inputs+=(--input "$tensor=$file"); done < <(make_inputs "$model" "$T/$name.in")
-    node "$ROOT/tools/node/tflite_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.tfl" >"$T/log" 2>&1 || { fail "$name: TFLite: $(tail -1 "$T/log")"; continue; }
-    node "$ROOT/tools/node/ort_run.js" "$out" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1 || { fail "$name: ORT on the written file: $(tail -1 "$T/log")"; continue; }
+    litert_run "$model" "${inputs[@]}" --output-dir "$T/$name.tfl" >"$T/log" 2>&1 || { fail "$name: TFLite: $(tail -1 "$T/log")"; continue; }
+    ort_run "$out" "${inputs[@]}" --output-dir "$T/$name.ort" >"$T/log" 2>&1 || { fail "$name: ORT on the written file: $(tail -1 "$T/log")"; continue; }
     compare_dirs "$name (TFLite -> ONNX, rel $rel): ORT vs TFLite interpreter" "$T/$name.ort" "$T/$name.tfl" $rel
   done < <(find "$SHARED" -name '*.tflite' | sort)
 else

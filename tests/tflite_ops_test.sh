@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # TFLite operators the shared models do not exercise: one small model per operator, written as
 # FlatBuffers JSON by tests/tflite_ops/make_op_models.py and compiled by flatc (not by transfix).
-# Each must agree with the real TFLite interpreter (tools/node/tflite_run.js) within 1e-5 of the
+# Each must agree with the real TFLite interpreter (LiteRT, tools/python/litert_run.py) within 1e-5 of the
 # output scale, and survive transfix's writer: the interpreter gives bit-identical outputs on the
 # written file.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_ops_test.sh BUILD_DIR}" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -24,7 +25,7 @@ np.save(sys.argv[2], np.random.default_rng(3).uniform(-2, 2, shape).astype(np.fl
   if ! "$BUILD/transfix" run "$model" -i "x=$T/$name.x.npy" -o "$T/$name.tf" >"$T/log" 2>&1; then
     fail "$name: transfix: $(tail -1 "$T/log")"; continue
   fi
-  if ! node "$ROOT/tools/node/tflite_run.js" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" >"$T/log" 2>&1; then
+  if ! litert_run "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" >"$T/log" 2>&1; then
     fail "$name: TFLite: $(tail -1 "$T/log")"; continue
   fi
   good=1
@@ -33,7 +34,7 @@ np.save(sys.argv[2], np.random.default_rng(3).uniform(-2, 2, shape).astype(np.fl
   done
   [[ $good -eq 1 ]] || continue
   if ! "$BUILD/transfix" convert "$model" "$T/$name.written.tflite" >"$T/log" 2>&1; then fail "$name: convert: $(tail -1 "$T/log")"; continue; fi
-  node "$ROOT/tools/node/tflite_run.js" "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
+  litert_run "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
     { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }
   for out in "$T/$name.ref"/*.npy; do
     cmp -s "$out" "$T/$name.back/$(basename "$out")" || { good=0; fail "$name: written file gives other outputs ($(basename "$out"))"; }

@@ -8,7 +8,7 @@
 # weights, int64 / int32 bias: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB, MUL, MAX_POOL_2D,
 # AVERAGE_POOL_2D and a small network), on uniform random int16 inputs (seed 3); the interpreter
 # runs them in its built-in kernels (XNNPACK takes no int16), so both integer modes must match it.
-#  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (tools/node/tflite_run.js)
+#  - transfix --quant-mode int-xnnpack must equal the TFLite interpreter (LiteRT, tools/python/litert_run.py)
 #    bit for bit, and so must --quant-mode int, except for the cases the interpreter's XNNPACK
 #    delegate takes (LOGISTIC, LEAKY_RELU, MEAN over H, W: XNNPACK_CASES, checked against the
 #    interpreter's profile), where int (TFLite's built-in kernels' arithmetic) is reported, not asserted;
@@ -18,9 +18,34 @@
 #  - Arm NN (build/armnn_run, when built) is reported against TFLite, not asserted.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_quant_ops_test.sh BUILD_DIR}" && pwd)
+# Each case's steps against the interpreter's three kernel sets, kept for the docs.
+mkdir -p "$BUILD/artifacts" && SUMMARY=$BUILD/artifacts/tflite_quant_ops_steps.txt && : >"$SUMMARY"
 DEQ_STEPS=${DEQ_STEPS:-1}
-XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|squeeze_excite|sub|elu|requantize|resize_bilinear)'
+# The cases LiteRT 2.3.0's XNNPACK delegate takes (its profile shows a delegate node; checked below).
+XNNPACK_CASES='^q_(logistic|leaky_relu|mean_hw|mean_same_quant|mean_last|builtin_mean_hw_keep|reduce_max_(hw_keep|last)|sum_(hw|last_keep)|tanh|squeeze_excite|sub|elu|requantize|resize_bilinear)'
+# Where LiteRT 2.3.0's arithmetic has moved since the interpreter these kernels were first matched to
+# (TFLite 2.x in WebAssembly, tfjs-tflite), each measured on this test's inputs and held to DIFF_STEPS
+# (not yet followed by transfix's kernels; docs/tflite.md):
+#  - int-xnnpack vs the default kernels: MEAN with equal input and output quantization (over H, W: 1 of 16
+#    elements; over the last axis: 4-5 of 8, in all three kernel sets); int8 ELU (2 of 256); int16 MEAN
+#    (1-8 elements, in all three kernel sets); int16 QUANTIZE from float, whose built-in optimized kernel
+#    now rounds a tie the other way than the reference kernel (1 of 1024; int matches the reference);
+#  - int vs the reference kernels: the same MEANs, 8-bit MEAN over H, W (1-2 of 16 elements) and the
+#    squeeze-excite block built on it (18 of 256), uint8 RESIZE_BILINEAR (32-47 elements; the old
+#    interpreter never reached its 8-bit built-in kernel).
+XNN_DIFF_CASES='^(q_mean_same_quant_|q_mean_last_same_quant_|q_elu_int8$|q16_quantize_from_float$|q16_mean_)'
+REF_DIFF_CASES='^(q_mean_hw_(int8|uint8|keep_int8|keep_uint8)|q_mean_same_quant_uint8|q_mean_last_same_quant_(int8|uint8)|q_squeeze_excite_uint8|q_resize_bilinear(_align_corners)?_uint8|q16_mean_(hw|hw_keep|last|same_quant))$'
+# SUM: LiteRT 2.3.0's reference kernel is off by up to 177 steps (int8) while its built-in kernels, its
+# XNNPACK delegate and transfix's float simulation agree: int is checked against the built-in kernels.
+REF_WRONG_CASES='^q_sum_'
+DIFF_STEPS=2
+# LiteRT 2.3.0 gets a 16x8 CONV_2D with an int32 bias wrong in all three kernel sets (its outputs saturate
+# at +-32767; it reads the bias as if it were int64): transfix is checked there against a numpy float64
+# convolution of the dequantized tensors (tests/tflite_ops/conv_reference.py) instead, and the test fails
+# when LiteRT starts to agree, so that this note is revisited.
+LITERT_WRONG_CASES='^q16_conv_int32_bias$'
 # uint8 DIV: for a dividend of magnitude 1 or 2 and a divisor of 128 steps or more, the interpreter's
 # rounding shift reaches 32 bits and wraps (see quantized_div); the integer modes reproduce it, the
 # float simulation cannot: dequantized is reported, not asserted, for these cases.
@@ -94,32 +119,59 @@ np.save(sys.argv[2], x.astype(dtype).reshape(t["shape"]))' "$json" "$T/$name.x.n
       { fail "$name: transfix --quant-mode $mode: $(tail -1 "$T/log")"; ok=0; }
   done
   [[ $ok == 1 ]] || continue
-  node "$ROOT/tools/node/tflite_run.js" "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" --profile >"$T/log" 2>&1 ||
+  litert_run "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.ref" --profile >"$T/log" 2>&1 ||
     { fail "$name: TFLite: $(tail -1 "$T/log")"; continue; }
   # The interpreter's profile must show the XNNPACK delegate exactly for the XNNPACK_CASES.
-  delegated=0; grep -q '"executed_nodes":\[[^]]*TfLiteXNNPackDelegate' "$T/log" && delegated=1
+  delegated=0; grep -qE "\"delegate_nodes\": [1-9]" "$T/log" && delegated=1
   expected=0; [[ $name =~ $XNNPACK_CASES ]] && expected=1
   [[ $delegated == "$expected" ]] || { fail "$name: XNNPACK delegate used: $delegated, expected $expected ($(tail -1 "$T/log"))"; continue; }
+  # The interpreter's other kernel sets: its built-in kernels without the delegate and its reference
+  # kernels, which define --quant-mode int (the reference resolver lacks some ops, e.g. ELU: then the
+  # built-in kernels stand in).
+  litert_run "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.builtin" --kernels builtin >"$T/log" 2>&1 ||
+    { fail "$name: TFLite built-in kernels: $(tail -1 "$T/log")"; continue; }
+  if ! litert_run "$model" --input "x=$T/$name.x.npy" --output-dir "$T/$name.reference" --kernels reference >"$T/log" 2>&1; then
+    grep -q "Didn't find op for builtin opcode" "$T/log" || { fail "$name: TFLite reference kernels: $(tail -1 "$T/log")"; continue; }
+    cp -r "$T/$name.builtin" "$T/$name.reference"
+  fi
   read -r xnn_steps xnn_count < <(steps "$json" "$T/$name.int-xnnpack/y0.npy" "$T/$name.ref/y0.npy")
-  read -r int_steps int_count < <(steps "$json" "$T/$name.int/y0.npy" "$T/$name.ref/y0.npy")
+  read -r int_steps int_count < <(steps "$json" "$T/$name.int/y0.npy" "$T/$name.reference/y0.npy")
+  read -r blt_steps blt_count < <(steps "$json" "$T/$name.int/y0.npy" "$T/$name.builtin/y0.npy")
   read -r deq_steps deq_count < <(steps "$json" "$T/$name.dequantized/y0.npy" "$T/$name.ref/y0.npy")
-  summary="int-xnnpack $xnn_steps steps ($xnn_count), int $int_steps ($int_count), dequantized $deq_steps ($deq_count)"
-  if [[ $name =~ $INT_POT16_CASES ]]; then
-    awk -v a="$xnn_steps" -v b="$int_steps" -v m="$INT_POT16_STEPS" 'BEGIN { exit !(a <= m && b <= m) }' ||
-      { fail "$name: integer modes vs TFLite beyond $INT_POT16_STEPS steps: $summary"; continue; }
+  summary="int-xnnpack vs default $xnn_steps steps ($xnn_count), int vs reference $int_steps ($int_count), int vs built-in $blt_steps ($blt_count), dequantized vs default $deq_steps ($deq_count)"
+  echo "$name: $summary" >>"$SUMMARY"
+  within() { awk -v s="$1" -v m="$2" 'BEGIN { exit !(s <= m) }'; }
+  if [[ $name =~ $LITERT_WRONG_CASES ]]; then
+    read -r np_steps np_count < <(/usr/bin/python3 "$ROOT/tests/tflite_ops/conv_reference.py" "$json" "$T/$name.x.npy" "$T/$name.int/y0.npy")
+    [[ $np_steps == 0 ]] && cmp -s "$T/$name.int/y0.npy" "$T/$name.int-xnnpack/y0.npy" ||
+      { fail "$name: transfix vs the numpy reference: $np_steps steps ($np_count)"; continue; }
+    within "$xnn_steps" 1000 && { fail "$name: LiteRT now agrees with transfix ($summary): revisit LITERT_WRONG_CASES"; continue; }
+    echo "ok   $name: transfix == numpy float64 reference (0 steps); LiteRT 2.3.0 wrong: $summary"
+    passed=$((passed + 1)); continue
+  elif [[ $name =~ $INT_POT16_CASES ]]; then
+    # the default and built-in kernels take gemmlowp's path; the reference kernels take the table path
+    within "$xnn_steps" "$INT_POT16_STEPS" && [[ $int_steps == 0 ]] ||
+      { fail "$name: integer modes vs TFLite: $summary"; continue; }
   else
-    [[ $xnn_steps == 0 ]] || { fail "$name: int-xnnpack vs TFLite: $summary"; continue; }
-    if [[ $int_steps != 0 ]] && ! [[ $name =~ $XNNPACK_CASES ]]; then fail "$name: int vs TFLite: $summary"; continue; fi
+    limit=0; [[ $name =~ $XNN_DIFF_CASES ]] && limit=$DIFF_STEPS
+    within "$xnn_steps" "$limit" || { fail "$name: int-xnnpack vs TFLite's default kernels: $summary"; continue; }
+    limit=0; [[ $name =~ $REF_DIFF_CASES ]] && limit=$DIFF_STEPS
+    if [[ $name =~ $REF_WRONG_CASES ]]; then
+      [[ $blt_steps == 0 ]] || { fail "$name: int vs TFLite's built-in kernels: $summary"; continue; }
+    else
+      within "$int_steps" "$limit" || { fail "$name: int vs TFLite's reference kernels: $summary"; continue; }
+    fi
   fi
   deq_limit=$DEQ_STEPS
   [[ $name == q16_softmax* ]] && deq_limit=$DEQ_SOFTMAX16_STEPS
   [[ $name =~ ^q16_(logistic|tanh) ]] && deq_limit=$DEQ_TABLE16_STEPS
   # Float probabilities (DEQUANTIZE of an int16 SOFTMAX), compared as they are: the SOFTMAX's steps.
   [[ $name == q16_classifier ]] && deq_limit=$(awk -v s="$DEQ_SOFTMAX16_STEPS" 'BEGIN { print s / 32768 }')
-  awk -v s="$deq_steps" -v m="$deq_limit" 'BEGIN { exit !(s <= m) }' || [[ $name =~ $DEQ_QUIRK_CASES ]] ||
+  [[ $name =~ $XNN_DIFF_CASES ]] && deq_limit=$DIFF_STEPS
+  within "$deq_steps" "$deq_limit" || [[ $name =~ $DEQ_QUIRK_CASES ]] ||
     { fail "$name: dequantized vs TFLite: $summary"; continue; }
   "$BUILD/transfix" convert "$model" "$T/$name.written.tflite" >"$T/log" 2>&1 || { fail "$name: convert: $(tail -1 "$T/log")"; continue; }
-  node "$ROOT/tools/node/tflite_run.js" "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
+  litert_run "$T/$name.written.tflite" --input "x=$T/$name.x.npy" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
     { fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue; }
   cmp -s "$T/$name.ref/y0.npy" "$T/$name.back/y0.npy" || { fail "$name: TFLite gives other outputs on the written file"; continue; }
   "$BUILD/transfix" run "$T/$name.written.tflite" -i "x=$T/$name.x.npy" --quant-mode int-xnnpack -o "$T/$name.tback" >"$T/log" 2>&1 ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quantized TFLite models in ../shared/models (those with tflite.quantized nodes): transfix's integer
-# kernels vs the TFLite interpreter (tools/node/tflite_run.js), and transfix's dequantized mode vs
+# kernels vs the TFLite interpreter (LiteRT, tools/python/litert_run.py), and transfix's dequantized mode vs
 # its integer mode, on 3 seeded random inputs (uniform over the integer range) and, for image-shaped
 # inputs, one natural image (~/.cache/transfix/images, resized; pixel p -> p for uint8, p - 128 for int8).
 #  - --quant-mode int-xnnpack must match the TFLite interpreter bit for bit (0 quantization steps):
@@ -15,6 +15,7 @@
 # Every output's max difference in steps is printed. Skips, saying why, when ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_quant_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 IMAGES=${TRANSFIX_IMAGES:-${TRANSFIX_CACHE:-$HOME/.cache/transfix}/images}
@@ -109,8 +110,8 @@ while IFS= read -r model; do
     while read -r out deq_steps deq_count; do
       echo "info $name $case $out: dequantized vs int: max $deq_steps steps ($deq_count differ)"
     done < <(steps "$T/inspect.json" "$dir/int" "$dir/dequantized" dequantized)
-    if ! node "$ROOT/tools/node/tflite_run.js" "$model" "${args[@]}" --output-dir "$dir/ref" >"$T/log" 2>&1; then
-      if grep -q "Can't initialize model" "$T/log"; then
+    if ! litert_run "$model" "${args[@]}" --output-dir "$dir/ref" >"$T/log" 2>&1; then
+      if grep -qE "Can't initialize model|invalid quantization parameters" "$T/log"; then
         echo "skip $name $case: the TFLite interpreter cannot load this model ($(tail -1 "$T/log"))"
       else
         fail "$name $case: TFLite: $(tail -1 "$T/log")"
@@ -124,11 +125,22 @@ while IFS= read -r model; do
         fail "$name $case $out: int-xnnpack vs TFLite: max $steps steps, $count elements differ"
       fi
     done < <(steps "$T/inspect.json" "$dir/int-xnnpack" "$dir/ref" int)
-    # TFLite's built-in integer arithmetic (int) is not what the interpreter runs here (its XNNPACK
-    # delegate takes the convolutions), so it is reported, not asserted.
+    # TFLite's reference integer arithmetic (int) is not what the interpreter runs by default (its XNNPACK
+    # delegate takes the convolutions): reported against the default, asserted against the interpreter's
+    # reference kernels, which define it.
     while read -r out steps count; do
       echo "info $name $case $out: int (built-in kernels' arithmetic) vs TFLite with XNNPACK: max $steps steps, $count differ"
     done < <(steps "$T/inspect.json" "$dir/int" "$dir/ref" int)
+    if ! litert_run "$model" "${args[@]}" --output-dir "$dir/reference" --kernels reference >"$T/log" 2>&1; then
+      fail "$name $case: TFLite reference kernels: $(tail -1 "$T/log")"; continue
+    fi
+    while read -r out steps count; do
+      if [[ $steps == 0 ]]; then
+        passed=$((passed + 1)); echo "ok   $name $case $out: int == TFLite's reference kernels (0 steps)"
+      else
+        fail "$name $case $out: int vs TFLite's reference kernels: max $steps steps, $count elements differ"
+      fi
+    done < <(steps "$T/inspect.json" "$dir/int" "$dir/reference" int)
   done < <(make_inputs "$T/inspect.json" "$T/$name.in")
 done < <(find "$SHARED" -name '*.tflite' | sort)
 echo "quantized tflite models: $passed passed, $failed failed"

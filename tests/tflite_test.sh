@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# transfix vs the TFLite interpreter (npm @tensorflow/tfjs-tflite, tools/node/tflite_run.js) on every
+# transfix vs the TFLite interpreter (LiteRT from PyPI ai-edge-litert, tools/python/litert_run.py) on every
 # .tflite model in ../shared/models, same seeded random input:
 #  - float models: each output within 1e-5 of the output scale (npy_close --rel). Hybrid models
 #    (int8 weights, float activations) get 1e-2: TFLite's hybrid kernels quantize the activations
@@ -8,6 +8,7 @@
 # Skips, saying why, when ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 if [[ ! -d $SHARED ]]; then
@@ -45,7 +46,7 @@ for i, v in enumerate(json.load(open(sys.argv[1]))["inputs"]):
   if ! "$BUILD/transfix" run "$model" "${inputs[@]/#--input/-i}" -o "$T/$name.tf" >"$T/log" 2>&1; then
     fail "$name: transfix: $(tail -1 "$T/log")"; continue
   fi
-  if ! node "$ROOT/tools/node/tflite_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.ref" >"$T/log" 2>&1; then
+  if ! litert_run "$model" "${inputs[@]}" --output-dir "$T/$name.ref" >"$T/log" 2>&1; then
     fail "$name: TFLite: $(tail -1 "$T/log")"; continue
   fi
   for out in "$T/$name.tf"/*.npy; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The TFLite writer on every .tflite model in ../shared/models: `transfix convert` writes it back
 # (tflite -> tflite) and
-#  - the real TFLite interpreter (tools/node/tflite_run.js) gives bit-identical outputs on the
+#  - the real TFLite interpreter (LiteRT, tools/python/litert_run.py) gives bit-identical outputs on the
 #    original and the written file (same seeded input);
 #  - float models: transfix gives bit-identical outputs on both;
 #  - tensor names of inputs/outputs, quantization of every input/output, description, metadata and
@@ -11,6 +11,7 @@
 # Skips, saying why, when ../shared is absent.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: tflite_write_test.sh BUILD_DIR}" && pwd)
 SHARED=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}
 if [[ ! -d $SHARED ]]; then
@@ -70,11 +71,11 @@ while IFS= read -r model; do
   if facts=$(file_facts "$model" "$out"); then ok "$name: $facts"; else fail "$name: $facts"; continue; fi
   inputs=()
   while IFS=$'\t' read -r tensor file; do inputs+=(--input "$tensor=$file"); done < <(make_inputs "$model" "$T/$name.in")
-  if ! node "$ROOT/tools/node/tflite_run.js" "$model" "${inputs[@]}" --output-dir "$T/$name.orig" >"$T/log" 2>&1; then
+  if ! litert_run "$model" "${inputs[@]}" --output-dir "$T/$name.orig" >"$T/log" 2>&1; then
     # TFLite Micro's person_detect: the interpreter rejects the original (a 1-D bias quantized along
     # axis 3); the written file (axis 0) must run, and agree with Arm NN bit for bit.
     why=$(tail -1 "$T/log")
-    node "$ROOT/tools/node/tflite_run.js" "$out" "${inputs[@]}" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
+    litert_run "$out" "${inputs[@]}" --output-dir "$T/$name.back" >"$T/log" 2>&1 ||
       { fail "$name: TFLite runs neither the original ($why) nor the written file: $(tail -1 "$T/log")"; continue; }
     ok "$name: TFLite cannot run the original ($why); the written file runs"
     if [[ -x $BUILD/armnn_run ]]; then  # Arm NN's int8 requantization rounds differently (tests/armnn_expected.tsv)
@@ -86,7 +87,7 @@ while IFS= read -r model; do
     fi
     continue
   fi
-  if ! node "$ROOT/tools/node/tflite_run.js" "$out" "${inputs[@]}" --output-dir "$T/$name.back" >"$T/log" 2>&1; then
+  if ! litert_run "$out" "${inputs[@]}" --output-dir "$T/$name.back" >"$T/log" 2>&1; then
     fail "$name: TFLite on the written file: $(tail -1 "$T/log")"; continue
   fi
   if same_outputs "$T/$name.orig" "$T/$name.back" >"$T/log"; then ok "$name: TFLite interpreter, original == written"

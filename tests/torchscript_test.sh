@@ -8,6 +8,7 @@
 # Usage: torchscript_test.sh BUILD_DIR
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/tests/runtimes.sh"
 BUILD=$(cd "${1:?usage: torchscript_test.sh BUILD_DIR}" && pwd)
 TF=$BUILD/transfix
 REF=$BUILD/tests/torchscript_reference
@@ -35,7 +36,7 @@ else
   for m in resample norms pools shapes scripted adaptive_odd padding; do
     "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy" --save-ref "$T/$m.ref.npy" >/dev/null
     check "convert-$m" 0 "wrote" -- "$TF" convert "$TS/$m.pt" "$T/$m.onnx"
-    check "ort-$m" 0 "" -- node "$ROOT/tools/node/ort_run.js" "$T/$m.onnx" --input "$TS/${m}_input.npy" --output-dir "$T/$m.ort"
+    check "ort-$m" 0 "" -- ort_run "$T/$m.onnx" --input "$TS/${m}_input.npy" --output-dir "$T/$m.ort"
     check "ort-vs-libtorch-$m" 0 "" -- "$CLOSE" "$T/$m.ort/output.npy" "$T/$m.ref.npy" --rel 1e-4
   done
 
@@ -72,7 +73,7 @@ else
   sh=$FX/shufflenet_v2_x1_0
   if [[ -f $sh/model.pt ]]; then
     check convert-shufflenet 0 "wrote" -- "$TF" convert "$sh/model.pt" "$T/shufflenet.onnx"
-    check ort-shufflenet 0 "" -- node "$ROOT/tools/node/ort_run.js" "$T/shufflenet.onnx" --input "$sh/input.npy" --output-dir "$T/shufflenet.ort"
+    check ort-shufflenet 0 "" -- ort_run "$T/shufflenet.onnx" --input "$sh/input.npy" --output-dir "$T/shufflenet.ort"
     check ort-vs-pytorch-shufflenet 0 "" -- "$CLOSE" "$T/shufflenet.ort/output.npy" "$sh/output.npy" --rel 1e-4
   fi
 fi
