@@ -228,10 +228,13 @@ class NpyFiles : public Dataset {
         }
         Tensor t = read_npy(path);
         const ValueInfo& in = inputs_[0];
-        // A file holding N samples stacked on the batch dim of a static-batch model is split.
-        if (in.has_shape && !in.shape.empty() && in.shape[0] > 0 && t.rank() == static_cast<int64_t>(in.shape.size()) &&
-            t.dim(0) > in.shape[0] && t.dim(0) % in.shape[0] == 0) {
-          pending_ = t, pending_id_ = path, pending_row_ = 0, batch_ = in.shape[0], pending_rows_ = t.dim(0) / batch_;
+        // A file holding N samples stacked on the batch dim is split: into the model's batch when it is
+        // static, into single rows when it is dynamic (the other model of the pair may take batch 1 only,
+        // as TFLite conversions of a dynamic-batch source do, and every sample is then judged on its own).
+        const bool stacked = in.has_shape && !in.shape.empty() && t.rank() == static_cast<int64_t>(in.shape.size());
+        const int64_t batch = stacked ? (in.shape[0] > 0 ? in.shape[0] : 1) : 0;
+        if (stacked && t.dim(0) > batch && t.dim(0) % batch == 0) {
+          pending_ = t, pending_id_ = path, pending_row_ = 0, batch_ = batch, pending_rows_ = t.dim(0) / batch_;
           continue;
         }
         out = Sample{};

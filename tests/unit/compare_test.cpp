@@ -286,6 +286,17 @@ TEST(Dataset, CsvLabelsAndNpySplitting) {
   EXPECT_EQ(seen, (std::vector<double>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(npy->skipped().size(), 1u);
 
+  // For a dynamic-batch model (a Keras source, batch None) the same file is 3 samples of one row each:
+  // the other model of the pair (its TFLite conversion) takes batch 1 only.
+  auto dynamic = open_npy({(d.path / "x.npy").string()}, {info("in", DType::kF32, {-1, 2})});
+  int rows = 0;
+  while (dynamic->next(s)) {
+    ASSERT_EQ(s.tensors.at("in").shape(), (Shape{1, 2}));
+    EXPECT_EQ(s.tensors.at("in").to_f64_vector()[0], 1 + 2 * rows);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+
   auto rnd = open_random({info("in", DType::kF32, {-1, 3})}, 2, 5);
   int n = 0;
   while (rnd->next(s)) {
