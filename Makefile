@@ -9,7 +9,7 @@ export TRANSFIX_CACHE := $(CACHE)
 CMAKE ?= $(shell test -x /usr/bin/cmake && echo /usr/bin/cmake || echo cmake)
 export CTEST := $(if $(findstring /,$(CMAKE)),$(dir $(CMAKE))ctest,ctest)
 
-.PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures clean
+.PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures zoo clean
 
 all: build
 
@@ -50,6 +50,10 @@ bench-diagnosis: build fixtures
 # The same on TFLite targets: each fixture converted by transfix to .tflite, then mutated.
 bench-diagnosis-tflite: build fixtures
 	@$(BUILD)/bench/bench_diagnosis $${TRANSFIX_CACHE:-$$HOME/.cache/transfix}/fixtures docs/diagnosis_tflite.md --target tflite
+
+# The corpus of real conversions, judged by the deployment runtimes (docs/zoo.md). Resumable; hours.
+zoo: build fixtures
+	@scripts/zoo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
