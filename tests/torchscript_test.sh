@@ -81,6 +81,12 @@ fi
 sq=$FX/squeezenet1_1
 if [[ -f $sq/model.pt && -f $sq/model_opset17.onnx ]]; then
   check compare-pt-onnx 0 "verdict: EQUIVALENT" -- "$TF" compare "$sq/model.pt" "$sq/model_opset17.onnx" --npy "$sq/input.npy" "$sq/input_2.npy"
+  # TorchScript records no input shapes: they come from the target's input, so --random works and a
+  # 2-row .npy is 2 samples (both failed before: no recorded shape; one sample the target rejected).
+  check compare-pt-random 0 "2 random samples.*|verdict: EQUIVALENT" -- "$TF" compare "$sq/model.pt" "$sq/model_opset17.onnx" --random 2
+  /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[3], np.concatenate([np.load(sys.argv[1]), np.load(sys.argv[2])]))" \
+    "$sq/input.npy" "$sq/input_2.npy" "$T/two_rows.npy"
+  check compare-pt-rows 0 "2 compared" -- "$TF" compare "$sq/model.pt" "$sq/model_opset17.onnx" --npy "$T/two_rows.npy"
 fi
 echo "torchscript: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

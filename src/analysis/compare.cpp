@@ -539,7 +539,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
       rec.note(std::string("target's float twin unavailable (no quantization split): ") + e.what());
     }
   }
-  std::unique_ptr<Dataset> data = open_dataset(*src.model);
+  std::unique_ptr<Dataset> data = open_dataset(*src.model, tgt.ok ? tgt.model.get() : nullptr);
   r.data_kind = data->kind();
   r.data_description = data->description();
   r.candidates = static_cast<int64_t>(data->candidates());

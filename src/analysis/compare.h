@@ -151,8 +151,10 @@ struct CompareResult {
   int64_t merged_reports = 0;      // transfix merge: how many shard reports this joins (0: a single run)
 };
 
-// Opens the dataset once the source model is loaded (npy/random data take their shapes from it).
-using DatasetFactory = std::function<std::unique_ptr<Dataset>(const Model& source)>;
+// Opens the dataset once the models are loaded (npy/random data take their shapes from the source, or
+// from the target's input at the same position where the source records none, as TorchScript does).
+// `target` is null when the target could not be loaded.
+using DatasetFactory = std::function<std::unique_ptr<Dataset>(const Model& source, const Model* target)>;
 
 // Runs the comparison. Load and run failures of either model are results (crashes), not
 // exceptions; InputError escapes only for bad options or a dataset that cannot be opened.

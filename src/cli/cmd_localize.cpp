@@ -41,7 +41,7 @@ int localize(const LocalizeArgs& a) {
   opt.source_preprocess = a.data.source(), opt.target_preprocess = a.data.target();
   if (a.probes < 1) throw InputError("localize: --probes must be >= 1");
   opt.probes = a.probes;
-  auto data = a.data.factory()(source);
+  auto data = a.data.factory()(source, &target);
   LocalizeResult r = localize_models(source, target, *data, opt);
   print_localize(r, a.all_pairs);
   if (!a.report.empty()) {

@@ -56,7 +56,7 @@ int repair(const RepairArgs& a) {
   opt.localize.source_preprocess = a.data.source(), opt.localize.target_preprocess = a.data.target();
   opt.max_seconds = a.max_time;
   opt.float_restore = a.float_restore;
-  auto data = a.data.factory()(source);
+  auto data = a.data.factory()(source, &target);
   std::vector<ProbeInputs> samples;
   while (static_cast<int64_t>(samples.size()) < a.samples) {
     try {

@@ -311,7 +311,7 @@ TEST(Dataset, CsvLabelsAndNpySplitting) {
 namespace {
 const std::string kTinyCnn = std::string(TRANSFIX_SOURCE_DIR) + "/examples/tiny_cnn.onnx";
 DatasetFactory tiny_random_samples(int64_t n) {
-  return [n](const Model& m) { return open_random(m.graph.inputs, n, 1); };
+  return [n](const Model& m, const Model*) { return open_random(m.graph.inputs, n, 1); };
 }
 }  // namespace
 
