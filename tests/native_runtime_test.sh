@@ -160,6 +160,16 @@ check ort-missing 2 "^transfix: error: --target-runtime ort: ONNX Runtime is not
   env TRANSFIX_PYTHON="$T/empty_venv/bin/python" "$TF" compare "$TINY" "$TINY" --random 2 --target-runtime ort
 check python-missing 2 "^transfix: error: --source-runtime ort: no Python interpreter at '/nonexistent/python'" -- \
   env TRANSFIX_PYTHON=/nonexistent/python "$TF" compare "$TINY" "$TINY" --random 2 --source-runtime ort
+# ONNX Runtime's offline optimization writes its fused contrib ops (com.microsoft FusedConv: Conv + Relu
+# here) into the saved model: transfix reads them as the ops they fuse, and agrees with ORT on the file.
+"$PYRT" -c 'import sys, onnxruntime as ort
+o = ort.SessionOptions(); o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+o.optimized_model_filepath = sys.argv[2]; ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])' \
+  "$TINY" "$T/tiny_ort_opt.onnx"
+check ort-optimized-has-fusedconv 0 "FusedConv" -- "$PY" -c 'import onnx, sys
+print([n.op_type for n in onnx.load(sys.argv[1]).graph.node])' "$T/tiny_ort_opt.onnx"
+check ort-optimized-reads 0 "verdict: EQUIVALENT" -- "$TF" compare "$TINY" "$T/tiny_ort_opt.onnx" --random 3
+twice ort-optimized-vs-ort EQUIVALENT 8 -- "$T/tiny_ort_opt.onnx" "$T/tiny_ort_opt.onnx" --random 3 --target-runtime ort
 if [[ -d $SHARED/mlcommons_tiny ]]; then
   RESNET8=$SHARED/mlcommons_tiny/ic_resnet8_cifar10
   VWW=$SHARED/mlcommons_tiny/vww_mobilenetv1_025_96

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "core/errors.h"
+#include "formats/onnx/onnx_contrib.h"
 
 namespace fs = std::filesystem;
 
@@ -422,6 +423,12 @@ Model convert_model(const onnx::ModelProto& proto, onnx::ModelProto* owned, cons
     }
     check_attribute_types(n, m.meta.opsets);
     n.prov = {"onnx", np.op_type(), np.name(), i};
+    if (is_lowerable_contrib_op(n)) {  // ONNX Runtime's fused ops in an optimized model
+      const auto it = m.meta.opsets.find("");
+      for (Node& lowered : lower_contrib_op(n, graph, it == m.meta.opsets.end() ? 1 : it->second))
+        graph.nodes.push_back(std::move(lowered));
+      continue;
+    }
     graph.nodes.push_back(std::move(n));
   }
   for (const auto& out : graph.outputs)
