@@ -300,6 +300,10 @@ TEST(ShapeKernels, QuantizeRoundsHalfToEvenAndSaturates) {
   auto d = run_node("DequantizeLinear", {qx, f32({0.5f, 2}, {2}), Tensor::from_vector<uint8_t>({10, 0}, {2})}, 13, {}, 1, Precision::kF64).at(0);
   EXPECT_EQ(d.dtype(), DType::kF64);
   EXPECT_EQ(values(d), (std::vector<double>{0, 40, 10, 80}));
+  // ONNX Runtime's quantize_static writes a bias's scale as [1] beside a scalar zero point: per tensor.
+  Tensor bias = Tensor::from_vector<int32_t>({-4, 6}, {2});
+  EXPECT_EQ(values(run1("DequantizeLinear", {bias, f32({0.25f}, {1}), Tensor::scalar<int32_t>(0)}, 13)),
+            (std::vector<double>{-1, 1.5}));
 }
 
 TEST(ShapeKernels, MiscOps) {

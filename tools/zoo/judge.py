@@ -23,7 +23,8 @@ import numpy as np
 
 NOISE_MULTIPLE = 4.0
 SIM_MULTIPLE = 2.0
-PRECISION_OF = {"tflite_fp16": "float16", "tflite_dynamic": "dynamic", "tflite_int8": "int8", "tflite_16x8": "16x8"}
+PRECISION_OF = {"tflite_fp16": "float16", "tflite_dynamic": "dynamic", "tflite_int8": "int8", "tflite_16x8": "16x8",
+                "ort_quant_static_qdq": "ort_static", "ort_quant_static_qop": "ort_static", "ort_quant_dynamic": "ort_dynamic"}
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
 
 
@@ -88,7 +89,8 @@ def run_transfix(args, timeout=1800):
 
 def transfix_says(tf, model_dir, target, work):
     """compare (verdict, seconds), localize (findings, top), and the interpreter vs the runtime."""
-    source, x = os.path.join(model_dir, "source.h5"), os.path.join(model_dir, "x.npy")
+    source_file = read_json(os.path.join(model_dir, "source.json")).get("source_file", "source.h5")
+    source, x = os.path.join(model_dir, source_file), os.path.join(model_dir, "x.npy")
     said = {}
     code, text, secs = run_transfix([tf, "compare", source, target, "--npy", x, "--report", f"{work}/compare.json"])
     said["compare"] = {"exit": code, "seconds": secs, "verdict": read_json(f"{work}/compare.json").get("verdict"),

@@ -133,6 +133,7 @@ def make_source(model_name, out_dir, samples_file):
     ctor, module, size, seed = MODELS_ALL[model_name]
     info = {"model": model_name, "keras_application": ctor, "input": [size, size, 3], "preprocess": module,
             "seed": seed, "samples": int(x.shape[0]), "params": int(model.count_params()), **calibration,
+            "source_file": "source.h5",
             "seconds": round(time.time() - t0, 1), "versions": versions()}
     json.dump(info, open(os.path.join(out_dir, "source.json"), "w"), indent=1)
 

@@ -144,11 +144,12 @@ def main(zoo, out):
         lines += ["", "## Faulty conversions, explained", ""]
         for m, c in faulty:
             lines.append(f"- **{m} / {c}**: " + explained.get(f"{m}/{c}", "not yet explained by hand."))
-    lines += ["", "## Sources", "", "| model | Keras application | input | seed | parameters | BatchNorm layers recalibrated |",
+    lines += ["", "## Sources", "", "| model | architecture | input | seed | parameters | BatchNorm layers recalibrated |",
               "|---|---|---|---|---|---|"]
     for m in sorted({i[0] for i in dev}):
         s = next(i[2] for i in dev if i[0] == m)
-        lines.append(f"| {m} | {s['keras_application']} | {s['input']} | {s['seed']} | {s['params']:,} | {s['batchnorm_layers']} |")
+        arch = f"Keras {s['keras_application']}" if "keras_application" in s else f"torchvision {s.get('torchvision')}"
+        lines.append(f"| {m} | {arch} | {s['input']} | {s['seed']} | {s['params']:,} | {s['batchnorm_layers']} |")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     open(out, "w").write("\n".join(lines) + "\n")
     print(f"zoo: {len(items)} conversions ({len(dev)} development, {len(hold)} held out) -> {out}")

@@ -23,8 +23,11 @@ struct ParamLayout {
 
 ParamLayout layout_of(const KernelContext& ctx, const Tensor& x, const Tensor& scale, const Tensor* zero_point) {
   ParamLayout l;
+  // One value each is per-tensor whatever its rank: ONNX Runtime's quantizer writes a [1] scale beside a
+  // scalar zero point (ONNX Runtime runs it).
+  const bool per_tensor = scale.numel() == 1 && scale.rank() <= 1 && (!zero_point || (zero_point->numel() == 1 && zero_point->rank() <= 1));
+  if (per_tensor) return l;
   if (zero_point && zero_point->shape() != scale.shape()) ctx.fail("scale and zero_point shapes differ");
-  if (scale.numel() == 1 && scale.rank() <= 1) return l;
   if (scale.rank() != 1 || ctx.opset < 13) ctx.fail("scale must be a scalar" + std::string(ctx.opset >= 13 ? " or 1-D" : ""));
   const size_t axis = static_cast<size_t>(normalize_axis(ctx.node.attr_int("axis", 1), x.rank()));
   if (scale.numel() != x.shape()[axis])
