@@ -14,7 +14,7 @@
 #include <unordered_set>
 
 #include "core/errors.h"
-#include "formats/onnx/onnx_contrib.h"
+#include "formats/onnx/onnx_lowering.h"
 
 namespace fs = std::filesystem;
 
@@ -423,9 +423,9 @@ Model convert_model(const onnx::ModelProto& proto, onnx::ModelProto* owned, cons
     }
     check_attribute_types(n, m.meta.opsets);
     n.prov = {"onnx", np.op_type(), np.name(), i};
-    if (is_lowerable_contrib_op(n)) {  // ONNX Runtime's fused ops in an optimized model
+    if (is_lowered_op(n)) {  // ops the reader spells out in canonical ops (formats/onnx/onnx_lowering.h)
       const auto it = m.meta.opsets.find("");
-      for (Node& lowered : lower_contrib_op(n, graph, it == m.meta.opsets.end() ? 1 : it->second))
+      for (Node& lowered : lower_op(n, graph, it == m.meta.opsets.end() ? 1 : it->second))
         graph.nodes.push_back(std::move(lowered));
       continue;
     }
