@@ -79,6 +79,8 @@ def fmt(x):
 def conversion_row(model, conv, record, judge):
     if not record.get("ok"):
         return f"| {model} | {conv} | {record['converter']} | converter failed: {record.get('error', '')[:120]} | | | | |"
+    if not judge:
+        return f"| {model} | {conv} | {record['converter']} | not judged yet | | | | |"
     if "skipped" in judge:
         return f"| {model} | {conv} | {record['converter']} | {judge['skipped'][:120]} | | | | |"
     t, said = judge["truth"], judge["transfix"]
