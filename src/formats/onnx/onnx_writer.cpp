@@ -219,11 +219,11 @@ void fill_attribute(const std::string& key, const Attribute& a, const Node& n, o
   (void)n;
 }
 
-// The node name to write: the original one when the node came from an ONNX file (an unnamed node
-// stays unnamed), otherwise the IR name (other formats' provenance names an original operator, which
-// may have become several nodes: TFLite's fused activations).
+// The node name to write: the original one when the node came from an ONNX file as it is (an unnamed
+// node stays unnamed), otherwise the IR name (the provenance names an original operator, which may have
+// become several nodes: TFLite's fused activations, ONNX ops the reader lowers such as ConvInteger).
 std::string written_node_name(const Node& n) {
-  if (n.prov.format == "onnx") return n.prov.name;
+  if (n.prov.format == "onnx" && n.prov.op_type == n.op_type) return n.prov.name;
   return n.name;
 }
 
