@@ -5,22 +5,13 @@
 
 namespace transfix {
 
-namespace {
-std::vector<ValueInfo> real_inputs(const Model& m) {
-  std::vector<ValueInfo> v;
-  for (const auto& in : m.graph.inputs)
-    if (!m.graph.initializers.count(in.name)) v.push_back(in);
-  return v;
-}
-}  // namespace
-
 ProbeInputs next_probe(Dataset& data, const Model& source, const Model& target, const Preprocess& source_preprocess,
                        const Preprocess& target_preprocess) {
   Sample smp;
   check_input(data.next(smp), "the dataset has no readable sample (" + data.description() + ")");
   ProbeInputs p;
   p.sample_id = smp.id;
-  const auto src_inputs = real_inputs(source), tgt_inputs = real_inputs(target);
+  const auto src_inputs = source.graph.data_inputs(), tgt_inputs = target.graph.data_inputs();
   if (smp.image) {
     check_input(src_inputs.size() == 1 && tgt_inputs.size() == 1, "image data feeds models with one input");
     p.source[src_inputs[0].name] = fit_input(

@@ -3,25 +3,14 @@
 #include "core/errors.h"
 
 namespace transfix::cli {
-namespace {
-
-// The inputs that data feeds: graph inputs that are not initializers.
-std::vector<ValueInfo> data_inputs(const Model& m) {
-  std::vector<ValueInfo> inputs;
-  for (const auto& in : m.graph.inputs)
-    if (!m.graph.initializers.count(in.name)) inputs.push_back(in);
-  return inputs;
-}
-
-}  // namespace
 
 DatasetFactory DataArgs::factory() const {
   if (!labels.empty() && images.empty()) throw InputError("--labels needs --images");
   return [a = *this](const Model& source, const Model* target) -> std::unique_ptr<Dataset> {
-    std::vector<ValueInfo> inputs = data_inputs(source);
+    std::vector<ValueInfo> inputs = source.graph.data_inputs();
     // A source that records no input shapes (TorchScript) takes them from the target's input at the same
     // position, so that data can be shaped (--random) and N-row .npy files split (--npy).
-    const std::vector<ValueInfo> target_inputs = target ? data_inputs(*target) : std::vector<ValueInfo>{};
+    const std::vector<ValueInfo> target_inputs = target ? target->graph.data_inputs() : std::vector<ValueInfo>{};
     for (size_t i = 0; i < inputs.size() && i < target_inputs.size(); ++i)
       if (!inputs[i].has_shape && target_inputs[i].has_shape) {
         inputs[i].shape = target_inputs[i].shape, inputs[i].has_shape = true;

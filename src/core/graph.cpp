@@ -66,6 +66,13 @@ const ValueInfo* Graph::find_value_info(const std::string& name) const {
   return nullptr;
 }
 
+std::vector<ValueInfo> Graph::data_inputs() const {
+  std::vector<ValueInfo> v;
+  for (const auto& in : inputs)
+    if (!initializers.count(in.name)) v.push_back(in);
+  return v;
+}
+
 std::vector<size_t> Graph::topological_order() const {
   std::unordered_map<std::string, size_t> producer;
   for (size_t i = 0; i < nodes.size(); ++i)

@@ -78,6 +78,10 @@ struct Graph {
   std::unordered_map<std::string, ValueInfo> value_info;  // types of intermediates, when known
   std::map<std::string, Provenance> value_prov;  // provenance of values whose origin differs from their name
 
+  // The inputs data feeds: graph inputs that no initializer gives (old ONNX files list initializers
+  // among the inputs).
+  std::vector<ValueInfo> data_inputs() const;
+
   // Static type of a value: graph input/output or value_info entry; nullptr when unknown.
   const ValueInfo* find_value_info(const std::string& name) const;
 
