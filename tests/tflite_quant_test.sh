@@ -85,6 +85,18 @@ for v in spec:
 EOF
 }
 
+# bit_exact LABEL MODE REFERENCE DIR_A DIR_B: every output of DIR_A equals DIR_B's (0 quantization steps).
+bit_exact() {
+  local label=$1 mode=$2 ref=$3 out steps count
+  while read -r out steps count; do
+    if [[ $steps == 0 ]]; then
+      passed=$((passed + 1)); echo "ok   $label $out: $mode == $ref (0 steps)"
+    else
+      fail "$label $out: $mode vs $ref: max $steps steps, $count elements differ"
+    fi
+  done < <(steps "$T/inspect.json" "$4" "$5" int)
+}
+
 while IFS= read -r model; do
   name=$(basename "$model" .tflite)
   [[ $model == */tflite2onnx/* ]] && name="tflite2onnx_$name"
@@ -118,13 +130,7 @@ while IFS= read -r model; do
       fi
       continue
     fi
-    while read -r out steps count; do
-      if [[ $steps == 0 ]]; then
-        passed=$((passed + 1)); echo "ok   $name $case $out: int-xnnpack == TFLite (0 steps)"
-      else
-        fail "$name $case $out: int-xnnpack vs TFLite: max $steps steps, $count elements differ"
-      fi
-    done < <(steps "$T/inspect.json" "$dir/int-xnnpack" "$dir/ref" int)
+    bit_exact "$name $case" int-xnnpack "TFLite" "$dir/int-xnnpack" "$dir/ref"
     # TFLite's reference integer arithmetic (int) is not what the interpreter runs by default (its XNNPACK
     # delegate takes the convolutions): reported against the default, asserted against the interpreter's
     # reference kernels, which define it.
@@ -134,13 +140,7 @@ while IFS= read -r model; do
     if ! litert_run "$model" "${args[@]}" --output-dir "$dir/reference" --kernels reference >"$T/log" 2>&1; then
       fail "$name $case: TFLite reference kernels: $(tail -1 "$T/log")"; continue
     fi
-    while read -r out steps count; do
-      if [[ $steps == 0 ]]; then
-        passed=$((passed + 1)); echo "ok   $name $case $out: int == TFLite's reference kernels (0 steps)"
-      else
-        fail "$name $case $out: int vs TFLite's reference kernels: max $steps steps, $count elements differ"
-      fi
-    done < <(steps "$T/inspect.json" "$dir/int" "$dir/reference" int)
+    bit_exact "$name $case" int "TFLite's reference kernels" "$dir/int" "$dir/reference"
   done < <(make_inputs "$T/inspect.json" "$T/$name.in")
 done < <(find "$SHARED" -name '*.tflite' | sort)
 echo "quantized tflite models: $passed passed, $failed failed"

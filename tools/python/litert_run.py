@@ -15,36 +15,23 @@ Each output is written as DIR/<name>.npy (runner_common.safe_file_name). --profi
 summary the model's ops and how many delegate nodes the interpreter made (0: nothing delegated).
 Exit codes: 0 ok, 2 bad usage, input file or ai-edge-litert missing, 1 interpreter failure.
 """
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner_common import (UsageError, assign_inputs, latency_summary, main_wrapper, parse_input_spec,  # noqa: E402
-                           read_npy, require, safe_file_name, serve, time_runs, write_npy)
+from runner_common import (UsageError, argument_parser, assign_inputs, latency_summary, main_wrapper,  # noqa: E402
+                           parse_checked, read_npy, require, safe_file_name, serve, time_runs, write_npy)
 
 TOOL = "litert_run"
 KERNELS = {"xnnpack": "AUTO", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="litert_run.py", description="Run a .tflite model in LiteRT on .npy inputs.")
-    p.add_argument("model")
-    p.add_argument("--input", action="append", default=[], type=parse_input_spec, metavar="[NAME=]FILE.npy")
-    p.add_argument("--output-dir")
+    p = argument_parser("litert_run.py", "Run a .tflite model in LiteRT on .npy inputs.", threads_default=1)
     p.add_argument("--kernels", default="xnnpack", choices=sorted(KERNELS))
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--profile", action="store_true")
-    p.add_argument("--bench", type=int, default=0)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--serve", action="store_true")
-    a = p.parse_args(argv)
-    if not (a.bench or a.output_dir or a.serve):
-        p.error("give --output-dir DIR, --bench N or --serve")
-    if a.threads < 1 or a.bench < 0 or a.warmup < 0:
-        p.error("--threads takes an integer >= 1, --bench and --warmup integers >= 0")
-    return a
+    return parse_checked(p, argv, min_threads=1)
 
 
 class Model:

@@ -10,15 +10,14 @@ NAME= feeds the model's only input; `--random-inputs` fills inputs not given wit
 [-1, 1) data (symbolic dims -> 1) for benchmarks. A JSON summary is printed (with latencies under
 --bench). Exit codes: 0 ok, 2 bad usage, input file or onnxruntime missing, 1 ONNX Runtime failure.
 """
-import argparse
 import json
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from runner_common import (UsageError, assign_inputs, latency_summary, main_wrapper, parse_input_spec,  # noqa: E402
-                           read_npy, require, safe_file_name, serve, time_runs, write_npy)
+from runner_common import (UsageError, argument_parser, assign_inputs, latency_summary, main_wrapper,  # noqa: E402
+                           parse_checked, read_npy, require, safe_file_name, serve, time_runs, write_npy)
 
 TOOL = "ort_run"
 LEVELS = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
@@ -29,23 +28,11 @@ ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(in
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="ort_run.py", description="Run an ONNX model in ONNX Runtime on .npy inputs.")
-    p.add_argument("model")
-    p.add_argument("--input", action="append", default=[], type=parse_input_spec, metavar="[NAME=]FILE.npy")
-    p.add_argument("--output-dir")
-    p.add_argument("--threads", type=int, default=0)
+    p = argument_parser("ort_run.py", "Run an ONNX model in ONNX Runtime on .npy inputs.", threads_default=0)
     p.add_argument("--opt", default="all", choices=sorted(LEVELS))
     p.add_argument("--fetch", action="append", default=[])
     p.add_argument("--random-inputs", action="store_true")
-    p.add_argument("--bench", type=int, default=0)
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--serve", action="store_true")
-    a = p.parse_args(argv)
-    if not (a.bench or a.output_dir or a.serve):
-        p.error("give --output-dir DIR, --bench N or --serve")
-    if a.threads < 0 or a.bench < 0 or a.warmup < 0:
-        p.error("--threads, --bench and --warmup take integers >= 0")
-    return a
+    return parse_checked(p, argv, min_threads=0)
 
 
 def make_session(ort, args):

@@ -34,6 +34,29 @@ def require(module, package, tool):
         sys.exit(2)
 
 
+def argument_parser(prog, description, threads_default):
+    """The options every runner takes; a runner adds its own, then calls parse_checked()."""
+    import argparse
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("model")
+    p.add_argument("--input", action="append", default=[], type=parse_input_spec, metavar="[NAME=]FILE.npy")
+    p.add_argument("--output-dir")
+    p.add_argument("--threads", type=int, default=threads_default)
+    p.add_argument("--bench", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--serve", action="store_true")
+    return p
+
+
+def parse_checked(p, argv, min_threads):
+    a = p.parse_args(argv)
+    if not (a.bench or a.output_dir or a.serve):
+        p.error("give --output-dir DIR, --bench N or --serve")
+    if a.threads < min_threads or a.bench < 0 or a.warmup < 0:
+        p.error(f"--threads takes an integer >= {min_threads}, --bench and --warmup integers >= 0")
+    return a
+
+
 def parse_input_spec(text):
     """'NAME=file.npy' -> (NAME, file); 'file.npy' -> (None, file): the model's only input."""
     name, eq, file = text.partition("=")

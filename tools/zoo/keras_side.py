@@ -21,12 +21,12 @@ import json
 import os
 import sys
 import time
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zoo_common  # noqa: E402
 
 # Keras application -> (constructor name, module for preprocess_input, input size, seed)
 MODELS = {
@@ -176,55 +176,35 @@ def tflite_convert(model, mode, x):
 
 
 def convert(model_name, out_dir, conversion):
-    """One conversion of OUT_DIR/source.h5 into OUT_DIR/CONVERSION/target.(tflite|onnx), with record.json
-    (converter, version, mode, seconds, error). A converter that fails is a record with its error."""
-    keras, tf = keras_modules()
-    conv_dir = os.path.join(out_dir, conversion)
-    os.makedirs(conv_dir, exist_ok=True)
+    """One conversion of OUT_DIR/source.h5 into OUT_DIR/CONVERSION/target.(tflite|onnx), with record.json."""
     label, mode = CONVERSIONS[conversion]
-    record = {"model": model_name, "conversion": conversion, "converter": label, "mode": mode, "versions": versions()}
-    t0 = time.time()
-    try:
-        model = keras.models.load_model(os.path.join(out_dir, "source.h5"), compile=False)
-        x = np.load(os.path.join(out_dir, "x.npy"))
-        if conversion.startswith("tflite_"):
-            target = os.path.join(conv_dir, "target.tflite")
-            data = tflite_convert(model, conversion, x)
-            open(target, "wb").write(data)
-        elif conversion.startswith("tf2onnx_"):
-            import tf2onnx
-            target = os.path.join(conv_dir, "target.onnx")
-            spec = (tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32, name="input"),)
-            opset = int(conversion.split("opset")[1])
-
-            @tf.function(input_signature=spec)
-            def serve(t):
-                return model(t, training=False)
-            tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset, output_path=target)
-        else:
-            target = os.path.join(conv_dir, "target.onnx")
-            model(x[:1])  # Keras exports only a model that has been called ("has never called")
-            model.export(target, format="onnx", verbose=False)
-        record.update(target=os.path.basename(target), ok=True)
-    except Exception as e:  # a converter that crashes is a row of the table, with its error
-        record.update(ok=False, error=(str(e).strip().splitlines() or [type(e).__name__])[-1][:400],
-                      traceback=traceback.format_exc()[-2000:])
-    record["seconds"] = round(time.time() - t0, 1)
-    json.dump(record, open(os.path.join(conv_dir, "record.json"), "w"), indent=1)
+    zoo_common.record_conversion(model_name, out_dir, conversion, label, mode, versions(),
+                                 lambda conv_dir: convert_into(out_dir, conversion, conv_dir))
 
 
-def main(argv):
-    verb, model_name, out_dir = argv[:3]
-    if model_name not in MODELS_ALL:
-        raise SystemExit(f"keras_side: unknown model {model_name}")
-    if verb == "source":
-        make_source(model_name, out_dir, argv[3])
-    elif verb == "convert":
-        convert(model_name, out_dir, argv[3])
+def convert_into(out_dir, conversion, conv_dir):
+    """Runs the converter; the target's file name."""
+    keras, tf = keras_modules()
+    model = keras.models.load_model(os.path.join(out_dir, "source.h5"), compile=False)
+    x = np.load(os.path.join(out_dir, "x.npy"))
+    if conversion.startswith("tflite_"):
+        open(os.path.join(conv_dir, "target.tflite"), "wb").write(tflite_convert(model, conversion, x))
+        return "target.tflite"
+    target = os.path.join(conv_dir, "target.onnx")
+    if conversion.startswith("tf2onnx_"):
+        import tf2onnx
+        spec = (tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32, name="input"),)
+
+        @tf.function(input_signature=spec)
+        def serve(t):
+            return model(t, training=False)
+        tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(conversion.split("opset")[1]), output_path=target)
     else:
-        raise SystemExit(f"keras_side: unknown verb {verb}")
+        model(x[:1])  # Keras exports only a model that has been called ("has never called")
+        model.export(target, format="onnx", verbose=False)
+    return "target.onnx"
 
 
 if __name__ == "__main__":
     # Converters print pages of progress on stdout; the orchestrator keeps it in a log.
-    main(sys.argv[1:])
+    zoo_common.main("keras_side", MODELS_ALL, make_source, convert)

@@ -15,11 +15,11 @@ import json
 import os
 import sys
 import time
-import traceback
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zoo_common  # noqa: E402
 
 # torchvision constructor -> (input size, seed)
 MODELS = {
@@ -221,33 +221,14 @@ def ensure_simulation(model, out_dir, precision):
 
 
 def convert(model_name, out_dir, conversion):
-    conv_dir = os.path.join(out_dir, conversion)
-    os.makedirs(conv_dir, exist_ok=True)
+    """One conversion into OUT_DIR/CONVERSION/target.onnx, with record.json."""
     label, mode = CONVERSIONS[conversion]
-    record = {"model": model_name, "conversion": conversion, "converter": label, "mode": mode, "versions": versions()}
-    t0 = time.time()
-    target = os.path.join(conv_dir, "target.onnx")
-    try:
-        convert_one(model_name, out_dir, conversion, target)
-        record.update(target="target.onnx", ok=True)
-    except Exception as e:  # a converter that crashes is a row of the table, with its error
-        record.update(ok=False, error=(str(e).strip().splitlines() or [type(e).__name__])[-1][:400],
-                      traceback=traceback.format_exc()[-2000:])
-    record["seconds"] = round(time.time() - t0, 1)
-    json.dump(record, open(os.path.join(conv_dir, "record.json"), "w"), indent=1)
 
-
-def main(argv):
-    verb, model_name, out_dir = argv[:3]
-    if model_name not in MODELS:
-        raise SystemExit(f"torch_side: unknown model {model_name}")
-    if verb == "source":
-        make_source(model_name, out_dir, argv[3])
-    elif verb == "convert":
-        convert(model_name, out_dir, argv[3])
-    else:
-        raise SystemExit(f"torch_side: unknown verb {verb}")
+    def run(conv_dir):
+        convert_one(model_name, out_dir, conversion, os.path.join(conv_dir, "target.onnx"))
+        return "target.onnx"
+    zoo_common.record_conversion(model_name, out_dir, conversion, label, mode, versions(), run)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    zoo_common.main("torch_side", MODELS, make_source, convert)
