@@ -178,6 +178,13 @@ TEST(ShapeKernels, ConcatAndSplit) {
   EXPECT_EQ(values(parts[0]), (std::vector<double>{1, 2, 3, 4}));
   parts = run_node("Split", {x}, 13, {}, 3);
   EXPECT_EQ(values(parts[2]), (std::vector<double>{5, 6}));
+  // Opset 18's num_outputs (torch.onnx's dynamo exporter writes it): parts of ceil(dim / n), the last one
+  // smaller: 7 in 3 parts is 3, 3, 1; 6 in 4 parts would leave the last one empty (an error).
+  Tensor seven = f32({1, 2, 3, 4, 5, 6, 7}, {7});
+  parts = run_node("Split", {seven}, 18, {{"num_outputs", one(3)}}, 3);
+  EXPECT_EQ(values(parts[0]), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(values(parts[2]), (std::vector<double>{7}));
+  EXPECT_THROW(run_node("Split", {x}, 18, {{"num_outputs", one(4)}}, 4), InputError);
   EXPECT_THROW(run_node("Split", {x, i64({4, 1})}, 13, {}, 2), InputError);
 }
 

@@ -56,8 +56,18 @@ std::vector<int64_t> split_sizes(KernelContext& ctx, int64_t dim) {
   if (ctx.node.has_attr("split")) sizes = ctx.node.attr_ints("split");
   else if (const Tensor* s = ctx.opset >= 13 ? ctx.optional_input(1) : nullptr) sizes = int_list_input(ctx, *s, "split");
   const int64_t n = static_cast<int64_t>(ctx.num_outputs());
+  if (sizes.empty() && ctx.node.has_attr("num_outputs")) {
+    // Opset 18: num_outputs parts of ceil(dim / num_outputs), the last one smaller when it does not divide.
+    const int64_t parts = ctx.node.attr_int("num_outputs", 0);
+    if (parts != n || parts < 1 || dim < parts) ctx.fail("num_outputs " + std::to_string(parts) + " for " + std::to_string(n) +
+                                                        " outputs and an axis dim of " + std::to_string(dim));
+    const int64_t chunk = (dim + parts - 1) / parts;
+    std::vector<int64_t> even(static_cast<size_t>(parts), chunk);
+    even.back() = dim - chunk * (parts - 1);
+    if (even.back() <= 0) ctx.fail("axis dim " + std::to_string(dim) + " leaves no element for the last of " + std::to_string(parts) + " outputs");
+    return even;
+  }
   if (sizes.empty()) {
-    if (ctx.node.has_attr("num_outputs")) throw UnsupportedError("Split with num_outputs (opset 18) is not supported", "Split");
     if (n == 0 || dim % n != 0) ctx.fail("axis dim " + std::to_string(dim) + " cannot be split into " + std::to_string(n) + " equal parts");
     return std::vector<int64_t>(static_cast<size_t>(n), dim / n);
   }
