@@ -78,11 +78,11 @@ def fmt(x):
 
 def conversion_row(model, conv, record, judge):
     if not record.get("ok"):
-        return f"| {model} | {conv} | {record['converter']} | converter failed: {record.get('error', '')[:120]} | | | | |"
+        return f"| {model} | {conv} | {record['converter']} | converter failed: {record.get('error', '')[:120]} | | | | | |"
     if not judge:
-        return f"| {model} | {conv} | {record['converter']} | not judged yet | | | | |"
+        return f"| {model} | {conv} | {record['converter']} | not judged yet | | | | | |"
     if "skipped" in judge:
-        return f"| {model} | {conv} | {record['converter']} | {judge['skipped'][:120]} | | | | |"
+        return f"| {model} | {conv} | {record['converter']} | {judge['skipped'][:120]} | | | | | |"
     t, said = judge["truth"], judge["transfix"]
     e = t["error"]
     truth = ("faithful" if t["faithful"] else "**faulty**") + f" ({t['precision']})"
@@ -99,7 +99,8 @@ def conversion_row(model, conv, record, judge):
         top = loc["top"] or {}
         localize = f"{loc['findings']}: {top.get('category')} {top.get('kind')} at {top.get('op')} ({loc['seconds']:.0f} s)"
     interp = said["interpreter_vs_runtime"]["verdict"] or said["interpreter_vs_runtime"]["error"] or "-"
-    return f"| {model} | {conv} | {judge['runtime']} | {truth} | {err} | {budget} | {compare} | {localize} | {interp} |"
+    build = judge.get("transfix_build", "before the build stamp")
+    return f"| {model} | {conv} | {judge['runtime']} | {truth} | {err} | {budget} | {compare} | {localize} | {interp} | {build} |"
 
 
 def main(zoo, out):
@@ -135,11 +136,15 @@ def main(zoo, out):
               "and how often its top-1 class agrees. Budget: the max error a faithful conversion may have (see above). "
               "compare: transfix compare's verdict on all samples; localize: transfix localize's findings (count: the "
               "top one); interpreter: transfix's interpreter vs the deployment runtime on the target itself "
-              "(`compare T T --target-runtime R --quant-mode int-xnnpack`, 16 samples).", "",
-              "| model | conversion | runtime | ground truth | error (max / mean, top-1) | budget | compare | localize | interpreter |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "(`compare T T --target-runtime R --quant-mode int-xnnpack`, 16 samples); transfix build: when the binary "
+              "that judged the row was built (rows are re-judged with `ZOO_REJUDGE=1`).", "",
+              "| model | conversion | runtime | ground truth | error (max / mean, top-1) | budget | compare | localize | interpreter | transfix build (UTC) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for model, conv, source, record, judge in dev:
         lines.append(conversion_row(model, conv, record, judge))
+    findings = os.path.join(HERE, "findings.md")
+    if os.path.exists(findings):
+        lines += [""] + open(findings).read().rstrip().splitlines()
     explained = load(EXPLANATIONS) or {}
     faulty = [(m, c) for m, c, s, r, j in dev if (outcome(j) or (True,))[0] is False]
     if faulty:
