@@ -157,6 +157,8 @@ def main(model_dir, conversion, tf):
         except Exception as e:
             judged["skipped"] = "deployment runtime failed: " + last_line(str(e))
         judged["transfix"] = transfix_says(tf, model_dir, target, work)
+        # Which build judged it: the binary's modification time (a re-judgement follows a new build).
+        judged["transfix_build"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(os.path.getmtime(tf)))
     json.dump(judged, open(os.path.join(work, "judge.json"), "w"), indent=1)
 
 
