@@ -163,7 +163,7 @@ std::string independent_runtime_agrees(const Model& source, const Model& repaire
     try {
       runtime = NativeRuntime::start(tflite ? "litert" : "ort", model.string(), in_names, out_names, 1);
     } catch (const std::exception& e) {
-      if (std::string(e.what()).find("is not available") != std::string::npos) return "n/a";
+      if (std::string(e.what()).find("is not installed") != std::string::npos) return "n/a";
       throw;
     }
     Interpreter s64(source, {Precision::kF64});

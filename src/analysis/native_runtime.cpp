@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <set>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -99,16 +100,20 @@ int run_quietly(const std::vector<std::string>& argv) {
 
 // A Python runner's interpreter must have numpy and the runtime's module; checked before any model is
 // loaded, so that a missing runtime is a usage error (exit 2), not a crash of one side.
+// Once per runtime and process: compare checks its options, then starts the runtime.
 void check_python_runtime(const RuntimeSpec& spec, const std::string& option) {
+  static std::set<std::string> checked;
+  if (checked.count(spec.kind)) return;
   const std::string python = python_interpreter();
   const std::string probe = std::string("import importlib.util as u, sys; sys.exit(0 if u.find_spec('numpy') and u.find_spec('") +
                             spec.module + "') else 3)";
   const int code = run_quietly({python, "-c", probe});
-  if (code == 0) return;
   const std::string fix = "run scripts/deps.sh (it installs requirements/runtimes.txt into .venv) or set TRANSFIX_PYTHON";
   if (code == 127) throw InputError(option + " " + spec.kind + ": no Python interpreter at '" + python + "'; " + fix);
-  throw InputError(option + " " + spec.kind + ": " + spec.label + " is not installed: " + python + " cannot import " +
-                   spec.package + " and numpy; " + fix);
+  if (code != 0)
+    throw InputError(option + " " + spec.kind + ": " + spec.label + " is not installed: " + python + " cannot import " +
+                     spec.package + " and numpy; " + fix);
+  checked.insert(spec.kind);
 }
 
 // The runner of a runtime; InputError saying how to get it when it is missing.
@@ -145,11 +150,7 @@ class ServeProcess : public NativeRuntime {
   // destructor must still reap the child and remove the temp folder.
   void wait_ready() {
     std::string ready_line;
-    if (!read_line(ready_line)) {
-      const std::string why = stderr_tail();  // a runner without its runtime says "... is not installed ..."
-      throw InputError(label_ + (why.find("is not installed") != std::string::npos ? " is not available: "
-                                                                                   : " could not load the model: ") + why);
-    }
+    if (!read_line(ready_line)) throw InputError(label_ + " could not load the model: " + stderr_tail());
     nlohmann::json ready = nlohmann::json::parse(ready_line, nullptr, false);
     if (ready.is_discarded() || !ready.contains("ready")) throw InputError(label_ + " runner said: " + ready_line);
     version_ = ready["ready"].get<std::string>();
