@@ -187,10 +187,10 @@ fi
 # ... and a quantized target: the error split by the target's float twin (MLPerf Tiny VWW float vs int8).
 VWW=${TRANSFIX_SHARED_MODELS:-$ROOT/../shared/models}/mlcommons_tiny/vww_mobilenetv1_025_96
 if [[ -f ${VWW}_int8.tflite && -d $CACHE/images ]]; then
-  check compare-quantized 1 "quantization \(target vs its float twin" -- "$TF" compare "${VWW}_float.tflite" "${VWW}_int8.tflite" \
+  check compare-quantized 0 "verdict: EQUIVALENT within int8" -- "$TF" compare "${VWW}_float.tflite" "${VWW}_int8.tflite" \
     --images "$CACHE/images" --limit 8 --preprocess raw01 --per-sample --report "$T/q.json" --html "$T/q.html"
-  page compare-quantized "$T/q.html" --expect outputs-table --expect quantization-split \
-    --expect-js "document.querySelectorAll('#quantization-split tbody tr').length === 1"
+  page compare-quantized "$T/q.html" --expect outputs-table --expect quantization-split --expect intended-precision \
+    --expect-js "document.querySelectorAll('#quantization-split tbody tr').length === 1 && document.querySelector('#intended-precision li').textContent.includes('within int8')"
   valid compare-quantized-schema compare "$T/q.html"
 else
   skip "compare of a quantized target: ${VWW}_int8.tflite or natural images missing"

@@ -5,9 +5,10 @@
 # transfix on each pair. Conversions are cached; judgements are redone with this build.
 # Asserted: every converter converts; every target runs in its runtime; transfix's interpreter agrees with
 # the runtime on every target (but the dynamic-range one: LiteRT's hybrid kernels quantize activations on
-# the fly, transfix does not yet); float32 conversions are faithful by the runtimes' ground truth and transfix
-# raises no alarm on them (compare EQUIVALENT, localize 0 findings). Quantized conversions' alarms are
-# reported, not asserted (intended-precision verdicts are not done yet).
+# the fly, transfix does not yet); every conversion is faithful by the runtimes' ground truth and transfix
+# raises no alarm on any of them, float16, dynamic-range, int8 and 16x8 included (compare exits 0, within
+# the intended precision where there is one; localize 0 findings). Then faults injected into the int8 and
+# float16 conversions must still be found: compare exits 1 and localize puts its top fault on the op.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:?usage: zoo_slice_test.sh BUILD_DIR}" && pwd)
@@ -46,11 +47,36 @@ for c in convs:
     line = (f"{c}: {j['runtime']} error max {e['max']:.3g} mean {e['mean']:.3g} (budget {t['budget_max']:.3g}) -> "
             f"{'faithful' if t['faithful'] else 'FAULTY'}; transfix compare {said['compare']['verdict']}, "
             f"localize {said['localize']['findings']} findings")
-    if t["precision"] == "float32":
-        check(f"{c} faithful by the runtimes", t["faithful"], line)
-        check(f"{c}: no alarm from compare", said["compare"]["exit"] == 0, line)
-        check(f"{c}: no finding from localize", said["localize"]["findings"] == 0, line)
-    print(("ok   " if t["precision"] == "float32" else "info ") + line)
+    check(f"{c} faithful by the runtimes", t["faithful"], line)
+    check(f"{c}: no alarm from compare", said["compare"]["exit"] == 0, line)
+    check(f"{c}: no finding from localize", said["localize"]["findings"] == 0, line)
+    print("ok   " + line)
 print(f"zoo slice: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
 PY
+status=$?
+
+# Faults injected into the intended-precision conversions: the budget must not hide them.
+TF=$BUILD/transfix D=$CACHE/zoo/$MODEL T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0
+for case in tflite_int8:bias-dropped tflite_int8:weights-transposed tflite_int8:channel-permutation tflite_int8:dilation \
+            tflite_16x8:bn-folded-twice tflite_fp16:activation-swapped tflite_fp16:activation-dropped; do
+  conv=${case%%:*} kind=${case#*:} bad=$T/${conv}_$kind.tflite
+  "$TF" mutate "$D/$conv/target.tflite" --fault "$kind" --seed 1 -o "$bad" >"$T/log" 2>&1 || { echo "FAIL mutate $case: $(tail -1 "$T/log")"; failed=$((failed + 1)); continue; }
+  node=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['node'])" "${bad%.tflite}.truth.json")
+  "$TF" compare "$D/source.h5" "$bad" --npy "$D/x.npy" >"$T/cmp" 2>&1; code=$?
+  if [[ $code == 1 ]]; then passed=$((passed + 1)); echo "ok   $case: compare $(grep '^verdict' "$T/cmp")"
+  else failed=$((failed + 1)); echo "FAIL $case: compare exit $code (want 1): $(grep -E 'intended precision|^verdict' "$T/cmp" | cut -c1-300)"; fi
+  "$TF" localize "$D/source.h5" "$bad" --npy "$D/x.npy" --report "$T/loc.json" >/dev/null 2>&1
+  if /usr/bin/python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1])); f = r['faults']
+sys.exit(0 if f and any(\"'\" + sys.argv[2] + \"'\" in op for op in f[r['root_causes'][0]['faults'][0]]['target']['ops']) else 1)" "$T/loc.json" "$node"; then
+    passed=$((passed + 1)); echo "ok   $case: localize's top root cause is at the mutated op"
+  else
+    failed=$((failed + 1)); echo "FAIL $case: localize: $(/usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print([c['summary'][:160] for c in r['root_causes']][:3])" "$T/loc.json") (mutated: $node)"
+  fi
+done
+echo "injected faults in intended-precision conversions: $passed passed, $failed failed"
+(( failed == 0 && status == 0 ))

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "analysis/diagnose.h"
+#include "analysis/weight_precision.h"
 #include "core/errors.h"
 #include "runtime/interpreter.h"
 #include "runtime/quant_simulation.h"
@@ -56,6 +57,14 @@ class TraceRecorder : public Observer {
         bits[static_cast<size_t>(it->second) / 64] |= uint64_t{1} << (it->second % 64);
       }
     t_.ancestors.push_back(std::move(bits));
+    bool constant = producer != nullptr;
+    if (producer)
+      for (const auto& in : producer->inputs) {
+        auto it = t_.index.find(in);
+        if (!in.empty() && it != t_.index.end() && !t_.constant[static_cast<size_t>(it->second)]) constant = false;
+      }
+    t_.data_rank.push_back(t_.data_rank.empty() ? 0 : t_.data_rank.back() + (t_.constant.back() ? 0 : 1));
+    t_.constant.push_back(constant ? 1 : 0);
   }
 
  private:
@@ -131,12 +140,37 @@ bool computes_in_fp16(const Model& model) {
   return false;
 }
 
+namespace {
+
+bool same_origin(const Provenance& a, const Provenance& b) {
+  return !a.name.empty() && a.name == b.name && a.op_type == b.op_type && a.format == b.format;
+}
+
+void mark_interior_values(const Graph& g, SourceTrace& trace) {
+  trace.interior.assign(trace.names.size(), 0);
+  std::map<std::string, std::vector<const Node*>> readers;
+  for (const Node& n : g.nodes)
+    for (const auto& in : n.inputs) readers[in].push_back(&n);
+  std::set<std::string> outputs;
+  for (const auto& o : g.outputs) outputs.insert(o.name);
+  for (size_t v = 0; v < trace.names.size(); ++v) {
+    const int p = trace.producer[v];
+    auto r = readers.find(trace.names[v]);
+    if (p < 0 || r == readers.end() || outputs.count(trace.names[v])) continue;
+    const Provenance& origin = g.nodes[static_cast<size_t>(p)].prov;
+    trace.interior[v] = std::all_of(r->second.begin(), r->second.end(), [&](const Node* n) { return same_origin(n->prov, origin); });
+  }
+}
+
+}  // namespace
+
 SourceTrace trace_source(const Model& source, const std::map<std::string, Tensor>& inputs, bool fp16_noise) {
   SourceTrace trace;
   trace.quantized = has_quantized_ops(source);
   TraceRecorder rec(source.graph, trace);
   Interpreter(source, {Precision::kF64}).run(inputs, &rec);
   trace.readers.assign(trace.names.size(), 0);
+  mark_interior_values(source.graph, trace);
   auto count_reader = [&](const std::string& v) {
     if (auto it = trace.index.find(v); it != trace.index.end()) ++trace.readers[static_cast<size_t>(it->second)];
   };
@@ -178,8 +212,27 @@ struct TargetValue {
   Tensor value;                 // pending values, kept to choose an anchor
 };
 
-// Ops a converter folds into the op before them.
-bool absorbable(const std::string& op) {
+// Is value `name` of the source a constant, or computed from constants only (a BatchNorm's
+// gamma / sqrt(var + eps) as an importer writes it)?
+bool constant_in_trace(const SourceTrace& trace, const std::string& name) {
+  auto it = trace.index.find(name);
+  return it == trace.index.end() || trace.constant[static_cast<size_t>(it->second)];  // (not traced: an initializer)
+}
+
+// A BatchNorm, or arithmetic with a constant (a scale or shift an importer wrote for one).
+bool folds_as_affine(const Node& n, const SourceTrace& trace) {
+  const std::string& op = n.op_type;
+  if (op == "BatchNormalization") return true;
+  if (op != "Mul" && op != "Sub" && op != "Div" && op != "Add") return false;
+  return std::any_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& in) { return constant_in_trace(trace, in); });
+}
+
+// Ops a converter folds into the op before them: BatchNorm (whole, or as the scale and shift an
+// importer writes for it), activations, and arithmetic with a constant.
+bool absorbable(const Node& n, const SourceTrace& trace) {
+  const std::string& op = n.op_type;
+  if (op == "Mul" || op == "Sub" || op == "Div")
+    return std::any_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& in) { return constant_in_trace(trace, in); });
   return op == "BatchNormalization" || op == "Relu" || op == "Clip" || op == "LeakyRelu" || op == "Add" ||
          op == "Sigmoid" || op == "HardSwish" || op == "Identity" || op == "Dropout";
 }
@@ -195,20 +248,33 @@ bool past_frontier(const SourceTrace& trace, const std::vector<int>& frontier, i
   return after_start && !before_start;
 }
 
+// How far (in values produced) a folding chain may reach: an importer's BatchNorm alone makes
+// seven (its scale and shift from the statistics, then x * scale + shift), an activation one more.
+constexpr int kFoldingChainValues = 10;
+
 // Is source value `s` the value `start` or one made from it by a short chain of ops a converter folds
 // into start's op (BatchNorm, activation, Identity), each reading the one before and the only reader
 // of it? (A value read twice, as x in x * sigmoid(x), cannot be folded away.)
 bool in_folding_chain(const SourceTrace& trace, const Graph& source, int start, int s) {
   if (s == start) return true;
-  if (s < start || s - start > 4 || !trace.is_ancestor(start, s)) return false;
+  if (s < start || trace.data_distance(start, s) > kFoldingChainValues || !trace.is_ancestor(start, s)) return false;
   for (int v = start; v <= s; ++v) {
+    if (trace.constant[static_cast<size_t>(v)]) continue;
     if (v != s && v != start && !(trace.is_ancestor(v, s) && trace.is_ancestor(start, v))) continue;
     if (v != s && trace.readers[static_cast<size_t>(v)] != 1) return false;
     if (v == start) continue;
     const int p = trace.producer[static_cast<size_t>(v)];
-    if (p < 0 || !absorbable(source.nodes[static_cast<size_t>(p)].op_type)) return false;
+    if (p < 0 || !absorbable(source.nodes[static_cast<size_t>(p)], trace)) return false;
   }
   return true;
+}
+
+// Root mean square of a float64 tensor's elements.
+double rms(const Tensor& real) {
+  double sum = 0;
+  const double* v = real.data<double>();
+  for (int64_t i = 0; i < real.numel(); ++i) sum += v[i] * v[i];
+  return real.numel() ? std::sqrt(sum / static_cast<double>(real.numel())) : 0.0;
 }
 
 // One teacher-forced run of the target.
@@ -236,17 +302,27 @@ class ForcedRun : public Observer {
     tv.frontier = frontier_of(producer);
     if (producer && tv.frontier.empty()) {  // computed from constants only: nothing to compare it with
       tv.state = State::kIgnored;
+      if (is_float(value.dtype())) derived_constants_[name] = value;  // a dequantized weight, perhaps
       return;
     }
     Tensor real = real_f64(value);
     grid_ = quantization_step(value);
+    range_ = representable_range(value);
+    // A dequantized value holds what its quantized input held: it lies on that grid, in that range.
+    if (grid_ == 0 && producer && producer->op_type == "DequantizeLinear" && producer->domain.empty()) {
+      if (auto in = value_step_.find(producer->inputs[0]); in != value_step_.end()) grid_ = in->second;
+      if (auto in = value_range_.find(producer->inputs[0]); in != value_range_.end()) range_ = in->second;
+    }
+    if (range_) value_range_[name] = *range_;
     value_max_[name] = max_abs(real);
+    value_rms_[name] = rms(real);
     value_step_[name] = grid_;
-    weight_bound_ = std::max(weight_rounding_bound(producer), float_weight_bound(producer));
+    weight_bound_ = stored_weight_bound(producer);  // (sets weight_sigma_, as the next one does)
+    weight_bound_ = std::max(weight_bound_, weight_rounding_bound(producer));
+    input_rounding_ = input_rounding_bound(producer, value_max_[name]);
     // (The interpreter may widen float16 values to float32: in a model that computes in float16 every
     // float value is judged against the fp16 noise too.)
     half_ = is_float(value.dtype()) && !trace_.local_noise_fp16.empty();
-    range_ = representable_range(value);
     value_clip_[name] = 0.0;
     auto a = anchors_.find(name);
     if (a != anchors_.end()) {
@@ -307,7 +383,7 @@ class ForcedRun : public Observer {
   double clean_threshold(int s) const {
     const size_t i = static_cast<size_t>(s);
     return std::max({opt_.clean_noise_multiple * trace_.local_noise[i], opt_.clean_floor * trace_.scale[i],
-                     opt_.quant_steps * grid_ + std::min(weight_bound_, kWeightBoundCap * trace_.scale[i]),
+                     opt_.quant_steps * grid_ + input_rounding_ + std::min(weight_bound_, kWeightBoundCap * trace_.scale[i]),
                      half_ ? opt_.half_noise_multiple * trace_.local_noise_fp16[i] : 0.0});
   }
 
@@ -332,6 +408,8 @@ class ForcedRun : public Observer {
     const WeightStats& ws = weight_stats(producer->inputs[1], w->second, producer->attr_string("weight_layout", "") == "1HWO");
     const double s_x = x_step == value_step_.end() ? 0.0 : x_step->second;
     const double rounding = 6.0 * std::sqrt(ws.fan_in / 12.0) * (ws.step * x_max->second + s_x * ws.max_abs);
+    // What the weights' rounding makes of a channel's typical output, systematically (channel_offset).
+    weight_sigma_ = std::sqrt(ws.fan_in / 12.0) * ws.step * value_rms_[producer->inputs[0]];
     // Inputs the source gave beyond the range the target's input can hold reach this layer clipped
     // (calibration cut them off): up to max_o sum_k |w_ok| times the largest cut.
     auto clip = value_clip_.find(producer->inputs[0]);
@@ -339,36 +417,77 @@ class ForcedRun : public Observer {
     return rounding + ws.max_channel_l1 * cut;
   }
 
-  // What a float32 convolution or fully connected layer adds when its converter rewrote the weights
-  // (BatchNorm folded in, scales multiplied through): each stored weight comes out of a few float32
-  // operations, off by a few units in the last place, and the output sums such products. kFoldUlps
-  // ulps of every weight and of the bias, on the largest input, bound it. A faithful fp32 TFLite
-  // conversion of a Keras MobileNetV2 showed 2.1e-5 on a 6.0-scale tensor (44 ulps of the output,
-  // 88 x the source's own noise), where the weights' fold alone gives 1.5e-5.
-  static constexpr double kFoldUlps = 16;
-  double float_weight_bound(const Node* producer) {
-    if (trace_.quantized || !producer || !producer->domain.empty() || (producer->op_type != "Conv" && producer->op_type != "Gemm") ||
-        producer->inputs.size() < 2)
+  // What an integer op (other than a conv or FC: weight_rounding_bound) adds by reading inputs rounded
+  // to their grids, each off by up to half a step s: L max s / 2 for an op whose output moves at most L
+  // times its input. Most ops requantize to a grid like their input's and 3 output steps cover it; a
+  // SOFTMAX or LOGISTIC writes a fixed 1/256 grid however coarse its input: softmax moves p_i by up to
+  // 2 p_i max |dx|, the logistic by a quarter of dx. Not for a quantized source (it rounds the same).
+  double input_rounding_bound(const Node* producer, double output_max) const {
+    // (Inputs not forced to the source's values carry more than their rounding: nothing allowed for them.)
+    if (trace_.quantized || !producer || producer->domain != "tflite.quantized" || producer->op_type == "Conv" ||
+        producer->op_type == "Gemm")
       return 0.0;
-    auto w = g_.initializers.find(producer->inputs[1]);
-    auto x_max = value_max_.find(producer->inputs[0]);
-    if (w == g_.initializers.end() || w->second.dtype() != DType::kF32 || x_max == value_max_.end()) return 0.0;
-    // Output channels: a conv's first axis (OIHW, OHWI) or last (1HWO depthwise); a Gemm's B is [K, N]
-    // unless transB.
-    const bool channel_last = producer->op_type == "Gemm" ? producer->attr_int("transB", 0) == 0
-                                                          : producer->attr_string("weight_layout", "") == "1HWO";
-    double bias = 0.0;
-    if (producer->has_input(2)) {
-      auto b = g_.initializers.find(producer->inputs[2]);
-      if (b != g_.initializers.end()) bias = max_abs(real_f64(b->second));
+    double half_step = 0, other_max = 0;
+    for (const auto& in : producer->inputs) {
+      // Only for inputs forced to the source's values: a pending input carries an error of its own,
+      // not just its grid's rounding.
+      if (auto it = values.find(in); it != values.end() && it->second.state == State::kPending) return 0.0;
+      auto st = value_step_.find(in);
+      if (st != value_step_.end()) half_step = std::max(half_step, st->second / 2);
+      if (auto mx = value_max_.find(in); mx != value_max_.end()) other_max = std::max(other_max, mx->second);
     }
-    constexpr double kUlp = 1.0 / (1 << 24);  // half the spacing of float32 numbers around 1, relative
-    return kFoldUlps * kUlp * (x_max->second * float_channel_l1(producer->inputs[1], w->second, channel_last) + bias);
+    const std::string& op = producer->op_type;
+    const double lipschitz = op == "Softmax" ? 2 * output_max : op == "Sigmoid" ? 0.25 : op == "Mul" ? other_max : 1.0;
+    return lipschitz * half_step;
   }
-  double float_channel_l1(const std::string& name, const Tensor& w, bool channel_last) {
-    auto [it, fresh] = float_l1_.try_emplace(name, 0.0);
-    if (fresh) it->second = channel_l1(real_f64(w), channel_last);
-    return it->second;
+
+  // What a float convolution or fully connected layer adds because of how its converter stored its
+  // weights (analysis/weight_precision.h): rewritten in float32 (BatchNorm folded in), kept in float16,
+  // or int8 with a scale (dynamic-range, QDQ). Sets weight_sigma_ too (integer weights).
+  double stored_weight_bound(const Node* producer) {
+    weight_sigma_ = 0;  // (first of the two bounds to run)
+    if (trace_.quantized || !producer || !producer->domain.empty() || producer->inputs.size() < 2 ||
+        (producer->op_type != "Conv" && producer->op_type != "Gemm" && producer->op_type != "MatMul"))
+      return 0.0;
+    auto x_max = value_max_.find(producer->inputs[0]);
+    const StoredWeightInfo* w = stored_weight_info(*producer);
+    if (!w || x_max == value_max_.end()) return 0.0;
+    double bias = 0.0;
+    if (producer->op_type != "MatMul" && producer->has_input(2)) bias = constant_max(producer->inputs[2]);
+    weight_sigma_ = weight_rounding_sigma(w->storage, w->summary, value_rms_[producer->inputs[0]]);
+    return weight_storage_bound(w->storage, w->summary, x_max->second, bias);
+  }
+
+  struct StoredWeightInfo {
+    StoredWeight storage;
+    WeightSummary summary;
+  };
+  // The weight (input 1) of a float op: how it is stored and its summary, once per tensor.
+  const StoredWeightInfo* stored_weight_info(const Node& op) {
+    const std::string& name = op.inputs[1];
+    auto [it, fresh] = stored_weights_.try_emplace(name);
+    if (fresh) {
+      const Tensor* w = constant_value(name);
+      auto sw = stored_weight(g_, name);
+      if (w && sw && is_float(w->dtype()) && w->rank() >= 2) {
+        // Output channels: a conv's first axis (OIHW, OHWI) or last (1HWO depthwise); a Gemm's B is
+        // [K, N] unless transB; a MatMul's B is [.., K, N].
+        const bool channel_last = op.op_type == "MatMul" || (op.op_type == "Gemm" ? op.attr_int("transB", 0) == 0
+                                                                                  : op.attr_string("weight_layout", "") == "1HWO");
+        it->second = StoredWeightInfo{*sw, summarize_weight(*w, channel_last)};
+      }
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+  // A constant or a value computed from constants only (a dequantized weight), as the target sees it.
+  const Tensor* constant_value(const std::string& name) const {
+    if (auto it = g_.initializers.find(name); it != g_.initializers.end()) return &it->second;
+    auto it = derived_constants_.find(name);
+    return it == derived_constants_.end() ? nullptr : &it->second;
+  }
+  double constant_max(const std::string& name) const {
+    const Tensor* t = constant_value(name);
+    return t && is_float(t->dtype()) ? max_abs(real_f64(*t)) : 0.0;
   }
 
   // max over output channels of sum |w|.
@@ -475,7 +594,7 @@ class ForcedRun : public Observer {
     const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
     const int named = same_op_counterpart(tv, name, real);
     for (int s = first; s < static_cast<int>(trace_.names.size()); ++s) {
-      if (!trace_.candidate(s) || trace_.print[static_cast<size_t>(s)].numel != fp.numel) continue;
+      if (!trace_.candidate(s) || trace_.interior[static_cast<size_t>(s)] || trace_.print[static_cast<size_t>(s)].numel != fp.numel) continue;
       if (tv.producer >= 0 && tv.frontier.empty()) continue;  // computed from constants only
       if (!below_frontier(s, tv.frontier)) continue;
       if (named >= 0 && !in_folding_chain(trace_, source_, named, s)) continue;
@@ -485,8 +604,11 @@ class ForcedRun : public Observer {
       auto m = best_match(src, real);
       if (m && !m->transform.perm.empty() && keeps_order(tv, name, real.shape(), s)) m = best_match(src, real, 1.0, true);
       if (!m || m->max_abs > clean_threshold(s)) continue;
-      if (!channel_offset(real, s, m->transform)) return std::make_pair(s, m->transform);
-      if (!offset_fault_) offset_fault_ = std::make_pair(s, m->transform);
+      // A value part-way through ops the converter folded (an importer's BatchNorm scale before its
+      // shift) may fall within a quantized value's threshold: the end of the fold, when clearly closer.
+      const int best = m->transform.identity() && trace_.shape[static_cast<size_t>(s)] == real.shape() ? folded_counterpart(s, real) : s;
+      if (!channel_offset(real, best, m->transform)) return std::make_pair(best, m->transform);
+      if (!offset_fault_) offset_fault_ = std::make_pair(best, m->transform);
     }
     return std::nullopt;
   }
@@ -528,7 +650,7 @@ class ForcedRun : public Observer {
       const double residual = std::max(var_d - explained, 0.0);
       const double systematic = std::sqrt(mean * mean + explained);        // rms of the fitted part
       const double z = systematic / std::sqrt(residual + 1e-30);
-      fault |= systematic > kChannelOffsetSteps * grid_ && z > kChannelOffsetZ;
+      fault |= systematic > kChannelOffsetSteps * (grid_ + weight_sigma_) && z > kChannelOffsetZ;
     }
     return fault;
   }
@@ -548,7 +670,23 @@ class ForcedRun : public Observer {
     }
     const int s = same_op_counterpart(tv, name, real);
     if (s < 0 || trace_.shape[static_cast<size_t>(s)] != real.shape()) return std::nullopt;
-    return s;
+    return folded_counterpart(s, real);
+  }
+
+  // Value `s`, or the value of the chain of foldable ops after it (BatchNorm, activation) that is
+  // clearly closer to `real`: the converter fused them into the op, so the op's own output is far
+  // off and the folded one near (a fault in the fused op then shows against what it should compute).
+  int folded_counterpart(int s, const Tensor& real) const {
+    auto error_of = [&](int c) { return max_abs_diff(trace_.value[static_cast<size_t>(c)], real.reshaped(trace_.value[static_cast<size_t>(c)].shape())); };
+    int best = s;
+    double best_err = error_of(s);
+    for (int c = s + 1; c < static_cast<int>(trace_.names.size()) && trace_.data_distance(s, c) <= kFoldingChainValues; ++c) {
+      if (!trace_.candidate(c) || trace_.interior[static_cast<size_t>(c)] || trace_.shape[static_cast<size_t>(c)] != real.shape() ||
+          !in_folding_chain(trace_, source_, s, c))
+        continue;
+      if (const double e = error_of(c); e < 0.5 * best_err) best = c, best_err = e;
+    }
+    return best;
   }
 
   // The source value of the same name and shape, when this value holds it exactly but permuted (a
@@ -645,9 +783,13 @@ class ForcedRun : public Observer {
   Tensor forced_;
   double grid_ = 0;  // quantization step of the value being mapped (0: float)
   double weight_bound_ = 0;  // error its producer adds by rounding weights (and, integer, inputs)
-  std::unordered_map<std::string, double> value_max_, value_step_;  // max |value| and step of values seen
+  std::unordered_map<std::string, double> value_max_, value_step_, value_rms_;  // max |value| and step of values seen
+  std::unordered_map<std::string, std::pair<double, double>> value_range_;  // quantized values' representable ranges
   std::unordered_map<std::string, double> value_clip_;  // how far the source value forced into it was clipped
-  std::unordered_map<std::string, double> float_l1_;    // float weights: max over output channels of sum |w|
+  std::unordered_map<std::string, std::optional<StoredWeightInfo>> stored_weights_;  // float ops' weights, by name
+  std::unordered_map<std::string, Tensor> derived_constants_;  // values computed from constants only
+  double weight_sigma_ = 0;
+  double input_rounding_ = 0;  // error the producer adds by reading rounded inputs (input_rounding_bound)  // one standard deviation of the producer's integer weight rounding (0: none)
   std::unordered_map<std::string, WeightStats> weight_stats_;  // by weight tensor name
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor
@@ -713,7 +855,7 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
                                     const TargetValue& tv, const std::string& name, const Model& source) {
   const int first = tv.frontier.empty() ? 0 : *std::min_element(tv.frontier.begin(), tv.frontier.end());
   const int count = static_cast<int>(trace.names.size());
-  auto eligible = [&](int s) { return trace.candidate(s) && run.below_frontier(s, tv.frontier); };
+  auto eligible = [&](int s) { return trace.candidate(s) && !trace.interior[static_cast<size_t>(s)] && run.below_frontier(s, tv.frontier); };
   auto error_of = [&](int s) -> std::optional<std::pair<double, Transform>> {
     if (trace.value[static_cast<size_t>(s)].numel() != tv.value.numel()) return std::nullopt;
     auto m = best_match(trace.value[static_cast<size_t>(s)], tv.value, 0.25);
@@ -746,16 +888,28 @@ std::optional<Anchor> choose_anchor(const Model& target, const SourceTrace& trac
   for (int s0 = first; s0 < count; ++s0) {
     if (!made_by(s0) || !eligible(s0) || !same_size(s0) || on_frontier(s0)) continue;
     const int s = reads_frontier(source, trace, s0, tv.frontier) ? sibling_of(s0) : s0;
+    // A conv or fully connected layer followed in the source by a BatchNorm (or an importer's scale
+    // and shift for one): converters fold those into the layer, so the end of them is the target op's
+    // counterpart, whatever a fault does to the values. s itself, or an activation after them, only
+    // when clearly closer (the converter kept the BatchNorm apart; the target value is after the
+    // activation).
+    int structural = s;
+    const std::string fam = op_family(op);
+    for (int c = s + 1; (fam == "conv" || fam == "gemm") && c < count && trace.data_distance(s, c) <= kFoldingChainValues; ++c) {
+      if (trace.interior[static_cast<size_t>(c)] || !in_folding_chain(trace, source.graph, s, c)) continue;
+      const int pc = trace.producer[static_cast<size_t>(c)];
+      if (pc < 0 || !folds_as_affine(source.graph.nodes[static_cast<size_t>(pc)], trace)) break;
+      structural = c;
+    }
     std::optional<Anchor> best;
     double best_err = std::numeric_limits<double>::infinity();
-    // s, or a value of the chain of foldable ops after it when that is clearly closer (a fusion the
-    // converter did: then the op's own output is far off and the folded one near).
-    for (int c = s; c < count; ++c) {
-      if (!in_folding_chain(trace, source.graph, s, c)) continue;
-      if (auto e = error_of(c); e && e->first < best_err * (c == s ? 1.0 : 0.5)) best_err = e->first, best = Anchor{c, e->second, "anchor"};
-      if (c - s > 4) break;
-    }
-    return best ? *best : anchor_to(s, "anchor");
+    auto consider = [&](int c, double factor) {
+      if (auto e = error_of(c); e && e->first < best_err * factor) best_err = e->first, best = Anchor{c, e->second, "anchor"};
+    };
+    consider(structural, 1.0);
+    for (int c = s; c < count && trace.data_distance(s, c) <= kFoldingChainValues; ++c)
+      if (c != structural && !trace.interior[static_cast<size_t>(c)] && in_folding_chain(trace, source.graph, s, c)) consider(c, 0.5);
+    return best ? *best : anchor_to(structural, "anchor");
   }
   // 3. The smallest error among the nearest values below the frontier (farther ones are unrelated).
   std::optional<Anchor> best;

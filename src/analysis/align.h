@@ -46,6 +46,16 @@ struct SourceTrace {
   std::vector<int> readers;                      // how many node inputs and graph outputs read the value
   std::vector<std::vector<uint64_t>> ancestors;  // bitset over value indices, excluding self
   bool is_ancestor(int a, int v) const;          // a is a strict ancestor of v
+  // Values computed from constants only (an importer's BatchNorm scale from its statistics), which
+  // an interpreter may evaluate at any time; and how many data values were produced before each.
+  std::vector<char> constant;
+  // Values inside one op of the original file that an importer wrote as several nodes (a Keras
+  // BatchNorm's x * scale before + shift): read only by nodes of the same original op. A converter
+  // maps the op, not these pieces, so they are never clean matches.
+  std::vector<char> interior;
+  std::vector<int> data_rank;
+  // Data values produced after a and up to b (a <= b): distance along the computation, constants not counted.
+  int data_distance(int a, int b) const { return data_rank[static_cast<size_t>(b)] - data_rank[static_cast<size_t>(a)]; }
   bool candidate(int v) const { return value[static_cast<size_t>(v)].defined(); }
   bool quantized = false;                        // the source has integer ops (its weights are rounded too)
 };

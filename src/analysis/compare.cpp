@@ -7,6 +7,7 @@
 
 #include "analysis/align.h"
 #include "analysis/contract.h"
+#include "analysis/intended_precision.h"
 #include "analysis/native_runtime.h"
 #include "analysis/model_info.h"
 #include "core/errors.h"
@@ -115,6 +116,8 @@ struct Side {
   std::unique_ptr<NativeRuntime> native;  // --source-runtime / --target-runtime other than transfix
   std::unique_ptr<Model> twin_model;  // quantized targets: the float twin
   std::unique_ptr<Interpreter> twin;
+  std::unique_ptr<PrecisionSimulator> simulator;  // source: the target's intended precision, simulated
+  std::unique_ptr<PrecisionSimulator> weight_simulator;  // ... its weights' storage alone
   std::vector<ValueInfo> inputs;
   std::optional<Preprocess> preprocess;  // resolved, image datasets
   bool ok = false;
@@ -322,6 +325,22 @@ void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s3
   }
 }
 
+// The source with the target's intended precision simulated, against the source: the budget.
+// Adds one sample to `stats` and `flips`; false when the shapes do not fit.
+bool add_simulation(const OutputResult& o, const Tensor& s32, const std::optional<QuantParams>& src_quant, const Tensor& sim,
+                    ErrorStats& stats, int64_t& flips) {
+  const Tensor s = to_real(s32, src_quant), m = real_f64(sim);
+  if (m.numel() != s.numel()) return false;
+  const int64_t n = s.numel();
+  const double *sv = s.data<double>(), *mv = m.data<double>();
+  stats.add(sv, mv, n, 1e-3 * max_abs_value(sv, n));
+  if (o.kind == "classification") {
+    const int64_t classes = s.shape().back();
+    for (int64_t r = 0; r < n / classes; ++r) flips += argmax(sv + r * classes, classes) != argmax(mv + r * classes, classes);
+  }
+  return true;
+}
+
 // Quantized targets: target vs its float twin (the quantization of the activations, intended) and
 // float twin vs source (everything else), both in the source's layout and in real numbers.
 void split_quantization_error(OutputResult& o, const Tensor& s32, const std::optional<QuantParams>& src_quant,
@@ -458,6 +477,51 @@ std::string quantization_split_reason(const OutputResult& o) {
   return why;
 }
 
+// One error against its budget: k times a simulation's max and mean error plus the float32 tolerance,
+// and k times its top-1 changes plus one. `what` is filled with the numbers either way.
+bool within_budget(const OutputResult& o, const ErrorStats& err, int64_t flips, const ErrorStats& sim, int64_t sim_flips,
+                   double k, std::string& what) {
+  const double max_budget = k * sim.max_abs + o.tolerance, mean_budget = k * sim.mean_abs() + o.tolerance;
+  const bool classification = o.kind == "classification";
+  const int64_t flip_budget = static_cast<int64_t>(std::floor(k * static_cast<double>(sim_flips))) + 1;
+  const bool max_ok = err.max_abs <= max_budget, mean_ok = err.mean_abs() <= mean_budget;
+  const bool flips_ok = !classification || flips <= flip_budget;
+  what = "max abs " + fmt("%.3g", err.max_abs) + (max_ok ? " <= " : " > ") + fmt("%.3g", max_budget) + ", mean abs " +
+         fmt("%.3g", err.mean_abs()) + (mean_ok ? " <= " : " > ") + fmt("%.3g", mean_budget);
+  if (classification) what += ", top-1 changes " + std::to_string(flips) + (flips_ok ? " <= " : " > ") + std::to_string(flip_budget);
+  what += " (" + fmt("%g", k) + " x the simulation's max abs " + fmt("%.3g", sim.max_abs) + ", mean abs " +
+          fmt("%.3g", sim.mean_abs()) + (classification ? ", " + std::to_string(sim_flips) + " top-1 changes" : "") +
+          ", plus the float32 tolerance)";
+  return err.nonfinite_mismatch == 0 && max_ok && mean_ok && flips_ok;
+}
+
+// A target meant to run in a lower precision is judged against that precision simulated on the
+// source (within_budget, k = precision_budget): its whole error against the whole precision; and,
+// where the quantization split shows the float twin (the target's graph and stored weights, no
+// activation rounded), the twin's error against the weights' storage alone: a fault then shows
+// undrowned by the activations' rounding. Within both, the difference is what the precision costs
+// (EQUIVALENT within it); beyond, the reasons say by how much.
+void judge_intended_precision(OutputResult& o, const CompareOptions& opt) {
+  o.within_intended = false;
+  o.precision_note.clear();
+  if (!o.simulated || o.intended_precision.empty() || !o.mismatch.empty() || o.verdict == Verdict::kCrash) return;
+  const double k = opt.precision_budget;
+  std::string total, weights;
+  bool ok = within_budget(o, o.error, o.flips + o.near_tie_flips, o.simulation, o.simulation_flips, k, total);
+  const bool split = o.quantization_split && o.weight_simulated;
+  if (split) ok &= within_budget(o, o.conversion, o.conversion_flips, o.weight_simulation, o.weight_simulation_flips, k, weights);
+  const std::string numbers = total + (split ? "; its float twin (weights, no activation rounded) " + weights : "");
+  if (ok) {
+    o.within_intended = true;
+    o.precision_note = "within " + o.intended_precision + ": " + numbers;
+    if (o.verdict != Verdict::kEquivalent) o.reasons.clear();
+    o.verdict = Verdict::kEquivalent;
+  } else {
+    o.precision_note = "beyond " + o.intended_precision + ": " + numbers;
+    o.reasons.push_back("more than " + o.intended_precision + " simulated on the source explains: " + numbers);
+  }
+}
+
 void decide_verdict(OutputResult& o, const CompareOptions& opt, bool target_crashed) {
   o.reasons.clear();
   resolve_tolerance(o, opt);
@@ -495,6 +559,7 @@ void decide_verdict(OutputResult& o, const CompareOptions& opt, bool target_cras
                             " (" + o.tolerance_basis + ")");
     }
   }
+  if (!user_mode(opt)) judge_intended_precision(o, opt);
   if (o.quantization_split && o.verdict != Verdict::kEquivalent && o.verdict != Verdict::kCrash)
     o.reasons.push_back(quantization_split_reason(o));
   o.within_tolerance = o.verdict == Verdict::kEquivalent;
@@ -539,6 +604,20 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
       rec.note(std::string("target's float twin unavailable (no quantization split): ") + e.what());
     }
   }
+  const IntendedPrecision precision = tgt.ok ? intended_precision(*tgt.model) : IntendedPrecision{};
+  if (precision.reduced() && opt.precision_budget > 0 && !has_quantized_ops(*src.model)) {
+    try {
+      // Activations are rounded where the graph says so, or by a native runtime's kernels (TFLite's
+      // hybrid ones); transfix's interpreter runs dequantized weights in float.
+      const bool activations = precision.activations_in_graph || opt.target_runtime != "transfix";
+      src.simulator = std::make_unique<PrecisionSimulator>(*src.model, precision, activations);
+      if (activations && tgt.twin) src.weight_simulator = std::make_unique<PrecisionSimulator>(*src.model, precision, false);
+      rec.note("target intends " + precision.name + " (" + precision.evidence + "): judged against " +
+               precision.name + " simulated on the source");
+    } catch (const std::exception& e) {
+      rec.note("the source with " + precision.name + " simulated cannot run (judged as float32): " + e.what());
+    }
+  }
   std::unique_ptr<Dataset> data = open_dataset(*src.model, tgt.ok ? tgt.model.get() : nullptr);
   r.data_kind = data->kind();
   r.data_description = data->description();
@@ -557,7 +636,10 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     if (tgt.ok && o.target_name.empty()) o.mismatch = "output '" + o.source_name + "' has no counterpart in the target";
     r.outputs.push_back(o);
   }
-  for (auto& o : r.outputs) o.half_precision_twin = half_target && tgt.twin;
+  for (auto& o : r.outputs) {
+    o.half_precision_twin = half_target && tgt.twin;
+    if (src.simulator) o.intended_precision = precision.name;
+  }
   if (tgt.ok) {
     for (const auto& n : out_pairs.notes) rec.note(n);
     for (size_t ti : out_pairs.unpaired_target)
@@ -604,7 +686,7 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
   struct Item {
     Sample smp;
     std::optional<Image> geometry;  // the source's resized, cropped image (image datasets)
-    std::map<std::string, Tensor> src_in, s32, s64, t32, twin;
+    std::map<std::string, Tensor> src_in, s32, s64, t32, twin, simulated, simulated_weights;
     nlohmann::json detail;
     bool calibrating = false, target_ran = false;
     int64_t calibrated_so_far = 0;  // r.calibration_samples after this sample's fp64 run
@@ -624,6 +706,13 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
       compare_output(o, opt, it.s32.at(sv.name), it.calibrating ? &it.s64.at(sv.name) : nullptr, it.t32.at(o.target_name),
                      output_quant(*src.model, sv), output_quant(*tgt.model, *tv), it.smp, r.source.format,
                      opt.per_sample ? &od : nullptr);
+      if (!it.simulated.empty() && src.simulator) {
+        o.simulated = add_simulation(o, it.s32.at(sv.name), output_quant(*src.model, sv), it.simulated.at(sv.name),
+                                     o.simulation, o.simulation_flips);
+        if (!it.simulated_weights.empty())
+          o.weight_simulated = add_simulation(o, it.s32.at(sv.name), output_quant(*src.model, sv),
+                                              it.simulated_weights.at(sv.name), o.weight_simulation, o.weight_simulation_flips);
+      }
       if (!it.twin.empty())
         split_quantization_error(o, it.s32.at(sv.name), output_quant(*src.model, sv), it.t32.at(o.target_name),
                                  output_quant(*tgt.model, *tv), it.twin.at(o.target_name), opt.per_sample ? &od : nullptr);
@@ -671,6 +760,16 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
         continue;
       }
       ++r.samples;
+      if (src.simulator) {
+        try {
+          it.simulated = src.simulator->run(it.src_in);
+          if (src.weight_simulator) it.simulated_weights = src.weight_simulator->run(it.src_in);
+        } catch (const std::exception& e) {
+          rec.note(std::string("the source with the target's precision simulated failed (judged as float32): ") + e.what());
+          src.simulator.reset(), src.weight_simulator.reset();
+          for (auto& o : r.outputs) o.intended_precision.clear(), o.simulated = o.weight_simulated = false;
+        }
+      }
       it.calibrating = src.fp64 && r.calibration_samples < opt.calibration_samples;
       if (it.calibrating) {
         try {
@@ -816,6 +915,10 @@ nlohmann::json accumulators_json(const OutputResult& o) {
   if (o.quantization_split)
     a["quantization_split"] = {{"quantization", raw_json(o.quantization)}, {"conversion", raw_json(o.conversion)},
                                {"flips", {o.quantization_flips, o.conversion_flips}}};
+  if (o.simulated)
+    a["simulation"] = {{"precision", o.intended_precision}, {"error", raw_json(o.simulation)}, {"flips", o.simulation_flips}};
+  if (o.weight_simulated)
+    a["simulation"]["weights"] = {{"error", raw_json(o.weight_simulation)}, {"flips", o.weight_simulation_flips}};
   return a;
 }
 
@@ -842,6 +945,7 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                         {"noise_multiple", opt.noise_multiple},
                         {"abs_floor", opt.abs_floor},
                         {"max_flip_rate", opt.max_flip_rate},
+                        {"precision_budget", opt.precision_budget},
                         {"top_k", opt.top_k}};
   if (opt.atol) tol["atol"] = *opt.atol;
   if (opt.rtol) tol["rtol"] = *opt.rtol;
@@ -876,6 +980,18 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                                   {"quantization_flips", o.quantization_flips},
                                   {"conversion_flips", o.conversion_flips},
                                   {"quantization_share", num(q + c > 0 ? q / (q + c) : 0.0)}};
+    }
+    if (!o.intended_precision.empty() && o.simulated) {
+      oj["intended_precision"] = {{"precision", o.intended_precision},
+                                  {"simulated", stats_json(o.simulation)},
+                                  {"simulated_flips", o.simulation_flips},
+                                  {"budget_factor", opt.precision_budget},
+                                  {"within", o.within_intended},
+                                  {"note", o.precision_note}};
+      if (o.weight_simulated) {
+        oj["intended_precision"]["simulated_weights"] = stats_json(o.weight_simulation);
+        oj["intended_precision"]["simulated_weights_flips"] = o.weight_simulation_flips;
+      }
     }
     oj["accumulators"] = accumulators_json(o);
     if (o.kind == "classification") {
@@ -982,6 +1098,7 @@ CompareOptions options_from_json(const nlohmann::json& r) {
   CompareOptions opt;
   const auto& t = r.at("tolerance");
   opt.noise_multiple = t.at("noise_multiple").get<double>();
+  opt.precision_budget = t.value("precision_budget", 2.0);
   opt.abs_floor = t.at("abs_floor").get<double>();
   opt.max_flip_rate = t.at("max_flip_rate").get<double>();
   opt.top_k = t.at("top_k").get<int64_t>();
@@ -1013,6 +1130,18 @@ void add_output(OutputResult& o, const nlohmann::json& oj) {
   o.target_correct += a["labeled"][2].get<int64_t>();
   o.positions += a.at("positions").get<int64_t>();
   o.user_violations += a.at("user_violations").get<int64_t>();
+  if (a.contains("simulation")) {
+    const auto& q = a["simulation"];
+    o.simulated = true;
+    o.intended_precision = q.at("precision").get<std::string>();
+    o.simulation.merge(stats_from_json(q.at("error")));
+    o.simulation_flips += q.at("flips").get<int64_t>();
+    if (q.contains("weights")) {
+      o.weight_simulated = true;
+      o.weight_simulation.merge(stats_from_json(q["weights"].at("error")));
+      o.weight_simulation_flips += q["weights"].at("flips").get<int64_t>();
+    }
+  }
   if (a.contains("quantization_split")) {
     const auto& q = a["quantization_split"];
     o.quantization_split = true;

@@ -41,6 +41,9 @@ struct CompareOptions {
   double max_flip_rate = 0.0;         // flips beyond noise allowed, as a fraction of instances
   int64_t top_k = 5;
   bool per_sample = false;            // keep per-sample details for the report
+  // Judge a target that intends a lower precision (float16, int8, ...) against that precision
+  // simulated on the source, times this factor (0: judge it as float32).
+  double precision_budget = 2.0;
   // With per_sample: image samples whose top-1 label changes get a small JPEG thumbnail (data: URI,
   // 64 px) in their record, for the first `thumbnails` such samples (the HTML report's flip table).
   int64_t thumbnails = 0;
@@ -110,6 +113,20 @@ struct OutputResult {
   ErrorStats conversion;           // float twin vs source: everything else (weight rounding included)
   int64_t quantization_flips = 0;  // top-1 of the target differs from its float twin's
   int64_t conversion_flips = 0;    // top-1 of the float twin differs from the source's
+
+  // Targets meant to run in a lower precision (analysis/intended_precision.h): the same precision
+  // simulated on the source sets the budget the target's error is judged against.
+  std::string intended_precision;  // "int8", "float16 weights", ... (empty: float32)
+  bool simulated = false;
+  ErrorStats simulation;           // simulated source vs source fp32
+  int64_t simulation_flips = 0;    // top-1 of the simulated source differs from the source's
+  // The weights' storage alone simulated (no activation rounded): the budget for the quantization
+  // split's conversion part (float twin vs source), where a fault is not drowned by activation rounding.
+  bool weight_simulated = false;
+  ErrorStats weight_simulation;
+  int64_t weight_simulation_flips = 0;
+  bool within_intended = false;    // the target's error is within that budget
+  std::string precision_note;      // the budget and how the target compares with it
 
   // classification: one instance per row (batch entry)
   int64_t instances = 0, flips = 0, near_tie_flips = 0, noise_flips = 0;

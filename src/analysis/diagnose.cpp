@@ -5,7 +5,9 @@
 #include <limits>
 #include <set>
 
+#include "analysis/channel_affine.h"
 #include "analysis/known_faults.h"
+#include "analysis/weight_precision.h"
 #include "core/errors.h"
 
 namespace transfix {
@@ -234,9 +236,10 @@ namespace {
 // A weight tensor as [out, in, spatial...] float64, whatever the op and layout.
 std::optional<Tensor> canonical_weight(const Model& m, const Node& n) {
   if (n.inputs.size() < 2) return std::nullopt;
-  auto it = m.graph.initializers.find(n.inputs[1]);
-  if (it == m.graph.initializers.end()) return std::nullopt;
-  Tensor w = real_f64(it->second);
+  // (Weights stored in float16 or int8 reach the op through a Cast or DequantizeLinear.)
+  auto real = stored_weight_real(m.graph, n.inputs[1]);
+  if (!real) return std::nullopt;
+  Tensor w = *real;
   const std::string layout = n.attr_string("weight_layout", "OIHW");
   if (n.op_type == "Conv" && w.rank() == 4) {
     if (layout == "OHWI") return permute(w, {0, 3, 1, 2});
@@ -249,35 +252,8 @@ std::optional<Tensor> canonical_weight(const Model& m, const Node& n) {
 }
 
 std::optional<Tensor> bias_of(const Model& m, const Node& n) {
-  const size_t idx = n.op_type == "Gemm" ? 2 : 2;
-  if (!n.has_input(idx)) return std::nullopt;
-  auto it = m.graph.initializers.find(n.inputs[idx]);
-  if (it == m.graph.initializers.end()) return std::nullopt;
-  return real_f64(it->second);
-}
-
-// Folds a BatchNormalization that follows the conv into its weights and bias:
-// w' = w * g / sqrt(v + eps), b' = (b - mean) * g / sqrt(v + eps) + beta.
-bool fold_batch_norm(const Model& m, const Node& bn, Tensor& w, std::vector<double>& b) {
-  auto get = [&](size_t i) -> std::optional<std::vector<double>> {
-    if (!bn.has_input(i)) return std::nullopt;
-    auto it = m.graph.initializers.find(bn.inputs[i]);
-    if (it == m.graph.initializers.end()) return std::nullopt;
-    return it->second.to_f64_vector();
-  };
-  auto g = get(1), beta = get(2), mean = get(3), var = get(4);
-  const int64_t out = w.dim(0);
-  if (!g || !beta || !mean || !var || static_cast<int64_t>(g->size()) != out) return false;
-  const double eps = bn.attr_float("epsilon", 1e-5);
-  const int64_t per = w.numel() / out;
-  double* wv = w.mutable_data<double>();
-  for (int64_t o = 0; o < out; ++o) {
-    const size_t i = static_cast<size_t>(o);
-    const double f = (*g)[i] / std::sqrt((*var)[i] + eps);
-    for (int64_t j = 0; j < per; ++j) wv[o * per + j] *= f;
-    b[i] = (b[i] - (*mean)[i]) * f + (*beta)[i];
-  }
-  return true;
+  if (!n.has_input(2)) return std::nullopt;
+  return stored_weight_real(m.graph, n.inputs[2]);  // (float16 or int32 biases reach it dequantized)
 }
 
 double rel_diff(const double* a, const double* b, int64_t n, double scale) {
@@ -291,8 +267,10 @@ float round_to_fp16(double v) {
   return static_cast<float>(t.data<double>()[0]);
 }
 
-// Classifies how target weights `t` differ from source weights `s` (both [out, in, k...]).
-std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t);
+// Classifies how target weights `t` differ from source weights `s` (both [out, in, k...]). Layouts,
+// permutations and rescalings are recognised within `tol` of the largest weight (the rounding the
+// target's storage allows: 1e-6 for float32).
+std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t, double tol = 1e-6);
 
 // Target weights that all sit on the float16 grid were stored in float16: the source is rounded the
 // same way before looking for layout and permutation faults, which are exact up to that rounding.
@@ -315,7 +293,38 @@ std::optional<Finding> compare_weights_fp16_aware(const Tensor& s, const Tensor&
   return g->kind != "weights differ" ? g : f;
 }
 
-std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
+// Largest |t - s| over the rounding the target's storage allows, per element: half a grid step of
+// the element's output channel (integer; the canonical layout puts output channels first) or half a
+// float16 ulp of the weight (plus a few float32 ulps of the largest weight for the converter's fold).
+// At most 1: the target holds the source's weights, rounded as its precision intends.
+double storage_rounding_units(const Tensor& s, const Tensor& t, const StoredWeight& storage) {
+  const int64_t n = s.numel(), out = std::max<int64_t>(s.rank() ? s.dim(0) : 1, 1), per = n / out;
+  const double* sv = s.data<double>();
+  const double* tv = t.data<double>();
+  const double fold = 64 * std::ldexp(max_abs(s), -24);
+  double units = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double half;
+    if (storage.storage == WeightStorage::kInteger) {
+      const size_t ch = storage.steps.size() == static_cast<size_t>(out) ? static_cast<size_t>(i / per) : 0;
+      half = (storage.steps.empty() ? storage.step : storage.steps[std::min(ch, storage.steps.size() - 1)]) / 2;
+    } else {
+      half = std::ldexp(std::fabs(sv[i]), -11);
+    }
+    units = std::max(units, std::fabs(tv[i] - sv[i]) / (half * 1.001 + fold));
+  }
+  return units;
+}
+
+// What a weight tensor's storage lets each weight move, relative to the largest source weight: half
+// the largest grid step (integer), half a float16 ulp of the largest weight (float16); with margin.
+double storage_tolerance(const Tensor& s, const StoredWeight& storage) {
+  const double scale = std::max(max_abs(s), 1e-30);
+  const double half = storage.storage == WeightStorage::kInteger ? storage.step / 2 : std::ldexp(scale, -11);
+  return 1.01 * half / scale + 1e-6;
+}
+
+std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t, double tol) {
   Finding f{"parameters", "", "", 0.9};
   if (s.shape() != t.shape()) {
     f.kind = "weight shape differs";
@@ -332,14 +341,14 @@ std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
   // float16 rounding: every target weight is the source weight rounded to half precision.
   double fp16_err = 0;
   for (int64_t i = 0; i < n && fp16_err <= 1e-7; ++i) fp16_err = std::max(fp16_err, std::fabs(round_to_fp16(sv[i]) - tv[i]) / scale);
-  if (fp16_err <= 1e-7) {
+  if (fp16_err <= 1e-7 && tol <= 1e-6) {  // (a storage tolerance: the caller knows the precision)
     f.kind = "weights rounded to float16";
     f.detail = detail("every weight equals the source weight rounded to float16");
     return f;
   }
   const int64_t out = s.dim(0), per = n / out;
   // 8-bit grid: few distinct values per output channel, error within half a step.
-  {
+  if (tol <= 1e-6) {
     int64_t grid_channels = 0;
     for (int64_t o = 0; o < out; ++o) {
       std::set<double> distinct(tv + o * per, tv + (o + 1) * per);
@@ -355,7 +364,7 @@ std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
   // Kernel transposed (H <-> W).
   if (s.rank() == 4 && s.dim(2) == s.dim(3) && s.dim(2) > 1) {
     Tensor st = permute(s, {0, 1, 3, 2});
-    if (rel_diff(st.data<double>(), tv, n, scale) <= 1e-6) {
+    if (rel_diff(st.data<double>(), tv, n, scale) <= tol) {
       f.kind = "kernel transposed (height and width swapped)";
       f.detail = detail("target weights equal the source kernel with H and W swapped");
       return f;
@@ -381,7 +390,7 @@ std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
     bool identity = true;
     for (int64_t i = 0; i < c; ++i) {
       for (int64_t j = 0; j < c && perm[static_cast<size_t>(i)] < 0; ++j)
-        if (rel_diff(pa.data<double>() + j * k, pb.data<double>() + i * k, k, scale) <= 1e-6) perm[static_cast<size_t>(i)] = j;
+        if (rel_diff(pa.data<double>() + j * k, pb.data<double>() + i * k, k, scale) <= tol) perm[static_cast<size_t>(i)] = j;
       if (perm[static_cast<size_t>(i)] < 0) return std::nullopt;
       identity &= perm[static_cast<size_t>(i)] == i;
     }
@@ -409,7 +418,7 @@ std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t) {
       double num = 0, den = 0;
       for (int64_t j = 0; j < per; ++j) num += sv[o * per + j] * tv[o * per + j], den += sv[o * per + j] * sv[o * per + j];
       const double c = den > 0 ? num / den : 1.0;
-      for (int64_t j = 0; j < per && scaled; ++j) scaled = std::fabs(c * sv[o * per + j] - tv[o * per + j]) <= 1e-5 * scale;
+      for (int64_t j = 0; j < per && scaled; ++j) scaled = std::fabs(c * sv[o * per + j] - tv[o * per + j]) <= std::max(1e-5, 2 * tol) * scale;
       factors.push_back(c);
     }
     if (scaled) {
@@ -523,16 +532,28 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
     Tensor w = ws->clone();
     std::vector<double> b(static_cast<size_t>(w.dim(0)), 0.0);
     if (auto bs = bias_of(c.source, sn); bs && bs->numel() == w.dim(0)) b = bs->to_f64_vector();
-    // A BatchNormalization reading this conv's output in the source segment, absent from the target
-    // segment, was folded by the converter: compare against the folded weights.
-    bool folded = false;
-    for (int other : np.source_only) {
-      const Node& bn = c.source.graph.nodes.at(static_cast<size_t>(other));
-      if (bn.op_type == "BatchNormalization" && !bn.inputs.empty() && bn.inputs[0] == sn.outputs[0])
-        folded = fold_batch_norm(c.source, bn, w, b);
-    }
+    // Per-channel affine ops reading this layer's output in the source segment (a BatchNorm, or the
+    // scale and shift an importer writes for one), absent from the target segment, were folded by
+    // the converter: compare against the folded weights.
+    const std::set<int> unpaired(np.source_only.begin(), np.source_only.end());
+    const auto affine = channel_affine_after(c.source.graph, sn.outputs[0], w.dim(0), [&](int n) { return unpaired.count(n) > 0; });
+    const bool folded = affine.has_value();
+    if (affine) fold_channel_affine(*affine, w, b);
     (void)src_nodes;
-    auto finding = compare_weights_fp16_aware(w, *wt);
+    // Weights stored in a lower precision (float16, int8 with a scale) are the source's rounded to it:
+    // intended, not a fault. Beyond that rounding they are other weights (a weight fault, or weights
+    // retrained for quantization).
+    const auto storage = stored_weight(c.target.graph, tn.inputs[1]);
+    std::optional<Finding> finding;
+    const bool reduced = storage && storage->storage != WeightStorage::kFloat32 && w.shape() == wt->shape();
+    const double units = reduced ? storage_rounding_units(w, *wt, *storage) : 0.0;
+    if (!reduced) finding = compare_weights_fp16_aware(w, *wt);
+    else if (units > 1) finding = compare_weights(w, *wt, storage_tolerance(w, *storage));
+    if (finding && reduced && finding->kind == "weights differ") {
+      finding->kind = "weights differ";
+      finding->detail = "stored in " + storage->describe() + ", they are off the source's by up to " + num_str(units) +
+                        " times what that rounding allows: other weights (changed, or retrained for quantization)";
+    }
     auto bt = bias_of(c.target, tn);
     if (!finding) {
       double bscale = 0;
@@ -540,8 +561,13 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
       if (!bt && bscale > 0) {
         finding = Finding{"parameters", "bias dropped", "the source adds a bias (largest " + num_str(bscale) + "); the target has none", 0.9};
       } else if (bt && bt->numel() == static_cast<int64_t>(b.size())) {
+        // (A bias stored in int32 on the input x weight scale, or in float16, is the source's rounded.)
+        const auto bias_storage = stored_weight(c.target.graph, tn.inputs[2]);
+        const Tensor bs = Tensor::from_vector<double>(b, {static_cast<int64_t>(b.size())});
+        const bool rounded = bias_storage && bias_storage->storage != WeightStorage::kFloat32 &&
+                             storage_rounding_units(bs, bt->reshaped(bs.shape()), *bias_storage) <= 1;
         const double err = rel_diff(b.data(), bt->data<double>(), bt->numel(), std::max(bscale, 1e-30));
-        if (err > 1e-5) finding = Finding{"parameters", "bias differs", "max bias error " + num_str(err) + " of the largest bias", 0.8};
+        if (err > 2e-6 && !rounded) finding = Finding{"parameters", "bias differs", "max bias error " + num_str(err) + " of the largest bias", 0.8};
       }
     }
     if (!finding) continue;
@@ -560,19 +586,44 @@ bool neutral(const std::string& op) { return op_family(op) == "layout"; }
 
 bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout);
 
+// The target op that makes the counterpart of source op `n`'s data input (-1: none mapped).
+int producer_of_counterpart(const Ctx& c, const Node& n) {
+  if (n.inputs.empty()) return -1;
+  for (const auto& [target_value, source_value] : c.al.target_to_source) {
+    if (source_value != n.inputs[0]) continue;
+    for (size_t i = 0; i < c.target.graph.nodes.size(); ++i)
+      for (const auto& o : c.target.graph.nodes[i].outputs)
+        if (o == target_value) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   const bool at_input = touches_graph_input(c, f.segment, false);
-  // Folded BatchNorms are not missing ops.
+  // Folded BatchNorms (and the per-channel scale and shift an importer writes for one) are not
+  // missing ops; nor are ops that compute constants only.
+  const std::set<int> unpaired(np.source_only.begin(), np.source_only.end());
+  std::set<int> folded;
+  for (auto [ps, pt] : np.pairs) {
+    const Node& sn = c.source.graph.nodes.at(static_cast<size_t>(ps));
+    const std::string fam = op_family(sn.op_type);
+    auto w = fam == "conv" || fam == "gemm" ? canonical_weight(c.source, sn) : std::nullopt;
+    if (!w || sn.outputs.empty()) continue;
+    if (auto a = channel_affine_after(c.source.graph, sn.outputs[0], w->dim(0), [&](int n) { return unpaired.count(n) > 0; }))
+      folded.insert(a->nodes.begin(), a->nodes.end());
+  }
+  auto computes_constant = [&](const Node& n) {
+    auto it = n.outputs.empty() ? c.trace.index.end() : c.trace.index.find(n.outputs[0]);
+    return it != c.trace.index.end() && c.trace.constant[static_cast<size_t>(it->second)];
+  };
   for (int s : np.source_only) {
     const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
-    if (neutral(n.op_type)) continue;
-    if (n.op_type == "BatchNormalization") {
-      bool after_conv = false;
-      for (auto [ps, pt] : np.pairs) after_conv |= !n.inputs.empty() && c.source.graph.nodes.at(static_cast<size_t>(ps)).outputs[0] == n.inputs[0];
-      if (after_conv) continue;
-    }
+    if (neutral(n.op_type) || folded.count(s) || computes_constant(n)) continue;
     f.findings.push_back({"graph", "op missing in the target", "source " + node_label(n) + " has no counterpart in the target segment", 0.8});
     if (f.source_node < 0) f.source_node = s;
+    // Missing right after a mapped value (an activation the converter dropped after a conv): the
+    // fault belongs to the target op that made that value, not to the next op, whose output shows it.
+    if (f.target_node < 0) f.target_node = producer_of_counterpart(c, n);
   }
   for (int t : np.target_only) {
     const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
@@ -851,6 +902,52 @@ void layout_mismatch_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
   }
 }
 
+namespace {
+
+std::string fault_place(const Fault& f) { return f.summary.substr(f.summary.find(" at ") + 4); }
+
+// One fault per target op: a fused op whose output and pre-activation value both fail (a wrong
+// weight seen before and after its activation) is one fault, its most severe diagnosis first.
+// Repeated findings (the same source op missing from two segments) are said once.
+void merge_faults_at_one_op(std::vector<Fault>& faults) {
+  std::vector<Fault> kept;
+  for (auto& f : faults) {
+    // (Two IR nodes of one op, a fused activation and its op, carry the op's label.)
+    auto same_op = std::find_if(kept.begin(), kept.end(), [&](const Fault& k) {
+      return f.target_node >= 0 && k.target_node >= 0 && fault_place(k) == fault_place(f);
+    });
+    Fault& into = same_op == kept.end() ? kept.emplace_back(std::move(f)) : *same_op;
+    if (same_op != kept.end()) into.findings.insert(into.findings.end(), f.findings.begin(), f.findings.end());
+    std::vector<Finding> unique;
+    for (auto& x : into.findings)
+      if (std::none_of(unique.begin(), unique.end(), [&](const Finding& u) { return u.kind == x.kind && u.detail == x.detail; }))
+        unique.push_back(std::move(x));
+    into.findings = std::move(unique);
+  }
+  faults = std::move(kept);
+}
+
+std::vector<RootCause> group_root_causes(const std::vector<Fault>& faults) {
+  std::vector<RootCause> causes;
+  for (size_t i = 0; i < faults.size(); ++i) {
+    const Fault& f = faults[i];
+    // Crashes and unexplained errors say nothing about a shared cause.
+    const bool groupable = f.category != "crash" && f.category != "numeric";
+    auto it = std::find_if(causes.begin(), causes.end(), [&](const RootCause& c) {
+      return groupable && c.category == f.category && c.kind == f.kind;
+    });
+    if (it == causes.end()) it = causes.insert(causes.end(), RootCause{f.category, f.kind, f.summary, {}});
+    it->faults.push_back(i);
+  }
+  for (auto& c : causes)
+    if (c.faults.size() > 1)
+      c.summary = c.category + ": " + c.kind + " at " + std::to_string(c.faults.size()) + " ops (first " +
+                  fault_place(faults[c.faults[0]]) + ")";
+  return causes;
+}
+
+}  // namespace
+
 Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& trace, const Alignment& al) {
   Ctx c{source, target, trace, al};
   Diagnosis d;
@@ -885,6 +982,8 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     return a.segment.relative() > b.segment.relative();
   });
+  merge_faults_at_one_op(d.faults);
+  d.root_causes = group_root_causes(d.faults);
   return d;
 }
 

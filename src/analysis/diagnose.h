@@ -65,8 +65,17 @@ struct Fault {
   std::map<std::string, std::string> target_attributes, source_attributes;
 };
 
+// Faults that share one cause: the same diagnosis (category and kind) at several ops, as when a
+// converter folds every BatchNorm the same wrong way. Reported once, with every place it shows.
+struct RootCause {
+  std::string category, kind;
+  std::string summary;       // one line: the first fault's, with the count of places
+  std::vector<size_t> faults;  // indexes into Diagnosis::faults, most severe first
+};
+
 struct Diagnosis {
-  std::vector<Fault> faults;  // ranked, most severe first
+  std::vector<Fault> faults;  // ranked, most severe first; one per op (findings of one op merged)
+  std::vector<RootCause> root_causes;  // the faults grouped by cause, in the order of their first fault
   std::vector<std::string> tool_notes;  // producer facts
 };
 

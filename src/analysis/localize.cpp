@@ -1,11 +1,15 @@
 #include "analysis/localize.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <memory>
 
 #include "analysis/accumulated_error.h"
 #include "analysis/model_info.h"
 #include "core/errors.h"
+#include "runtime/interpreter.h"
 
 namespace transfix {
 
@@ -27,19 +31,62 @@ LocalizeResult localize_with_probe(const Model& source, const Model& target, con
   return r;
 }
 
-LocalizeResult localize_models(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& opt) {
-  ProbeInputs probe = next_probe(data, source, target, opt.source_preprocess, opt.target_preprocess);
-  LocalizeResult r = localize_with_probe(source, target, probe, opt);
-  for (int i = 1; i < opt.probes && r.diagnosis.faults.empty(); ++i) {
-    try {
-      probe = next_probe(data, source, target, opt.source_preprocess, opt.target_preprocess);
-    } catch (const InputError&) {
-      break;  // no more samples
+namespace {
+
+// How far the target's outputs are from the source's on one probe: max over outputs paired by
+// position of max |t - s| / max |s| (infinite when a run fails: that probe shows something).
+double output_error(Interpreter& source, Interpreter& target, const ProbeInputs& p) {
+  try {
+    auto s = source.run(p.source);
+    auto t = target.run(p.target);
+    double worst = 0;
+    auto si = s.begin();
+    for (auto ti = t.begin(); ti != t.end() && si != s.end(); ++ti, ++si) {
+      const Tensor a = real_f64(si->second), b = real_f64(ti->second);
+      if (a.numel() != b.numel()) return std::numeric_limits<double>::infinity();
+      worst = std::max(worst, max_abs_diff(a, b.reshaped(a.shape())) / std::max(max_abs(a), 1e-30));
     }
-    const double before = r.seconds;
-    r = localize_with_probe(source, target, probe, opt);
-    r.seconds += before;
+    return worst;
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::infinity();
   }
+}
+
+// Up to `scan` probes from the data, worst first.
+std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& opt) {
+  std::vector<std::pair<double, ProbeInputs>> scored;
+  std::unique_ptr<Interpreter> s, t;
+  for (int i = 0; i < std::max(opt.scan, 1); ++i) {
+    ProbeInputs p;
+    try {
+      p = next_probe(data, source, target, opt.source_preprocess, opt.target_preprocess);
+    } catch (const InputError&) {
+      if (i == 0) throw;  // no usable sample at all
+      break;
+    }
+    if (opt.scan <= 1) return {p};
+    if (!s) s = std::make_unique<Interpreter>(source, InterpreterOptions{Precision::kF32});
+    if (!t) t = std::make_unique<Interpreter>(target, InterpreterOptions{Precision::kF32});
+    const double e = output_error(*s, *t, p);
+    scored.emplace_back(e, std::move(p));
+  }
+  std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<ProbeInputs> out;
+  for (auto& [e, p] : scored) out.push_back(std::move(p));
+  return out;
+}
+
+}  // namespace
+
+LocalizeResult localize_models(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<ProbeInputs> probes = probes_worst_first(source, target, data, opt);
+  LocalizeResult r;
+  for (size_t i = 0; i < probes.size() && static_cast<int>(i) < std::max(opt.probes, 1); ++i) {
+    r = localize_with_probe(source, target, probes[i], opt);
+    if (!r.diagnosis.faults.empty()) break;
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.data_kind = data.kind(), r.data_description = data.description();
   return r;
 }
@@ -79,6 +126,9 @@ nlohmann::json localize_json(const LocalizeResult& r) {
                      {"source_op_names", op_names(source_nodes, p.source_nodes)}});
   nlohmann::json faults = nlohmann::json::array();
   for (const auto& f : r.diagnosis.faults) faults.push_back(fault_json(f));
+  nlohmann::json causes = nlohmann::json::array();
+  for (const auto& c : r.diagnosis.root_causes)
+    causes.push_back({{"category", c.category}, {"kind", c.kind}, {"summary", c.summary}, {"faults", c.faults}});
   nlohmann::json data = nullptr;
   if (!r.data_kind.empty()) data = {{"kind", r.data_kind}, {"description", r.data_description}};
   return {{"schema", "transfix.localize/1"},
@@ -100,6 +150,7 @@ nlohmann::json localize_json(const LocalizeResult& r) {
             {"source_ops_covered", a.source_nodes_covered}}},
           {"passes", a.passes},
           {"faults", faults},
+          {"root_causes", causes},
           {"pairs", pairs},
           {"seconds", r.seconds}};
 }

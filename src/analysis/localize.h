@@ -21,6 +21,9 @@ struct LocalizeOptions {
   // Probe inputs tried in turn until one shows a fault (a fault may change nothing on one input,
   // e.g. ReLU -> ReLU6 where no value exceeds 6).
   int probes = 2;
+  // Samples read first, both models run on each; probes are tried worst first (the largest output
+  // error relative to the source output's scale), so a fault that shows on few inputs is found.
+  int scan = 16;
 };
 
 struct LocalizeResult {

@@ -29,6 +29,7 @@ struct CompareArgs {
   double noise_multiple = 8.0;
   std::optional<double> atol, rtol;
   double max_flip_rate = 0.0;
+  double precision_budget = 2.0;
   std::string report, html;
   bool per_sample = false;
   std::string shard;  // "I/N"
@@ -172,6 +173,7 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
       if (o.kind == "classification") std::cout << ", " << o.conversion_flips << " top-1 changes";
       std::cout << "\n";
     }
+    if (!o.precision_note.empty()) std::cout << "  intended precision: " << o.precision_note << "\n";
     for (const auto& n : o.notes) std::cout << "  adapted: " << n << "\n";
     for (const auto& why : o.reasons)
       if (why.rfind("of this, ", 0) != 0) std::cout << "  - " << why << "\n";  // the split is printed above
@@ -181,7 +183,12 @@ void print_summary(const CompareResult& r, const CompareOptions& opt) {
               << "\n";
   if (r.target_failures) std::cout << "target failed on " << r.target_failures << " of " << r.samples << " samples\n";
   if (!r.error.empty()) std::cout << "error: " << r.error << "\n";
-  std::cout << "verdict: " << verdict_name(r.verdict) << " (exit " << r.exit_code << ")\n";
+  // "EQUIVALENT within int8": what the target intends explains its difference from the source.
+  std::string within;
+  for (const auto& o : r.outputs)
+    if (o.within_intended && o.verdict == Verdict::kEquivalent && r.verdict == Verdict::kEquivalent) within = o.intended_precision;
+  std::cout << "verdict: " << verdict_name(r.verdict) << (within.empty() ? "" : " within " + within) << " (exit " << r.exit_code
+            << ")\n";
 }
 
 void write_reports(nlohmann::json report, const std::string& json_path, const std::string& html_path, bool per_sample) {
@@ -209,6 +216,7 @@ int compare(const CompareArgs& a) {
   opt.noise_multiple = a.noise_multiple;
   opt.atol = a.atol, opt.rtol = a.rtol;
   opt.max_flip_rate = a.max_flip_rate;
+  opt.precision_budget = a.precision_budget;
   if (!a.shard.empty()) std::tie(opt.shard_index, opt.shard_count) = parse_shard(a.shard);
   opt.source_runtime = a.source_runtime, opt.target_runtime = a.target_runtime;
   opt.quant_mode = parse_quant_mode(a.quant_mode);
@@ -262,6 +270,9 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--atol", a->atol, "Absolute tolerance (with --rtol: |t - s| <= atol + rtol |s| replaces the calibrated one)");
   cmd->add_option("--rtol", a->rtol, "Relative tolerance");
   cmd->add_option("--max-flip-rate", a->max_flip_rate, "Fraction of top-1 flips beyond noise allowed (default 0)");
+  cmd->add_option("--precision-budget", a->precision_budget,
+                  "A target meant to run in float16 / int8 / 16x8 may differ by this many times that precision simulated on the source (default 2; 0: judge it as float32)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/compare.md)");
   cmd->add_flag("--per-sample", a->per_sample, "Include per-sample details in the report");
   cmd->add_option("--html", a->html,

@@ -22,6 +22,7 @@ struct LocalizeArgs {
   int threads = 0;
   bool all_pairs = false;
   int probes = 2;
+  int scan = 16;
 };
 
 std::string g(double v) {
@@ -41,6 +42,8 @@ int localize(const LocalizeArgs& a) {
   opt.source_preprocess = a.data.source(), opt.target_preprocess = a.data.target();
   if (a.probes < 1) throw InputError("localize: --probes must be >= 1");
   opt.probes = a.probes;
+  if (a.scan < 1) throw InputError("localize: --scan must be >= 1");
+  opt.scan = a.scan;
   auto data = a.data.factory()(source, &target);
   LocalizeResult r = localize_models(source, target, *data, opt);
   print_localize(r, a.all_pairs);
@@ -56,6 +59,28 @@ int localize(const LocalizeArgs& a) {
 }
 
 }  // namespace
+
+// What one fault is: where (target and source ops), how large, what diagnosis, what repair.
+void print_fault_details(const Fault& f) {
+  if (f.category != "crash") {
+    std::cout << "   target: '" << f.segment.target << "'";
+    if (!f.target_ops.empty()) {
+      std::cout << " from ";
+      for (size_t i = 0; i < f.target_ops.size() && i < 4; ++i) std::cout << (i ? ", " : "") << f.target_ops[i];
+      if (f.target_ops.size() > 4) std::cout << ", ...";
+    }
+    std::cout << "\n   source: '" << f.segment.source << "'";
+    if (!f.source_ops.empty()) {
+      std::cout << " from ";
+      for (size_t i = 0; i < f.source_ops.size() && i < 4; ++i) std::cout << (i ? ", " : "") << f.source_ops[i];
+      if (f.source_ops.size() > 4) std::cout << ", ...";
+    }
+    std::cout << "\n   error introduced here: " << g(f.segment.error) << " (" << g(f.segment.relative())
+              << " of the tensor's scale, " << g(f.segment.noise_units()) << " x noise floor)\n";
+  }
+  for (const auto& x : f.findings) std::cout << "   [" << x.stage << "] " << x.kind << ": " << x.detail << "\n";
+  if (!f.repair.text.empty()) std::cout << "   repair: " << f.repair.text << "\n";
+}
 
 void print_localize(const LocalizeResult& r, bool all_pairs) {
   const Alignment& al = r.alignment;
@@ -74,28 +99,25 @@ void print_localize(const LocalizeResult& r, bool all_pairs) {
     std::cout << "faults: none (every mapped tensor within its noise threshold)\n";
     return;
   }
-  std::cout << "faults: " << r.diagnosis.faults.size() << "\n";
+  const auto& causes = r.diagnosis.root_causes;
+  std::cout << "faults: " << r.diagnosis.faults.size();
+  if (causes.size() != r.diagnosis.faults.size())
+    std::cout << " at as many ops, from " << causes.size() << " root cause" << (causes.size() == 1 ? "" : "s");
+  std::cout << "\n";
   int rank = 0;
-  for (const auto& f : r.diagnosis.faults) {
-    std::cout << ++rank << ". " << f.summary << " (confidence " << g(f.confidence) << ")\n";
-    if (f.category != "crash") {
-      std::cout << "   target: '" << f.segment.target << "'";
-      if (!f.target_ops.empty()) {
-        std::cout << " from ";
-        for (size_t i = 0; i < f.target_ops.size() && i < 4; ++i) std::cout << (i ? ", " : "") << f.target_ops[i];
-        if (f.target_ops.size() > 4) std::cout << ", ...";
+  for (const auto& c : causes) {
+    const Fault& f = r.diagnosis.faults[c.faults[0]];
+    std::cout << ++rank << ". " << c.summary << " (confidence " << g(f.confidence) << ")\n";
+    print_fault_details(f);
+    if (c.faults.size() > 1) {
+      std::cout << "   also at:";
+      for (size_t i = 1; i < c.faults.size() && i < 9; ++i) {
+        const Fault& o = r.diagnosis.faults[c.faults[i]];
+        std::cout << (i > 1 ? "," : "") << " " << o.summary.substr(o.summary.find(" at ") + 4);
       }
-      std::cout << "\n   source: '" << f.segment.source << "'";
-      if (!f.source_ops.empty()) {
-        std::cout << " from ";
-        for (size_t i = 0; i < f.source_ops.size() && i < 4; ++i) std::cout << (i ? ", " : "") << f.source_ops[i];
-        if (f.source_ops.size() > 4) std::cout << ", ...";
-      }
-      std::cout << "\n   error introduced here: " << g(f.segment.error) << " (" << g(f.segment.relative())
-                << " of the tensor's scale, " << g(f.segment.noise_units()) << " x noise floor)\n";
+      if (c.faults.size() > 9) std::cout << ", and " << c.faults.size() - 9 << " more";
+      std::cout << "\n";
     }
-    for (const auto& x : f.findings) std::cout << "   [" << x.stage << "] " << x.kind << ": " << x.detail << "\n";
-    if (!f.repair.text.empty()) std::cout << "   repair: " << f.repair.text << "\n";
   }
 }
 
@@ -110,6 +132,8 @@ void add_localize(CLI::App& app) {
   cmd->add_option("--report", a->report, "Write a JSON report (schema: docs/localize.md)");
   cmd->add_option("--html", a->html, "Write a self-contained HTML report (docs/report.md)");
   cmd->add_option("--probes", a->probes, "Samples tried in turn until one shows a fault (default 2)");
+  cmd->add_option("--scan", a->scan,
+                  "Samples both models run first; probes are tried worst first, by output error (default 16; 1: in data order)");
   cmd->add_flag("--all-pairs", a->all_pairs, "Print every mapped tensor pair");
   cmd->add_option("--threads", a->threads, "Threads (default: all cores)");
   cmd->callback([a] { exit_code() = localize(*a); });

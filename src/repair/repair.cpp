@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "analysis/channel_affine.h"
 #include "analysis/tensor_match.h"
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
@@ -259,23 +260,13 @@ Model restore_weights(const Model& source, const Model& target, const Fault& f, 
   std::vector<double> b(static_cast<size_t>(w.dim(0)), 0.0);
   bool source_bias = sn.has_input(2) && source.graph.initializers.count(sn.inputs[2]);
   if (source_bias) b = real_f64(source.graph.initializers.at(sn.inputs[2])).to_f64_vector();
-  // Fold a source BatchNorm that reads this op's output, unless the target keeps a BatchNorm too.
-  bool target_has_bn = false;
-  for (const auto& n : m.graph.nodes) target_has_bn |= n.op_type == "BatchNormalization" && !n.inputs.empty() && n.inputs[0] == tn.outputs[0];
-  for (const auto& bn : source.graph.nodes) {
-    if (target_has_bn || bn.op_type != "BatchNormalization" || bn.inputs.empty() || bn.inputs[0] != sn.outputs[0]) continue;
-    auto get = [&](size_t i) { return source.graph.initializers.at(bn.inputs.at(i)).to_f64_vector(); };
-    auto g = get(1), beta = get(2), mean = get(3), var = get(4);
-    const double eps = bn.attr_float("epsilon", 1e-5);
-    const int64_t per = w.numel() / w.dim(0);
-    for (int64_t o = 0; o < w.dim(0); ++o) {
-      const size_t i = static_cast<size_t>(o);
-      const double k = g[i] / std::sqrt(var[i] + eps);
-      for (int64_t j = 0; j < per; ++j) w.mutable_data<double>()[o * per + j] *= k;
-      b[i] = (b[i] - mean[i]) * k + beta[i];
+  // Fold the source's per-channel affine ops after this op (a BatchNorm, or an importer's scale and
+  // shift for one), unless the target keeps such ops after its own.
+  if (!channel_affine_after(m.graph, tn.outputs[0], w.dim(0)))
+    if (auto affine = channel_affine_after(source.graph, sn.outputs[0], w.dim(0))) {
+      fold_channel_affine(*affine, w, b);
+      source_bias = true;
     }
-    source_bias = true;
-  }
   // Into the target's layout.
   const std::string layout = tn.attr_string("weight_layout", "OIHW");
   if (tn.op_type == "Conv" && layout == "OHWI") w = permute(w, {0, 2, 3, 1});
@@ -524,6 +515,35 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
     if (r.rounds == 1) r.first = loc;
     r.last = loc;
     bool progress = false;
+    // A root cause at several ops (every folded bias off the same way) is fixed at all of them at
+    // once: one at a time, each fix may not show at the outputs while the others remain.
+    for (const auto& cause : loc.diagnosis.root_causes) {
+      if (cause.faults.size() < 2 || elapsed() >= opt.max_seconds) continue;
+      const Fault& first = loc.diagnosis.faults[cause.faults[0]];
+      if (first.repair.action.empty() || first.repair.action == "splice-source") continue;
+      const std::string key = cause.summary + "|" + first.repair.action;
+      if (tried.count(key)) continue;
+      AppliedFix fix{cause.summary, first.repair.action, first.repair.text + " (and at every other op of this cause)", false, "", current, {}};
+      try {
+        Model candidate = r.repaired;
+        for (size_t i : cause.faults) candidate = apply_fix(source, candidate, loc.diagnosis.faults[i], opt);
+        fix.after = score(source, candidate, samples, ref);
+        if (fix.after.better_than(current)) {
+          fix.kept = true, current = fix.after, r.repaired = std::move(candidate);
+        } else {
+          fix.why = "no measurable improvement (" + fix.after.describe() + ")";
+        }
+      } catch (const std::exception& e) {
+        fix.why = e.what();
+      }
+      if (!fix.kept) tried.insert(key);
+      r.fixes.push_back(fix);
+      if (fix.kept) {
+        progress = true;
+        break;
+      }
+    }
+    if (progress) continue;  // re-localize on the changed model
     for (const auto& f : loc.diagnosis.faults) {
       if (elapsed() >= opt.max_seconds) break;
       const std::string key = f.summary + "|" + f.repair.action;

@@ -521,8 +521,19 @@
     return section('outputs', 'Outputs',
       table(['output', 'kind', 'verdict', { label: 'max abs error', num: 1 }, { label: 'noise floor', num: 1 }, { label: '× noise', num: 1 },
         { label: 'tolerance', num: 1 }, { label: 'cosine', num: 1 }, { label: 'SNR dB', num: 1 }, 'labels', 'why'], rows, { id: 'outputs-table' }),
+      intendedPrecision(c),
       quantizationSplit(c),
       crashes.length ? el('ul', { id: 'crashes' }, crashes) : null);
+  }
+
+  // Targets meant to run in float16 / int8 / 16x8: judged against that precision simulated on the source.
+  function intendedPrecision(c) {
+    const items = (c.outputs || []).filter((o) => o.intended_precision).map((o) =>
+      el('li', {}, badge(o.verdict), ' ', el('code', { text: o.source_name }), ': ',
+        o.intended_precision.note));
+    if (!items.length) return null;
+    return el('div', {}, el('h3', { text: 'Intended precision: the budget the target is judged against' }),
+      el('ul', { id: 'intended-precision' }, items));
   }
 
   // Quantized targets: the target's error split by its float twin (docs/compare.md).
