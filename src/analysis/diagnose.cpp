@@ -586,6 +586,21 @@ bool neutral(const std::string& op) { return op_family(op) == "layout"; }
 
 bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layout);
 
+// A source ReLU / Clip whose bounds the target value's quantized range enforces (TOCO writes a
+// uint8 MobileNet's ReLU6 only as its conv outputs' range [0, 6]): not missing. Within a step.
+bool clamped_by_target_range(const Ctx& c, const Node& n, const std::string& target_value) {
+  if (n.op_type != "Relu" && n.op_type != "Clip") return false;
+  const ValueInfo* v = c.target.graph.find_value_info(target_value);
+  if (!v || !v->quant || v->quant->scale.size() != 1 || !is_integer(v->dtype)) return false;
+  const auto [qmin, qmax] = integer_range(v->dtype);
+  const double step = v->quant->scale[0], zp = v->quant->zero_point.empty() ? 0.0 : static_cast<double>(v->quant->zero_point[0]);
+  const double lo = step * (qmin - zp), hi = step * (qmax - zp);
+  const std::string sig = activation_signature(c.source, n);  // "clip(0, 6)", "clip(0, inf)"
+  double clip_lo = 0, clip_hi = INFINITY;
+  if (n.op_type == "Clip" && std::sscanf(sig.c_str(), "clip(%lf, %lf)", &clip_lo, &clip_hi) < 1) return false;
+  return lo >= clip_lo - step && (std::isinf(clip_hi) || hi <= clip_hi + step);
+}
+
 // The target op that makes the counterpart of source op `n`'s data input (-1: none mapped).
 int producer_of_counterpart(const Ctx& c, const Node& n) {
   if (n.inputs.empty()) return -1;
@@ -618,7 +633,7 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   };
   for (int s : np.source_only) {
     const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
-    if (neutral(n.op_type) || folded.count(s) || computes_constant(n)) continue;
+    if (neutral(n.op_type) || folded.count(s) || computes_constant(n) || clamped_by_target_range(c, n, f.segment.target)) continue;
     f.findings.push_back({"graph", "op missing in the target", "source " + node_label(n) + " has no counterpart in the target segment", 0.8});
     if (f.source_node < 0) f.source_node = s;
     // Missing right after a mapped value (an activation the converter dropped after a conv): the
@@ -692,7 +707,8 @@ void decide_category(const Ctx& c, Fault& f) {
   const bool at_input = touches_graph_input(c, seg, false);
   const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
   const bool channels_at_input = pr && pr->kind.find("input channels") != std::string::npos && touches_graph_input(c, seg, true);
-  if ((at_input && (gr || only_target_ops)) || channels_at_input) {
+  // (Weights that differ at the first op are a parameter fault, not the input contract.)
+  if ((at_input && (gr || only_target_ops) && !pr) || channels_at_input) {
     f.category = "input";
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;
@@ -932,17 +948,27 @@ std::vector<RootCause> group_root_causes(const std::vector<Fault>& faults) {
   for (size_t i = 0; i < faults.size(); ++i) {
     const Fault& f = faults[i];
     // Crashes and unexplained errors say nothing about a shared cause.
+    // Weights and biases that differ from the source's at many ops (other weights, a retrained or
+    // re-exported model) are one cause whatever each op's difference looks like.
     const bool groupable = f.category != "crash" && f.category != "numeric";
     auto it = std::find_if(causes.begin(), causes.end(), [&](const RootCause& c) {
-      return groupable && c.category == f.category && c.kind == f.kind;
+      return groupable && c.category == f.category && (c.kind == f.kind || f.category == "parameters");
     });
     if (it == causes.end()) it = causes.insert(causes.end(), RootCause{f.category, f.kind, f.summary, {}});
     it->faults.push_back(i);
   }
-  for (auto& c : causes)
-    if (c.faults.size() > 1)
-      c.summary = c.category + ": " + c.kind + " at " + std::to_string(c.faults.size()) + " ops (first " +
-                  fault_place(faults[c.faults[0]]) + ")";
+  for (auto& c : causes) {
+    if (c.faults.size() < 2) continue;
+    std::map<std::string, int> kinds;
+    for (size_t i : c.faults) ++kinds[faults[i].kind];
+    std::string what = c.kind;
+    if (kinds.size() > 1) {  // "weights differ (17), weights rescaled per output channel (2)"
+      c.kind = "weights differ";
+      what = "";
+      for (const auto& [k, n] : kinds) what += (what.empty() ? "" : ", ") + k + " (" + std::to_string(n) + ")";
+    }
+    c.summary = c.category + ": " + what + " at " + std::to_string(c.faults.size()) + " ops (first " + fault_place(faults[c.faults[0]]) + ")";
+  }
   return causes;
 }
 

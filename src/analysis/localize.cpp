@@ -7,9 +7,11 @@
 #include <memory>
 
 #include "analysis/accumulated_error.h"
+#include "analysis/intended_precision.h"
 #include "analysis/model_info.h"
 #include "core/errors.h"
 #include "runtime/interpreter.h"
+#include "runtime/quant_simulation.h"
 
 namespace transfix {
 
@@ -52,10 +54,15 @@ double output_error(Interpreter& source, Interpreter& target, const ProbeInputs&
   }
 }
 
-// Up to `scan` probes from the data, worst first.
+// Up to `scan` probes from the data, worst first. A target that rounds its activations is worst
+// where they clip (intended): an integer model is scored by its float twin (its weights and graph,
+// nothing rounded), other such targets (ONNX QDQ) are taken in data order.
 std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& target, Dataset& data, const LocalizeOptions& opt) {
   std::vector<std::pair<double, ProbeInputs>> scored;
   std::unique_ptr<Interpreter> s, t;
+  std::unique_ptr<Model> twin;
+  const bool integer = has_quantized_ops(target);
+  const bool in_order = !integer && intended_precision(target).activations_in_graph;
   for (int i = 0; i < std::max(opt.scan, 1); ++i) {
     ProbeInputs p;
     try {
@@ -65,8 +72,15 @@ std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& ta
       break;
     }
     if (opt.scan <= 1) return {p};
+    if (in_order) {
+      scored.emplace_back(0.0, std::move(p));
+      continue;
+    }
     if (!s) s = std::make_unique<Interpreter>(source, InterpreterOptions{Precision::kF32});
-    if (!t) t = std::make_unique<Interpreter>(target, InterpreterOptions{Precision::kF32});
+    if (!t) {
+      if (integer) twin = std::make_unique<Model>(float_twin_model(target));
+      t = std::make_unique<Interpreter>(twin ? *twin : target, InterpreterOptions{Precision::kF32});
+    }
     const double e = output_error(*s, *t, p);
     scored.emplace_back(e, std::move(p));
   }
