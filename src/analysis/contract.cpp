@@ -1,6 +1,7 @@
 #include "analysis/contract.h"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <cstring>
 
@@ -75,6 +76,37 @@ ValuePairing pair_values(const std::vector<ValueInfo>& source, const std::vector
         src_used[s] = tgt_used[t] = true;
         break;
       }
+  // Then by shape: a target value whose dims (in any order: layouts differ) only one unpaired source
+  // value has, and no other unpaired target value has either.
+  auto dims = [](const ValueInfo& v) -> std::optional<Shape> {
+    if (!v.has_shape || v.shape.empty()) return std::nullopt;
+    Shape d = v.shape;
+    for (auto& x : d)
+      if (x < 0) x = 1;  // a dynamic batch matches any (dims of 1 are dropped below)
+    d.erase(std::remove(d.begin(), d.end(), 1), d.end());
+    if (d.empty()) return std::nullopt;  // one element: says nothing
+    std::sort(d.begin(), d.end());
+    return d;
+  };
+  for (size_t t = 0; t < target.size(); ++t) {
+    const auto td = dims(target[t]);
+    if (tgt_used[t] || !td) continue;
+    std::vector<size_t> same_src, same_tgt;
+    for (size_t i = 0; i < source.size(); ++i)
+      if (!src_used[i] && dims(source[i]) == td) same_src.push_back(i);
+    for (size_t i = 0; i < target.size(); ++i)
+      if (!tgt_used[i] && dims(target[i]) == td) same_tgt.push_back(i);
+    if (same_src.size() == 1 && same_tgt.size() == 1) {
+      p.pairs.emplace_back(same_src[0], t);
+      src_used[same_src[0]] = tgt_used[t] = true;
+      p.notes.push_back(std::string("target ") + what + " '" + target[t].name + "' <- source " + what + " '" +
+                        source[same_src[0]].name + "' (by shape " + shape_str(target[t].shape) + ")");
+    } else if ((same_src.size() > 1 || same_tgt.size() > 1) && same_tgt.front() == t) {
+      p.notes.push_back(std::to_string(same_tgt.size()) + " target " + what + "s and " + std::to_string(same_src.size()) +
+                        " source " + what + "s share the shape " + shape_str(target[t].shape) +
+                        ": paired by position, which may be wrong (ambiguous)");
+    }
+  }
   size_t s = 0;
   for (size_t t = 0; t < target.size(); ++t) {
     if (tgt_used[t]) continue;

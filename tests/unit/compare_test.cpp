@@ -90,6 +90,30 @@ TEST(Contract, PairsByNameThenPosition) {
   EXPECT_EQ(p.notes.size(), 1u);
 }
 
+// A detector's three outputs, renamed and reordered by its converter (TFLite's Identity, Identity_1,
+// Identity_2): paired by their shapes, each said; two outputs of one shape are ambiguous, and said so.
+TEST(Contract, PairsByShapeWhenNamesDiffer) {
+  std::vector<ValueInfo> src = {info("boxes", DType::kF32, {-1, 14}), info("scores", DType::kF32, {-1, 2}),
+                                info("landmarks", DType::kF32, {-1, 10})};
+  std::vector<ValueInfo> tgt = {info("Identity", DType::kF32, {1, 2}), info("Identity_1", DType::kF32, {1, 10}),
+                                info("Identity_2", DType::kF32, {1, 14})};
+  ValuePairing p = pair_values(src, tgt, "output");
+  ASSERT_EQ(p.pairs.size(), 3u);
+  EXPECT_EQ(p.pairs[0], (std::pair<size_t, size_t>{0, 2}));
+  EXPECT_EQ(p.pairs[1], (std::pair<size_t, size_t>{1, 0}));
+  EXPECT_EQ(p.pairs[2], (std::pair<size_t, size_t>{2, 1}));
+  ASSERT_EQ(p.notes.size(), 3u);
+  EXPECT_NE(p.notes[0].find("(by shape [1, 2])"), std::string::npos) << p.notes[0];
+
+  std::vector<ValueInfo> twins = {info("a", DType::kF32, {1, 4}), info("b", DType::kF32, {1, 4})};
+  std::vector<ValueInfo> renamed = {info("y", DType::kF32, {1, 4}), info("z", DType::kF32, {1, 4})};
+  ValuePairing q = pair_values(twins, renamed, "output");
+  ASSERT_EQ(q.pairs.size(), 2u);
+  bool ambiguous = false;
+  for (const auto& n : q.notes) ambiguous |= n.find("ambiguous") != std::string::npos;
+  EXPECT_TRUE(ambiguous);
+}
+
 TEST(Contract, TransposesNchwToNhwc) {
   Tensor x = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5}, {1, 3, 1, 2});  // C=3, H=1, W=2
   std::vector<std::string> notes;
