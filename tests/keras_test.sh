@@ -49,6 +49,25 @@ for model in "$T"/cases/*.h5; do
   [[ -f $T/cases/$name.out$i.npy ]] && fail "$name: model has $i outputs, the reference more"
 done
 
+# Architecture JSON + weights under other names (as hls4ml and many repositories ship them): the JSON
+# alone finds MODEL_weights.h5 beside it, the weights file alone finds MODEL.json, an explicit pair is
+# ARCH.json+WEIGHTS.h5; each gives the reference outputs, and compare takes the pair on either side.
+mkdir -p "$T/hls" "$T/pair"
+cp "$T/cases/weights_only.h5" "$T/hls/model_weights.h5"; cp "$T/cases/weights_only.json" "$T/hls/model.json"
+cp "$T/cases/weights_only.h5" "$T/pair/w.h5"; cp "$T/cases/weights_only.json" "$T/pair/arch.json"
+pair_inputs=()
+for i in 0 1 2; do [[ -f $T/cases/weights_only.in$i.npy ]] && pair_inputs+=(-i "$T/cases/weights_only.in$i.npy"); done
+for spec in "$T/hls/model.json" "$T/hls/model_weights.h5" "$T/pair/arch.json+$T/pair/w.h5"; do
+  rm -rf "$T/pair.out"
+  if "$TF" run "$spec" "${pair_inputs[@]}" -o "$T/pair.out" >"$T/log" 2>&1 && first=$(ls "$T/pair.out" | head -1) &&
+     res=$("$BUILD/tests/npy_close" "$T/pair.out/$first" "$T/cases/weights_only.out0.npy" --rel 1e-5); then
+    ok "json+weights ${spec#$T/}: $res"
+  else fail "json+weights ${spec#$T/}: $(tail -1 "$T/log")"; fi
+done
+check json-weights-compare 0 'verdict: EQUIVALENT' -- "$TF" compare "$T/hls/model.json" "$T/pair/arch.json+$T/pair/w.h5" --random 2
+rm "$T/pair/w.h5"; cp "$T/cases/weights_only.json" "$T/pair/lonely.json"
+check json-without-weights 2 'lonely.json: a Keras architecture JSON needs its weights: none found beside it' -- "$TF" inspect "$T/pair/lonely.json"
+
 # Provenance and input contract.
 check format 0 '^keras$' -- $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["format"])' "$T/convolutions.json"
 check contract-range 0 'input_contract.image.value_range = 0,255' -- "$TF" inspect "$T/cases/preprocessing_lambda.h5"

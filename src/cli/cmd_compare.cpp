@@ -10,6 +10,7 @@
 
 #include "analysis/compare.h"
 #include "cli/commands.h"
+#include "formats/model_io.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "report/html_report.h"
@@ -207,7 +208,7 @@ int compare(const CompareArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   a.data.check("compare");
   for (const auto* p : {&a.source, &a.target})
-    if (!fs::exists(*p)) throw InputError("compare: '" + *p + "' does not exist");
+    if (!model_exists(*p)) throw InputError("compare: '" + *p + "' does not exist");
   CompareOptions opt;
   opt.source_preprocess = a.data.source();
   opt.target_preprocess = a.data.target();

@@ -36,7 +36,7 @@ int localize(const LocalizeArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   a.data.check("localize");
   for (const auto* p : {&a.source, &a.target})
-    if (!std::filesystem::exists(*p)) throw InputError("localize: '" + *p + "' does not exist");
+    if (!model_exists(*p)) throw InputError("localize: '" + *p + "' does not exist");
   Model source = load_model(a.source), target = load_model(a.target);
   LocalizeOptions opt;
   opt.source_preprocess = a.data.source(), opt.target_preprocess = a.data.target();

@@ -47,7 +47,7 @@ int repair(const RepairArgs& a) {
   a.data.check("repair");
   if (!a.dry_run && a.output.empty()) throw InputError("repair: -o FIXED is required (or --dry-run)");
   for (const auto* p : {&a.source, &a.target})
-    if (!fs::exists(*p)) throw InputError("repair: '" + *p + "' does not exist");
+    if (!model_exists(*p)) throw InputError("repair: '" + *p + "' does not exist");
   if (!a.dry_run && (same_file(a.output, a.source) || same_file(a.output, a.target)))
     throw InputError("repair: refusing to write over an input model");
   if (a.samples < 1) throw InputError("repair: --samples must be >= 1");

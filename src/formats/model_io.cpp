@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "core/errors.h"
 #include "formats/keras/keras_reader.h"
@@ -77,7 +80,35 @@ const char* model_format_name(ModelFormat f) {
   }
 }
 
+// A Keras model given as its architecture JSON and its weights: "ARCH.json+WEIGHTS.h5" (both files
+// exist), or ARCH.json alone with one weights file beside it (ARCH_weights.h5, ARCH.weights.h5,
+// ARCH.h5), as hls4ml and many repositories ship them. nullopt when `path` is neither.
+std::optional<std::pair<std::string, std::string>> keras_json_and_weights(const std::string& path) {
+  std::error_code ec;
+  const size_t plus = path.rfind('+');
+  if (plus != std::string::npos && !fs::exists(path, ec)) {
+    const std::string arch = path.substr(0, plus), weights = path.substr(plus + 1);
+    if (lower_extension(arch) == ".json" && fs::is_regular_file(arch, ec) && fs::is_regular_file(weights, ec))
+      return std::make_pair(arch, weights);
+    return std::nullopt;
+  }
+  if (lower_extension(path) != ".json" || !fs::is_regular_file(path, ec)) return std::nullopt;
+  const fs::path p(path);
+  const std::string stem = (p.parent_path() / p.stem()).string();
+  std::vector<std::string> found;
+  for (const char* suffix : {"_weights.h5", ".weights.h5", ".h5", "_weights.hdf5", ".hdf5"})
+    if (fs::is_regular_file(stem + suffix, ec)) found.push_back(stem + suffix);
+  if (found.size() != 1)
+    throw InputError(path + ": a Keras architecture JSON needs its weights: " +
+                     (found.empty() ? std::string("none found beside it (") + fs::path(stem).filename().string() +
+                                          "_weights.h5, .weights.h5 or .h5)"
+                                    : std::to_string(found.size()) + " candidates beside it") +
+                     "; give the pair as " + path + "+WEIGHTS.h5");
+  return std::make_pair(path, found[0]);
+}
+
 ModelFormat detect_model_format(const std::string& path) {
+  if (keras_json_and_weights(path)) return ModelFormat::kKeras;
   std::error_code ec;
   auto st = fs::status(path, ec);
   if (ec || !fs::exists(st)) throw InputError(path + ": no such file");
@@ -95,7 +126,22 @@ ModelFormat detect_model_format(const std::string& path) {
   return looks_like_onnx(head) ? ModelFormat::kOnnx : ModelFormat::kUnknown;
 }
 
+bool model_exists(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) return true;
+  try {
+    return keras_json_and_weights(path).has_value();
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 Model load_model(const std::string& path) {
+  if (auto pair = keras_json_and_weights(path)) {
+    Model m = read_keras(pair->second, pair->first);
+    m.path = path;
+    return m;
+  }
   ModelFormat f = detect_model_format(path);
   switch (f) {
     case ModelFormat::kOnnx: return read_onnx(path);
@@ -106,7 +152,7 @@ Model load_model(const std::string& path) {
         throw UnsupportedError(path + ": Keras v3 .keras archives are not supported (save as .h5)", "Keras");
       return read_keras(path);
     case ModelFormat::kUnknown:
-      throw InputError(path + ": unrecognized model format (supported: .onnx, .tflite, Keras .h5)");
+      throw InputError(path + ": unrecognized model format (supported: .onnx, .tflite, TorchScript .pt, Keras .h5 or ARCH.json+WEIGHTS.h5)");
     default:
       throw UnsupportedError(path + ": " + model_format_name(f) + " models are not yet supported", model_format_name(f));
   }

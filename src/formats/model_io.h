@@ -19,6 +19,9 @@ ModelFormat detect_model_format(const std::string& path);
 // reader; InputError "unrecognized model format" for anything else.
 Model load_model(const std::string& path);
 
+// Whether `path` names a model that exists: a file or directory, or a Keras ARCH.json+WEIGHTS.h5 pair.
+bool model_exists(const std::string& path);
+
 // Writes a model in the format of the path's extension (.onnx). Other extensions: UnsupportedError.
 // Never overwrites the file the model was read from (InputError).
 void save_model(const Model& model, const std::string& path);

@@ -264,8 +264,16 @@ json KerasReader::load_config() {
     source = "model_config attribute";
   } else {
     std::string json_path = arch_;
-    if (json_path.empty()) json_path = (fs::path(label_).parent_path() / (fs::path(label_).stem().string() + ".json")).string();
     std::error_code ec;
+    if (json_path.empty()) {  // X.json beside X.h5, X_weights.h5 or X.weights.h5
+      std::string stem = fs::path(label_).stem().string();
+      const fs::path dir = fs::path(label_).parent_path();
+      json_path = (dir / (stem + ".json")).string();
+      for (const std::string suffix : {"_weights", ".weights"})
+        if (!fs::is_regular_file(json_path, ec) && stem.size() > suffix.size() &&
+            stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
+          json_path = (dir / (stem.substr(0, stem.size() - suffix.size()) + ".json")).string();
+    }
     if (!fs::is_regular_file(json_path, ec))
       fail("no model_config attribute (a weights-only file?) and no architecture JSON " + json_path +
            " (save model.to_json() there)");
