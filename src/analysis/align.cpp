@@ -291,6 +291,7 @@ class ForcedRun : public Observer {
 
   void on_value(const std::string& name, const Tensor& value, const Node* producer) override {
     shapes[name] = value.shape();
+    note_dynamic_quantization(name, value, producer);
     TargetValue& tv = values[name];
     tv.order = static_cast<int>(order.size());
     order.push_back(name);
@@ -319,6 +320,7 @@ class ForcedRun : public Observer {
     value_step_[name] = grid_;
     weight_bound_ = stored_weight_bound(producer);  // (sets weight_sigma_, as the next one does)
     weight_bound_ = std::max(weight_bound_, weight_rounding_bound(producer));
+    weight_bound_ = std::max(weight_bound_, integer_product_bound(producer));
     input_rounding_ = input_rounding_bound(producer, value_max_[name]);
     // (The interpreter may widen float16 values to float32: in a model that computes in float16 every
     // float value is judged against the fp16 noise too.)
@@ -439,6 +441,79 @@ class ForcedRun : public Observer {
     const std::string& op = producer->op_type;
     const double lipschitz = op == "Softmax" ? 2 * output_max : op == "Sigmoid" ? 0.25 : op == "Mul" ? other_max : 1.0;
     return lipschitz * half_step;
+  }
+
+  // ONNX Runtime's dynamic quantization: DynamicQuantizeLinear rounds a float value x to an 8-bit grid
+  // over its own range at run time; a ConvInteger / MatMulInteger (lowered by the reader to a float64
+  // op on centred integers) multiplies it by int8 weights; Cast and a Mul by x_scale * w_scale bring it
+  // back to real numbers. Each run's scale is recorded with the largest |x| it came from.
+  void note_dynamic_quantization(const std::string& name, const Tensor& value, const Node* producer) {
+    if (!producer || producer->op_type != "DynamicQuantizeLinear" || producer->outputs.size() < 2 || name != producer->outputs[1])
+      return;
+    if (value.numel() != 1) return;
+    auto x = value_max_.find(producer->inputs.at(0));
+    dynamic_[producer->outputs[0]] = {real_f64(value).data<double>()[0], x == value_max_.end() ? 0.0 : x->second};
+  }
+  struct DynamicInput {
+    double step = 0, max_abs = 0;
+  };
+
+  // The error a real-valued result of such an integer product carries, reached from `producer` back
+  // through Add / Mul / Cast: with K products per output, weights off by half their step s_w and
+  // inputs by half their step s_x (uniform, independent), six standard deviations of the sum:
+  // 6 sqrt(K / 12) s_w (max|x| + s_x max|w_q|). 0 when the value is not such a result.
+  double integer_product_bound(const Node* producer) const {
+    if (trace_.quantized || dynamic_.empty()) return 0.0;
+    const Node* n = producer;
+    double w_step = 0;  // from the Mul by x_scale * w_scale on the way
+    for (int hops = 0; n && hops < 4; ++hops) {
+      if (n->op_type == "Cast" && n->attr_int("to", 0) == 6 && !n->inputs.empty())  // to int32: the product's end
+        if (const Node* p = producer_of(n->inputs[0]); p && (p->op_type == "Conv" || p->op_type == "MatMul"))
+          return lowered_product_bound(*n, w_step);
+      if (n->op_type != "Add" && n->op_type != "Mul" && n->op_type != "Cast") return 0.0;
+      const Node* next = nullptr;
+      for (const auto& in : n->inputs) {
+        const Node* p = producer_of(in);
+        if (!p) continue;
+        if (n->op_type == "Mul" && p->op_type == "Mul") w_step = std::max(w_step, weight_scale_of(*p));
+        if (p->op_type == "Cast" || p->op_type == "Mul" || p->op_type == "Add") next = next ? next : p;
+      }
+      n = next;
+    }
+    return 0.0;
+  }
+  // The constant factor of x_scale * w_scale (its largest value).
+  double weight_scale_of(const Node& mul) const {
+    double m = 0;
+    for (const auto& in : mul.inputs)
+      if (const Tensor* t = constant_value(in))
+        for (double v : real_f64(*t).to_f64_vector()) m = std::max(m, std::fabs(v));
+    return m;
+  }
+  double lowered_product_bound(const Node& final_cast, double w_step) const {
+    const Node* op = producer_of(final_cast.inputs.at(0));
+    if (!op || op->inputs.size() < 2 || w_step <= 0) return 0.0;
+    const Tensor* w = constant_value(op->inputs[1]);  // centred integer weights, float64
+    std::string x = op->inputs[0];                    // Sub(Cast(x_q), zp) back to x_q
+    for (int hops = 0; hops < 3 && !dynamic_.count(x); ++hops) {
+      const Node* p = producer_of(x);
+      if (!p || p->inputs.empty()) break;
+      x = p->inputs[0];
+    }
+    auto d = dynamic_.find(x);
+    if (!w || w->rank() < 1 || d == dynamic_.end()) return 0.0;
+    const double fan_in = static_cast<double>(w->numel()) / static_cast<double>(std::max<int64_t>(op->op_type == "MatMul" ? w->dim(-1) : w->dim(0), 1));
+    return 6.0 * std::sqrt(fan_in / 12.0) * w_step * (d->second.max_abs + d->second.step * max_abs(real_f64(*w)));
+  }
+  const Node* producer_of(const std::string& value) const {
+    auto it = values.find(value);
+    if (it == values.end() || it->second.producer < 0) {
+      for (const Node& n : g_.nodes)  // a constant-only value (not observed as data)
+        for (const auto& o : n.outputs)
+          if (o == value) return &n;
+      return nullptr;
+    }
+    return &g_.nodes[static_cast<size_t>(it->second.producer)];
   }
 
   // What a float convolution or fully connected layer adds because of how its converter stored its
@@ -789,7 +864,8 @@ class ForcedRun : public Observer {
   std::unordered_map<std::string, std::optional<StoredWeightInfo>> stored_weights_;  // float ops' weights, by name
   std::unordered_map<std::string, Tensor> derived_constants_;  // values computed from constants only
   double weight_sigma_ = 0;
-  double input_rounding_ = 0;  // error the producer adds by reading rounded inputs (input_rounding_bound)  // one standard deviation of the producer's integer weight rounding (0: none)
+  double input_rounding_ = 0;  // error the producer adds by reading rounded inputs (input_rounding_bound)
+  std::unordered_map<std::string, DynamicInput> dynamic_;  // DynamicQuantizeLinear's x_q -> its step and max |x|  // one standard deviation of the producer's integer weight rounding (0: none)
   std::unordered_map<std::string, WeightStats> weight_stats_;  // by weight tensor name
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor

@@ -62,7 +62,8 @@ std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& ta
   std::unique_ptr<Interpreter> s, t;
   std::unique_ptr<Model> twin;
   const bool integer = has_quantized_ops(target);
-  const bool in_order = !integer && intended_precision(target).activations_in_graph;
+  const IntendedPrecision precision = intended_precision(target);  // (dynamic ranges never clip)
+  const bool in_order = !integer && precision.activations_in_graph && precision.kind != PrecisionKind::kDynamicInt8;
   for (int i = 0; i < std::max(opt.scan, 1); ++i) {
     ProbeInputs p;
     try {
