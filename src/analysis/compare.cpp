@@ -605,7 +605,8 @@ CompareResult compare_models(const std::string& source_path, const std::string& 
     }
   }
   const IntendedPrecision precision = tgt.ok ? intended_precision(*tgt.model) : IntendedPrecision{};
-  if (precision.reduced() && opt.precision_budget > 0 && !has_quantized_ops(*src.model)) {
+  // (A source already in a reduced precision, an int8 -> int8 tool say, rounds as the target does.)
+  if (precision.reduced() && opt.precision_budget > 0 && !intended_precision(*src.model).reduced()) {
     try {
       // Activations are rounded where the graph says so, or by a native runtime's kernels (TFLite's
       // hybrid ones); transfix's interpreter runs dequantized weights in float.
