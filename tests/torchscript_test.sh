@@ -24,7 +24,7 @@ source "$ROOT/tests/lib.sh"
 if ! TRANSFIX_CACHE=$CACHE /usr/bin/python3 "$ROOT/tools/make_torchscript_models.py" >"$T/gen.log" 2>&1; then
   echo "SKIP hand-made TorchScript models: /usr/bin/python3 with torch could not write them:"; tail -3 "$T/gen.log"
 else
-  for m in resample norms pools shapes scripted adaptive_odd padding; do
+  for m in resample norms pools shapes scripted adaptive_odd padding runtime_shapes; do
     check "libtorch-$m" 0 "^ok" -- "$REF" check "$TS/$m.pt" "$TS/${m}_input.npy"
   done
   # An op without a lowering: exit 2 naming the op and the module it sits in.

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VERSION = "9"
+VERSION = "10"
 
 
 class Resample(nn.Module):
@@ -162,6 +162,21 @@ class Unsupported(nn.Module):
         return self.block(x)
 
 
+class RuntimeShapes(nn.Module):
+    """Arguments taken from x.shape when the model runs: F.layer_norm(y, y.shape[-2:]) (no weight),
+    interpolate to twice x's size, view(y.size(0), -1). The traced graph keeps them as aten::size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = F.layer_norm(y, y.shape[-2:])
+        y = F.interpolate(y, size=(x.shape[2] * 2, x.shape[3] * 2), mode="nearest")
+        return y.view(y.size(0), -1)
+
+
 class Roll(nn.Module):
     def forward(self, x):
         return torch.roll(x, 1, dims=2)
@@ -175,6 +190,7 @@ MODELS = {  # name: (module, input shape, trace?)
     "scripted": (Scripted, (1, 3, 9, 9), False),
     "adaptive_odd": (AdaptiveOdd, (1, 4, 11, 13), True),
     "padding": (Padding, (1, 3, 12, 9), True),
+    "runtime_shapes": (RuntimeShapes, (1, 3, 10, 12), True),
     "unsupported": (Unsupported, (1, 3, 5, 5), True),
 }
 

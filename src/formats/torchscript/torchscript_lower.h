@@ -33,6 +33,7 @@ class Lowering {
   size_t num_inputs() const { return node_->inputs.size(); }
   size_t num_outputs() const { return node_->outputs.size(); }
   const Sym& sym(size_t i) const;
+  const Sym& sym_at(int id) const { return syms_.at(static_cast<size_t>(id)); }  // a list item's symbol
   // A value that exists only in the lowering (e.g. one piece of an aten::chunk list); returns its id.
   int new_tensor_value(const std::string& name, DType dtype, int64_t rank = -1);
   bool is_none(size_t i) const;

@@ -171,13 +171,21 @@ void instance_norm(L& l) {
   l.result("Identity", {group_normalize(l, x, "", eps, dt)}, {}, dt, l.rank(0));
 }
 
-// aten::layer_norm(input, normalized_shape, weight, bias, eps, cudnn_enable)
+// aten::layer_norm(input, normalized_shape, weight, bias, eps, cudnn_enable). normalized_shape may be
+// computed when the model runs (F.layer_norm(x, x.shape[-2:])): the op needs only its length (the
+// trailing dims normalized), and without a weight a scale of 1 broadcasts over whatever they are.
 void layer_norm(L& l) {
-  std::vector<int64_t> shape = l.get_ints(1);
-  int64_t k = static_cast<int64_t>(shape.size());
+  const Sym& dims = l.sym(1);
+  const bool known = dims.kind != Sym::Kind::kList || std::all_of(dims.items.begin(), dims.items.end(), [&](int item) {
+    return l.sym_at(item).kind == Sym::Kind::kConst;
+  });
+  std::vector<int64_t> shape = known ? l.get_ints(1) : std::vector<int64_t>{};
+  int64_t k = known ? static_cast<int64_t>(shape.size()) : static_cast<int64_t>(l.list_items(1).size());
   DType dt = float_type(l, 0);
   std::string scale;
-  if (l.is_none(2)) {
+  if (l.is_none(2) && !known) {
+    scale = l.constant(filled(1, 1).reshaped({}).cast(dt == DType::kF64 ? DType::kF64 : DType::kF32), "one");
+  } else if (l.is_none(2)) {
     Tensor ones = filled(1, shape_numel(shape)).reshaped(shape);
     scale = l.constant(ones, "ones");
   } else {

@@ -26,10 +26,18 @@ class UnsupportedInput : public std::runtime_error {
 };
 
 // First line of a libtorch message (the rest is a C++ stack trace or source excerpt).
+// The first line of a message that says something (libtorch's may start with a blank line).
 std::string first_line(const char* what) {
-  std::string s(what);
-  size_t nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
+  std::string s(what ? what : "");
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    std::string line = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return "libtorch gave no message";
 }
 
 ElemType elem_type(at::ScalarType t) {
