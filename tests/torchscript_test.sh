@@ -88,5 +88,20 @@ if [[ -f $sq/model.pt && -f $sq/model_opset17.onnx ]]; then
     "$sq/input.npy" "$sq/input_2.npy" "$T/two_rows.npy"
   check compare-pt-rows 0 "2 compared" -- "$TF" compare "$sq/model.pt" "$sq/model_opset17.onnx" --npy "$T/two_rows.npy"
 fi
+# Repair across formats: the ONNX export of a TorchScript model with an activation dropped (ReLU in
+# SqueezeNet, ReLU6 in MobileNetV2, whose clamp bounds TorchScript computes from constants). localize
+# finds the op missing, repair splices the source's segment into the ONNX model, and ONNX Runtime runs
+# the repaired file as the TorchScript source computes.
+for name in squeezenet1_1 mobilenet_v2; do
+  d=$FX/$name
+  [[ -f $d/model.pt && -f $d/model_opset13.onnx ]] || { echo "SKIP repair-pt-onnx-$name: fixture missing"; continue; }
+  "$TF" mutate "$d/model_opset13.onnx" --fault activation-dropped --seed 1 -o "$T/${name}_bad.onnx" >/dev/null 2>&1
+  check "repair-pt-onnx-$name" 0 "verdict after repair: EQUIVALENT" -- \
+    "$TF" repair "$d/model.pt" "$T/${name}_bad.onnx" --npy "$d/input.npy" "$d/input_2.npy" -o "$T/${name}_fixed.onnx"
+  check "repair-pt-onnx-$name-before-ort" 1 "verdict: DIVERGENT" -- \
+    "$TF" compare "$d/model.pt" "$T/${name}_bad.onnx" --npy "$d/input.npy" "$d/input_2.npy" --target-runtime ort
+  check "repair-pt-onnx-$name-ort" 0 "verdict: EQUIVALENT" -- \
+    "$TF" compare "$d/model.pt" "$T/${name}_fixed.onnx" --npy "$d/input.npy" "$d/input_2.npy" --target-runtime ort
+done
 echo "torchscript: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

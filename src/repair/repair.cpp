@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "analysis/channel_affine.h"
@@ -380,6 +381,16 @@ std::vector<int64_t> inverse_perm(const std::vector<int64_t>& perm) {
 // when the two models are of different formats (an ONNX source, a TFLite target).
 bool bridgeable(const Transform& t, bool across) { return t.identity() || (across && !t.reshape && !t.perm.empty()); }
 
+// Whether source value `v` is computed from initializers and Constant nodes alone (a few ops deep).
+bool computed_from_constants(const Model& source, const std::string& v, int depth = 0) {
+  if (source.graph.initializers.count(v)) return true;
+  const int p = find_producer(source, v);
+  if (p < 0 || depth > 8) return false;
+  const Node& n = source.graph.nodes[static_cast<size_t>(p)];
+  return std::all_of(n.inputs.begin(), n.inputs.end(),
+                     [&](const std::string& in) { return in.empty() || computed_from_constants(source, in, depth + 1); });
+}
+
 // Replaces the target segment by a copy of the source segment, wired to the target values that
 // hold the segment's inputs. Same format: both sides must use the same layout at the boundary.
 // An ONNX source's segment in a TFLite target is bridged by Transposes (the target's NHWC values
@@ -387,7 +398,10 @@ bool bridgeable(const Transform& t, bool across) { return t.identity() || (acros
 Model splice_source(const Model& source, const Model& target, const Fault& f, const LocalizeResult* loc) {
   const TensorPair& seg = f.segment;
   const bool across = source.meta.format != target.meta.format;
-  check_input(!across || target.meta.format == "tflite", "splicing across formats needs a TFLite target");
+  // Across formats: into TFLite (bridged by Transposes, then legalized), or into ONNX from a TorchScript
+  // source (both NCHW, and the IR's ops are ONNX's: the source's nodes are written as they are).
+  check_input(!across || target.meta.format == "tflite" || (target.meta.format == "onnx" && source.meta.format == "torchscript"),
+              "splicing across formats needs a TFLite target, or an ONNX target of a TorchScript source");
   check_input(bridgeable(seg.transform, across), "the segment ends in a different layout (" + seg.transform.describe() + ")");
   if (seg.source_nodes.empty()) return bypass_target_segment(target, f, loc);
   Model m = target;
@@ -402,7 +416,7 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
   const std::string prefix = "transfix_repair/";
   std::vector<Node> added;
   std::map<std::string, std::string> rename;  // source value -> name in the repaired model
-  auto map_input = [&](const std::string& v) -> std::string {
+  std::function<std::string(const std::string&)> map_input = [&](const std::string& v) -> std::string {
     if (v.empty()) return v;
     if (rename.count(v)) return rename[v];
     if (auto it = boundary.find(v); it != boundary.end()) {
@@ -417,13 +431,13 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     auto init = source.graph.initializers.find(v);
     if (init != source.graph.initializers.end()) {
       m.graph.initializers[name] = init->second;
-    } else {  // a Constant node's output: copy the node
+    } else {  // made from constants only (a Constant node, a Cast of one: TorchScript's clamp bounds): copy
       const int p = find_producer(source, v);
-      check_input(p >= 0 && source.graph.nodes[static_cast<size_t>(p)].op_type == "Constant",
-                  "source value '" + v + "' has no counterpart in the target");
+      check_input(p >= 0 && computed_from_constants(source, v), "source value '" + v + "' has no counterpart in the target");
       Node c = source.graph.nodes[static_cast<size_t>(p)];
+      for (auto& in : c.inputs) in = map_input(in);
       c.name = prefix + c.name;
-      c.outputs = {name};
+      for (auto& out : c.outputs) out = out == v ? name : m.graph.unused_name(prefix + out);
       m.graph.nodes.insert(m.graph.nodes.begin(), c);
     }
     rename[v] = name;
