@@ -407,7 +407,7 @@ class ForcedRun : public Observer {
     auto x_step = value_step_.find(producer->inputs[0]);
     if (w == g_.initializers.end() || x_max == value_max_.end() || !w->second.quant() || w->second.quant()->scale.empty())
       return 0.0;
-    const WeightStats& ws = weight_stats(producer->inputs[1], w->second, producer->attr_string("weight_layout", "") == "1HWO");
+    const WeightStats& ws = weight_stats(producer->inputs[1], w->second, weight_output_axis(*producer, w->second.rank()) == w->second.rank() - 1);
     const double s_x = x_step == value_step_.end() ? 0.0 : x_step->second;
     const double rounding = 6.0 * std::sqrt(ws.fan_in / 12.0) * (ws.step * x_max->second + s_x * ws.max_abs);
     // What the weights' rounding makes of a channel's typical output, systematically (channel_offset).
@@ -425,7 +425,6 @@ class ForcedRun : public Observer {
   // SOFTMAX or LOGISTIC writes a fixed 1/256 grid however coarse its input: softmax moves p_i by up to
   // 2 p_i max |dx|, the logistic by a quarter of dx. Not for a quantized source (it rounds the same).
   double input_rounding_bound(const Node* producer, double output_max) const {
-    // (Inputs not forced to the source's values carry more than their rounding: nothing allowed for them.)
     if (trace_.quantized || !producer || producer->domain != "tflite.quantized" || producer->op_type == "Conv" ||
         producer->op_type == "Gemm")
       return 0.0;
@@ -507,12 +506,7 @@ class ForcedRun : public Observer {
   }
   const Node* producer_of(const std::string& value) const {
     auto it = values.find(value);
-    if (it == values.end() || it->second.producer < 0) {
-      for (const Node& n : g_.nodes)  // a constant-only value (not observed as data)
-        for (const auto& o : n.outputs)
-          if (o == value) return &n;
-      return nullptr;
-    }
+    if (it == values.end() || it->second.producer < 0) return g_.producer(value);  // (a constant-only value)
     return &g_.nodes[static_cast<size_t>(it->second.producer)];
   }
 
@@ -544,13 +538,8 @@ class ForcedRun : public Observer {
     if (fresh) {
       const Tensor* w = constant_value(name);
       auto sw = stored_weight(g_, name);
-      if (w && sw && is_float(w->dtype()) && w->rank() >= 2) {
-        // Output channels: a conv's first axis (OIHW, OHWI) or last (1HWO depthwise); a Gemm's B is
-        // [K, N] unless transB; a MatMul's B is [.., K, N].
-        const bool channel_last = op.op_type == "MatMul" || (op.op_type == "Gemm" ? op.attr_int("transB", 0) == 0
-                                                                                  : op.attr_string("weight_layout", "") == "1HWO");
-        it->second = StoredWeightInfo{*sw, summarize_weight(*w, channel_last)};
-      }
+      if (w && sw && is_float(w->dtype()) && w->rank() >= 2)
+        it->second = StoredWeightInfo{*sw, summarize_weight(*w, weight_output_axis(op, w->rank()) == w->rank() - 1)};
     }
     return it->second ? &*it->second : nullptr;
   }
@@ -565,16 +554,6 @@ class ForcedRun : public Observer {
     return t && is_float(t->dtype()) ? max_abs(real_f64(*t)) : 0.0;
   }
 
-  // max over output channels of sum |w|.
-  static double channel_l1(const Tensor& real, bool channel_last) {
-    const int64_t out_channels = std::max<int64_t>(channel_last ? real.dim(-1) : real.dim(0), 1);
-    const int64_t per = real.numel() / out_channels;
-    std::vector<double> l1(static_cast<size_t>(out_channels), 0.0);
-    const double* v = real.data<double>();
-    for (int64_t i = 0; i < real.numel(); ++i) l1[static_cast<size_t>(channel_last ? i % out_channels : i / per)] += std::fabs(v[i]);
-    return *std::max_element(l1.begin(), l1.end());
-  }
-
   // What the bound needs of a quantized weight tensor, computed once per tensor.
   struct WeightStats {
     double fan_in = 0, step = 0, max_abs = 0, max_channel_l1 = 0;
@@ -583,10 +562,9 @@ class ForcedRun : public Observer {
     auto [it, fresh] = weight_stats_.try_emplace(name);
     if (!fresh) return it->second;
     const Tensor real = real_f64(w);
-    const int64_t out_channels = std::max<int64_t>(channel_last ? w.dim(-1) : w.dim(0), 1);
+    const WeightSummary summary = summarize_weight(real, channel_last);
     const auto& scales = w.quant()->scale;
-    it->second = {static_cast<double>(real.numel() / out_channels), *std::max_element(scales.begin(), scales.end()),
-                  max_abs(real), channel_l1(real, channel_last)};
+    it->second = {summary.fan_in, *std::max_element(scales.begin(), scales.end()), max_abs(real), summary.max_channel_l1};
     return it->second;
   }
 
@@ -863,9 +841,9 @@ class ForcedRun : public Observer {
   std::unordered_map<std::string, double> value_clip_;  // how far the source value forced into it was clipped
   std::unordered_map<std::string, std::optional<StoredWeightInfo>> stored_weights_;  // float ops' weights, by name
   std::unordered_map<std::string, Tensor> derived_constants_;  // values computed from constants only
-  double weight_sigma_ = 0;
+  double weight_sigma_ = 0;  // one standard deviation of the producer's integer weight rounding (0: none)
   double input_rounding_ = 0;  // error the producer adds by reading rounded inputs (input_rounding_bound)
-  std::unordered_map<std::string, DynamicInput> dynamic_;  // DynamicQuantizeLinear's x_q -> its step and max |x|  // one standard deviation of the producer's integer weight rounding (0: none)
+  std::unordered_map<std::string, DynamicInput> dynamic_;  // DynamicQuantizeLinear's x_q -> its step and max |x|
   std::unordered_map<std::string, WeightStats> weight_stats_;  // by weight tensor name
   bool half_ = false;  // the target computes in float16 (its values are judged against the fp16 local noise too)
   std::optional<std::pair<double, double>> range_;  // its representable range, when quantized per tensor

@@ -5,13 +5,6 @@
 namespace transfix {
 namespace {
 
-const Node* producer_of(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes)
-    for (const auto& o : n.outputs)
-      if (o == name) return &n;
-  return nullptr;
-}
-
 // The only node reading `value` (-1 when none, several, or the value is also a graph output).
 int sole_reader(const Graph& g, const std::string& value) {
   for (const auto& o : g.outputs)
@@ -40,7 +33,7 @@ std::optional<std::vector<double>> evaluate(const Graph& g, const std::string& v
     if (it->second.numel() > (1 << 20)) return std::nullopt;  // per-channel constants only
     return it->second.to_f64_vector();
   }
-  const Node* n = producer_of(g, value);
+  const Node* n = g.producer(value);
   if (!n || !n->domain.empty()) return std::nullopt;
   const std::string& op = n->op_type;
   if (op == "Constant") {

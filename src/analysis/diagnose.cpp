@@ -79,16 +79,23 @@ std::vector<int64_t> constant_ints(const Model& m, const Node& n, size_t input) 
 int64_t positive_axis(int64_t axis, size_t rank) { return axis < 0 ? axis + static_cast<int64_t>(rank) : axis; }
 
 // Activations as one comparable signature: Relu is clip(0, inf), Relu6 clip(0, 6), ...
+// The bounds a Relu (0, inf) or Clip (attributes before opset 11, constant inputs after) clamps to.
+std::pair<double, double> clamp_bounds(const Model& m, const Node& n) {
+  if (n.op_type == "Relu") return {0.0, INFINITY};
+  double lo = -INFINITY, hi = INFINITY;
+  if (m.opset() < 11) {
+    lo = n.attr_float("min", lo), hi = n.attr_float("max", hi);
+  } else {
+    lo = constant_scalar(m, n, 1).value_or(lo), hi = constant_scalar(m, n, 2).value_or(hi);
+  }
+  return {lo, hi};
+}
+
 std::string activation_signature(const Model& m, const Node& n) {
   const std::string& op = n.op_type;
   if (op == "Relu") return "clip(0, inf)";
   if (op == "Clip") {
-    double lo = -INFINITY, hi = INFINITY;
-    if (m.opset() < 11) {
-      lo = n.attr_float("min", lo), hi = n.attr_float("max", hi);
-    } else {
-      lo = constant_scalar(m, n, 1).value_or(lo), hi = constant_scalar(m, n, 2).value_or(hi);
-    }
+    const auto [lo, hi] = clamp_bounds(m, n);
     return "clip(" + num_str(lo) + ", " + num_str(hi) + ")";
   }
   if (op == "LeakyRelu") return "leaky_relu(alpha=" + num_str(n.attr_float("alpha", 0.01)) + ")";
@@ -550,7 +557,6 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
     if (!reduced) finding = compare_weights_fp16_aware(w, *wt);
     else if (units > 1) finding = compare_weights(w, *wt, storage_tolerance(w, *storage));
     if (finding && reduced && finding->kind == "weights differ") {
-      finding->kind = "weights differ";
       finding->detail = "stored in " + storage->describe() + ", they are off the source's by up to " + num_str(units) +
                         " times what that rounding allows: other weights (changed, or retrained for quantization)";
     }
@@ -595,21 +601,16 @@ bool clamped_by_target_range(const Ctx& c, const Node& n, const std::string& tar
   const auto [qmin, qmax] = integer_range(v->dtype);
   const double step = v->quant->scale[0], zp = v->quant->zero_point.empty() ? 0.0 : static_cast<double>(v->quant->zero_point[0]);
   const double lo = step * (qmin - zp), hi = step * (qmax - zp);
-  const std::string sig = activation_signature(c.source, n);  // "clip(0, 6)", "clip(0, inf)"
-  double clip_lo = 0, clip_hi = INFINITY;
-  if (n.op_type == "Clip" && std::sscanf(sig.c_str(), "clip(%lf, %lf)", &clip_lo, &clip_hi) < 1) return false;
+  const auto [clip_lo, clip_hi] = clamp_bounds(c.source, n);
   return lo >= clip_lo - step && (std::isinf(clip_hi) || hi <= clip_hi + step);
 }
 
 // The target op that makes the counterpart of source op `n`'s data input (-1: none mapped).
 int producer_of_counterpart(const Ctx& c, const Node& n) {
   if (n.inputs.empty()) return -1;
-  for (const auto& [target_value, source_value] : c.al.target_to_source) {
-    if (source_value != n.inputs[0]) continue;
-    for (size_t i = 0; i < c.target.graph.nodes.size(); ++i)
-      for (const auto& o : c.target.graph.nodes[i].outputs)
-        if (o == target_value) return static_cast<int>(i);
-  }
+  for (const auto& [target_value, source_value] : c.al.target_to_source)
+    if (source_value == n.inputs[0])
+      if (const int p = c.target.graph.producer_index(target_value); p >= 0) return p;
   return -1;
 }
 

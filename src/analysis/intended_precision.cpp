@@ -13,20 +13,6 @@ namespace {
 
 bool reads_weights(const std::string& op) { return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul"; }
 
-// Values computed from constants only (initializers, and what nodes make of them alone).
-std::set<std::string> constant_values(const Graph& g) {
-  std::set<std::string> constant;
-  for (const auto& [name, t] : g.initializers) constant.insert(name);
-  for (size_t i : g.topological_order()) {
-    const Node& n = g.nodes[i];
-    bool all = true;
-    for (const auto& in : n.inputs) all &= in.empty() || constant.count(in) > 0;
-    if (all)
-      for (const auto& o : n.outputs) constant.insert(o);
-  }
-  return constant;
-}
-
 std::string count_str(int n, const std::string& what) { return std::to_string(n) + " " + what; }
 
 IntendedPrecision precision(PrecisionKind kind, const std::string& name, const std::string& evidence,
@@ -47,14 +33,6 @@ IntendedPrecision integer_model_precision(const Model& m) {
   const std::string evidence = count_str(ops, "integer ops");
   if (int16) return precision(PrecisionKind::kInt16x8, "16x8", evidence + " on int16 activations", true);
   return precision(PrecisionKind::kInt8, uint8 ? "uint8" : "int8", evidence, true);
-}
-
-// Per-output-channel axis of a weight as `op` reads it.
-int64_t weight_channel_axis(const Node& op, const Tensor& w) {
-  if (op.op_type == "Gemm") return op.attr_int("transB", 0) ? 0 : 1;
-  if (op.op_type == "MatMul") return w.rank() - 1;
-  if (op.op_type == "ConvTranspose") return 1;
-  return op.attr_string("weight_layout", "") == "1HWO" ? w.rank() - 1 : 0;
 }
 
 // w rounded to a symmetric int8 grid per channel along `axis`: scale max|w_c| / 127.
@@ -140,7 +118,7 @@ class Rounder : public Observer {
 IntendedPrecision intended_precision(const Model& target) {
   if (has_quantized_ops(target)) return integer_model_precision(target);
   const Graph& g = target.graph;
-  const std::set<std::string> constant = constant_values(g);
+  const std::set<std::string> constant = g.constant_value_names();
   int quantized_data = 0, dynamic = 0, int_weights = 0, half_weights = 0;
   bool uint8 = false, int16 = false;
   for (const Node& n : g.nodes) {
@@ -198,10 +176,10 @@ PrecisionSimulator::PrecisionSimulator(const Model& source, const IntendedPrecis
       s.weight_inputs.insert(n.inputs[0]);
       auto w = g.initializers.find(n.inputs[1]);
       if (w != g.initializers.end() && is_float(w->second.dtype()) && w->second.rank() >= 2)
-        w->second = int8_rounded(w->second, weight_channel_axis(n, w->second));
+        w->second = int8_rounded(w->second, weight_output_axis(n, w->second.rank()));
     }
   }
-  s.constant = constant_values(g);
+  s.constant = g.constant_value_names();
   s.interpreter = std::make_unique<Interpreter>(s.model, InterpreterOptions{Precision::kF32});
   if (activations && precision.kind != PrecisionKind::kFloat16Weights)
     s.rounder = std::make_unique<Rounder>(precision.kind, s.constant, s.weight_inputs);

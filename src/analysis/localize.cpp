@@ -1,12 +1,13 @@
 #include "analysis/localize.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
 
 #include "analysis/accumulated_error.h"
+#include "analysis/contract.h"
 #include "analysis/intended_precision.h"
 #include "analysis/model_info.h"
 #include "core/errors.h"
@@ -35,16 +36,17 @@ LocalizeResult localize_with_probe(const Model& source, const Model& target, con
 
 namespace {
 
-// How far the target's outputs are from the source's on one probe: max over outputs paired by
-// position of max |t - s| / max |s| (infinite when a run fails: that probe shows something).
-double output_error(Interpreter& source, Interpreter& target, const ProbeInputs& p) {
+// How far the target's outputs are from the source's on one probe: max over outputs paired as
+// compare pairs them (`outputs`) of max |t - s| / max |s| (infinite when a run fails: that probe
+// shows something).
+double output_error(Interpreter& source, Interpreter& target, const Model& src, const Model& tgt, const ValuePairing& outputs,
+                    const ProbeInputs& p) {
   try {
     auto s = source.run(p.source);
     auto t = target.run(p.target);
     double worst = 0;
-    auto si = s.begin();
-    for (auto ti = t.begin(); ti != t.end() && si != s.end(); ++ti, ++si) {
-      const Tensor a = real_f64(si->second), b = real_f64(ti->second);
+    for (auto [si, ti] : outputs.pairs) {
+      const Tensor a = real_f64(s.at(src.graph.outputs[si].name)), b = real_f64(t.at(tgt.graph.outputs[ti].name));
       if (a.numel() != b.numel()) return std::numeric_limits<double>::infinity();
       worst = std::max(worst, max_abs_diff(a, b.reshaped(a.shape())) / std::max(max_abs(a), 1e-30));
     }
@@ -64,6 +66,7 @@ std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& ta
   const bool integer = has_quantized_ops(target);
   const IntendedPrecision precision = intended_precision(target);  // (dynamic ranges never clip)
   const bool in_order = !integer && precision.activations_in_graph && precision.kind != PrecisionKind::kDynamicInt8;
+  const ValuePairing outputs = pair_values(source.graph.outputs, target.graph.outputs, "output");
   for (int i = 0; i < std::max(opt.scan, 1); ++i) {
     ProbeInputs p;
     try {
@@ -82,7 +85,7 @@ std::vector<ProbeInputs> probes_worst_first(const Model& source, const Model& ta
       if (integer) twin = std::make_unique<Model>(float_twin_model(target));
       t = std::make_unique<Interpreter>(twin ? *twin : target, InterpreterOptions{Precision::kF32});
     }
-    const double e = output_error(*s, *t, p);
+    const double e = output_error(*s, *t, source, twin ? *twin : target, outputs, p);
     scored.emplace_back(e, std::move(p));
   }
   std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

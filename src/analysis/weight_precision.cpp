@@ -14,13 +14,6 @@ bool passes_values_on(const std::string& op) {
   return op == "Identity" || op == "Reshape" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze";
 }
 
-const Node* producer_of(const Graph& g, const std::string& name) {
-  for (const Node& n : g.nodes)
-    for (const auto& o : n.outputs)
-      if (o == name) return &n;
-  return nullptr;
-}
-
 // A few float32 ulps of every weight and of the bias: what rewriting weights in float32 (BatchNorm
 // folded in, scales multiplied through) leaves. A faithful fp32 TFLite conversion of a Keras
 // MobileNetV2 showed 2.1e-5 on a 6.0-scale tensor (44 ulps of the output), where the fold alone gives 1.5e-5.
@@ -60,7 +53,7 @@ std::optional<StoredWeight> stored_weight(const Graph& g, const std::string& nam
       }
       return sw;
     }
-    const Node* p = producer_of(g, v);
+    const Node* p = g.producer(v);
     if (!p || p->inputs.empty()) return std::nullopt;
     if (p->op_type == "DequantizeLinear" && p->domain.empty()) {
       auto q = g.initializers.find(p->inputs[0]);
@@ -95,7 +88,7 @@ std::optional<Tensor> stored_weight_real(const Graph& g, const std::string& name
   std::set<std::string> seen;
   while (seen.insert(v).second) {
     if (auto it = g.initializers.find(v); it != g.initializers.end()) return real_f64(it->second);
-    const Node* p = producer_of(g, v);
+    const Node* p = g.producer(v);
     if (!p || p->inputs.empty() || !p->domain.empty()) return std::nullopt;
     if (p->op_type == "Cast" || p->op_type == "Identity") {
       v = p->inputs[0];
@@ -120,6 +113,13 @@ std::optional<Tensor> stored_weight_real(const Graph& g, const std::string& name
     return real_f64(stored);
   }
   return std::nullopt;
+}
+
+int64_t weight_output_axis(const Node& op, int64_t rank) {
+  if (op.op_type == "Gemm") return op.attr_int("transB", 0) ? 0 : rank - 1;
+  if (op.op_type == "MatMul") return rank - 1;
+  if (op.op_type == "ConvTranspose") return 1;
+  return op.attr_string("weight_layout", "") == "1HWO" ? rank - 1 : 0;
 }
 
 WeightSummary summarize_weight(const Tensor& w, bool channel_last) {

@@ -36,6 +36,10 @@ std::optional<StoredWeight> stored_weight(const Graph& g, const std::string& nam
 // (DequantizeLinear with constant parameters) or widened (Cast) on the way; nullopt otherwise.
 std::optional<Tensor> stored_weight_real(const Graph& g, const std::string& name);
 
+// The axis of output channels of `op`'s weight (input 1) of rank `rank`: a conv's first (OIHW, OHWI) or
+// last (1HWO depthwise), a ConvTranspose's second, a Gemm's B [K, N] last unless transB, a MatMul's last.
+int64_t weight_output_axis(const Node& op, int64_t rank);
+
 // What the bounds need of a weight tensor (computed once per tensor): fan-in and the largest sum of
 // |w| over an output channel (the output's sensitivity to a relative weight error).
 // `channel_last`: output channels on the last axis of w (a Gemm's B, a TFLite depthwise filter).

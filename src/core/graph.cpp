@@ -1,5 +1,6 @@
 #include "core/graph.h"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <unordered_set>
@@ -71,6 +72,29 @@ std::vector<ValueInfo> Graph::data_inputs() const {
   for (const auto& in : inputs)
     if (!initializers.count(in.name)) v.push_back(in);
   return v;
+}
+
+int Graph::producer_index(const std::string& value) const {
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& o : nodes[i].outputs)
+      if (o == value) return static_cast<int>(i);
+  return -1;
+}
+
+const Node* Graph::producer(const std::string& value) const {
+  const int i = producer_index(value);
+  return i < 0 ? nullptr : &nodes[static_cast<size_t>(i)];
+}
+
+std::set<std::string> Graph::constant_value_names() const {
+  std::set<std::string> constant;
+  for (const auto& [name, t] : initializers) constant.insert(name);
+  for (size_t i : topological_order()) {
+    const Node& n = nodes[i];
+    if (std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& in) { return in.empty() || constant.count(in); }))
+      constant.insert(n.outputs.begin(), n.outputs.end());
+  }
+  return constant;
 }
 
 std::vector<size_t> Graph::topological_order() const {

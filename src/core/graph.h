@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -81,6 +82,15 @@ struct Graph {
   // The inputs data feeds: graph inputs that no initializer gives (old ONNX files list initializers
   // among the inputs).
   std::vector<ValueInfo> data_inputs() const;
+
+  // Index of the node that makes `value`; -1 for graph inputs, initializers and unknown names. (A scan:
+  // for occasional lookups; a pass over every value builds its own map.)
+  int producer_index(const std::string& value) const;
+  const Node* producer(const std::string& value) const;
+
+  // Values known without any input data: initializers and what nodes make of them alone (an
+  // importer's BatchNorm scale from its statistics, a Cast of a constant).
+  std::set<std::string> constant_value_names() const;
 
   // Static type of a value: graph input/output or value_info entry; nullptr when unknown.
   const ValueInfo* find_value_info(const std::string& name) const;

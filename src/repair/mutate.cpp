@@ -112,12 +112,7 @@ int64_t same_symmetric_pad(const Model& m, const Node& n) {
   return (k - 1) / 2 * d;
 }
 
-int producer_of(const Model& m, const std::string& value) {
-  for (size_t i = 0; i < m.graph.nodes.size(); ++i)
-    for (const auto& o : m.graph.nodes[i].outputs)
-      if (o == value) return static_cast<int>(i);
-  return -1;
-}
+int producer_of(const Model& m, const std::string& value) { return m.graph.producer_index(value); }
 
 int consumers_of(const Model& m, const std::string& value) {
   int c = 0;

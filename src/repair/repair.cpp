@@ -134,12 +134,7 @@ Model upgrade_onnx_opset(const Model& m, int64_t opset) {
   return out;
 }
 
-int find_producer(const Model& m, const std::string& value) {
-  for (size_t i = 0; i < m.graph.nodes.size(); ++i)
-    for (const auto& o : m.graph.nodes[i].outputs)
-      if (o == value) return static_cast<int>(i);
-  return -1;
-}
+int find_producer(const Model& m, const std::string& value) { return m.graph.producer_index(value); }
 
 // ---------------------------------------------------------------- set-attributes
 
@@ -381,16 +376,6 @@ std::vector<int64_t> inverse_perm(const std::vector<int64_t>& perm) {
 // when the two models are of different formats (an ONNX source, a TFLite target).
 bool bridgeable(const Transform& t, bool across) { return t.identity() || (across && !t.reshape && !t.perm.empty()); }
 
-// Whether source value `v` is computed from initializers and Constant nodes alone (a few ops deep).
-bool computed_from_constants(const Model& source, const std::string& v, int depth = 0) {
-  if (source.graph.initializers.count(v)) return true;
-  const int p = find_producer(source, v);
-  if (p < 0 || depth > 8) return false;
-  const Node& n = source.graph.nodes[static_cast<size_t>(p)];
-  return std::all_of(n.inputs.begin(), n.inputs.end(),
-                     [&](const std::string& in) { return in.empty() || computed_from_constants(source, in, depth + 1); });
-}
-
 // Replaces the target segment by a copy of the source segment, wired to the target values that
 // hold the segment's inputs. Same format: both sides must use the same layout at the boundary.
 // An ONNX source's segment in a TFLite target is bridged by Transposes (the target's NHWC values
@@ -414,6 +399,7 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
     for (const auto& tin : m.graph.inputs)
       if (!boundary.count(in.name) && in.name == tin.name && in.shape == tin.shape) boundary[in.name] = {tin.name, Transform{}};
   const std::string prefix = "transfix_repair/";
+  const std::set<std::string> source_constants = source.graph.constant_value_names();
   std::vector<Node> added;
   std::map<std::string, std::string> rename;  // source value -> name in the repaired model
   std::function<std::string(const std::string&)> map_input = [&](const std::string& v) -> std::string {
@@ -433,7 +419,7 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
       m.graph.initializers[name] = init->second;
     } else {  // made from constants only (a Constant node, a Cast of one: TorchScript's clamp bounds): copy
       const int p = find_producer(source, v);
-      check_input(p >= 0 && computed_from_constants(source, v), "source value '" + v + "' has no counterpart in the target");
+      check_input(p >= 0 && source_constants.count(v), "source value '" + v + "' has no counterpart in the target");
       Node c = source.graph.nodes[static_cast<size_t>(p)];
       for (auto& in : c.inputs) in = map_input(in);
       c.name = prefix + c.name;
