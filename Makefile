@@ -8,6 +8,11 @@ export TRANSFIX_CACHE := $(CACHE)
 # of Debian's libraries that ask for a minimum below 3.5.
 CMAKE ?= $(shell test -x /usr/bin/cmake && echo /usr/bin/cmake || echo cmake)
 export CTEST := $(if $(findstring /,$(CMAKE)),$(dir $(CMAKE))ctest,ctest)
+# Warnings are errors here and in CI (WERROR=OFF for another compiler's new warnings).
+WERROR ?= ON
+# A failed compile must fail the build even though its output goes through a filter.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures zoo clean
 
@@ -17,10 +22,10 @@ deps:
 	@scripts/deps.sh
 
 $(BUILD)/build.ninja: CMakeLists.txt
-	@$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTRANSFIX_WERROR=$(WERROR) >/dev/null
 
 build: deps $(BUILD)/build.ninja
-	@ninja -C $(BUILD) -j $(JOBS) | grep -v "^\[" || true
+	@ninja -C $(BUILD) -j $(JOBS) | { grep -v "^\[" || true; }
 	@test -x $(BUILD)/transfix
 
 # Unit tests, ONNX conformance, CLI and bad-input tests, fixture checks (fixtures are generated
@@ -30,7 +35,7 @@ test: build
 
 test-asan: deps
 	@$(CMAKE) -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRANSFIX_SANITIZE=ON >/dev/null
-	@ninja -C $(ASAN_BUILD) -j $(JOBS) | grep -v "^\[" || true
+	@ninja -C $(ASAN_BUILD) -j $(JOBS) | { grep -v "^\[" || true; }
 	@# A sanitizer report exits 86, so no test that expects exit 1 or 2 can mistake it for a finding.
 	@ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1 \
 	  TRANSFIX_SKIP_SLOW=1 scripts/test.sh $(ASAN_BUILD)

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "analysis/coverage_report.h"
+#include "coverage/coverage_report.h"
 #include "core/errors.h"
 #include "formats/model_io.h"
 

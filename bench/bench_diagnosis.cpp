@@ -17,12 +17,12 @@
 
 #include <unistd.h>
 
-#include "analysis/localize.h"
-#include "analysis/native_runtime.h"
-#include "analysis/tensor_match.h"
+#include "localize/localize.h"
+#include "native/native_runtime.h"
+#include "localize/tensor_match.h"
 #include "data/npy.h"
 #include "formats/model_io.h"
-#include "repair/mutate.h"
+#include "mutate/mutate.h"
 #include "repair/repair.h"
 #include "runtime/interpreter.h"
 

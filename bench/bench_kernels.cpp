@@ -10,7 +10,7 @@
 #include <random>
 
 #include "runtime/kernel.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 using namespace transfix;
 

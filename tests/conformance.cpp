@@ -15,7 +15,7 @@
 
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 #include "runtime/interpreter.h"
 
 namespace fs = std::filesystem;

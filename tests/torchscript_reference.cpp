@@ -25,7 +25,7 @@
 #include "data/npy.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 using namespace transfix;
 

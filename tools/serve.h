@@ -1,5 +1,5 @@
 // --serve: the protocol the native-runtime tools (armnn_run, torch_run) share with
-// tools/node/ort_run.js, spoken with transfix compare (src/analysis/native_runtime.cpp). The model
+// tools/node/ort_run.js, spoken with transfix compare (src/native/native_runtime.cpp). The model
 // is loaded once; then
 //   tool -> {"ready": "WHAT RUNS"}                                  once, after loading
 //   transfix -> {"inputs": {"NAME": "in.npy", ...} | ["in.npy", ...], "output_dir": "DIR"}

@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix::cli {
 

@@ -8,13 +8,13 @@
 #include <tuple>
 #include <iostream>
 
-#include "analysis/compare.h"
+#include "compare/compare.h"
 #include "cli/commands.h"
 #include "formats/model_io.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "report/html_report.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace fs = std::filesystem;
 

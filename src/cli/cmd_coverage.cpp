@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "analysis/coverage_report.h"
+#include "coverage/coverage_report.h"
 #include "cli/commands.h"
 #include "core/errors.h"
 #include "data/atomic_file.h"

@@ -3,13 +3,13 @@
 #include <filesystem>
 #include <iostream>
 
-#include "analysis/localize.h"
+#include "localize/localize.h"
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
 #include "report/html_report.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix::cli {
 

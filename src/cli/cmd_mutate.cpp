@@ -7,7 +7,7 @@
 #include "core/errors.h"
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
-#include "repair/mutate.h"
+#include "mutate/mutate.h"
 
 namespace transfix::cli {
 

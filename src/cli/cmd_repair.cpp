@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "analysis/compare.h"
+#include "compare/compare.h"
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
@@ -11,7 +11,7 @@
 #include "repair/repair.h"
 #include "report/html_report.h"
 #include "runtime/quant_simulation.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace fs = std::filesystem;
 

@@ -10,7 +10,7 @@
 #include "data/npy.h"
 #include "formats/model_io.h"
 #include "runtime/interpreter.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace fs = std::filesystem;
 

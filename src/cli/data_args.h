@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "analysis/compare.h"
+#include "compare/compare.h"
 
 namespace transfix::cli {
 

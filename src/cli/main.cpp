@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 int main(int argc, char** argv) {
   using namespace transfix::cli;

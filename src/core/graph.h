@@ -17,6 +17,12 @@
 
 namespace transfix {
 
+// Canonical-IR domain of TFLite operators on quantized integer tensors: the canonical op_type with
+// TFLite's integer semantics (src/runtime/kernels/quantized_*.cpp; scales and zero points from the
+// tensors' quantization). A fused activation is the attribute fused_activation = "RELU" | "RELU6" |
+// "RELU_N1_TO_1" on the node itself (it clamps in the quantized domain), SOFTMAX's beta an attribute.
+inline constexpr const char* kTfliteQuantizedDomain = "tflite.quantized";
+
 // Where something came from in the original file.
 struct Provenance {
   std::string format;    // "onnx", "tflite", "torchscript", "keras"

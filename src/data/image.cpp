@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "core/errors.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 

@@ -6,8 +6,8 @@
 #include <functional>
 #include <set>
 
-#include "analysis/channel_affine.h"
-#include "analysis/tensor_match.h"
+#include "localize/channel_affine.h"
+#include "localize/tensor_match.h"
 #include "core/errors.h"
 #include "formats/onnx/onnx_reader.h"
 #include "formats/onnx/onnx_writer.h"

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analysis/localize.h"
+#include "localize/localize.h"
 
 namespace transfix {
 

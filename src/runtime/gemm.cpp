@@ -7,7 +7,7 @@
 #include <climits>
 
 #include "core/errors.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

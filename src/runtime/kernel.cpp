@@ -46,9 +46,21 @@ bool register_kernel(const std::string& op_type, KernelInfo info, const std::str
   return true;
 }
 
+namespace {
+// The TFLite reader puts every operator on quantized tensors in kTfliteQuantizedDomain. Those without
+// an integer kernel (src/runtime/kernels/quantized_*.cpp) still load, and run in the dequantized and
+// simulated modes (which rewrite them to float ops); only the integer mode stops, at this kernel.
+void quantized_not_implemented(KernelContext& ctx) {
+  throw UnsupportedError("no integer kernel for quantized " + ctx.node.prov.op_type + " yet (operator " +
+                         std::to_string(ctx.node.prov.index) + ")", ctx.node.prov.op_type);
+}
+const KernelInfo kQuantizedStandIn{quantized_not_implemented, true};
+}  // namespace
+
 const KernelInfo* find_kernel(const std::string& op_type, const std::string& domain) {
   auto it = registry().find(key_of(op_type, domain));
-  return it == registry().end() ? nullptr : &it->second;
+  if (it != registry().end()) return &it->second;
+  return domain == kTfliteQuantizedDomain ? &kQuantizedStandIn : nullptr;
 }
 
 std::vector<std::string> registered_ops() {

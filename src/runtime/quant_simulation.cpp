@@ -5,7 +5,6 @@
 #include <variant>
 
 #include "core/errors.h"
-#include "formats/tflite/tflite_reader.h"
 
 namespace transfix {
 namespace {

@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "analysis/compare.h"
-#include "analysis/contract.h"
-#include "analysis/metrics.h"
+#include "compare/compare.h"
+#include "compare/contract.h"
+#include "compare/metrics.h"
 #include "core/errors.h"
 #include "data/dataset.h"
 #include "data/npy.h"

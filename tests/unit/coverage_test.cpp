@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "analysis/coverage.h"
-#include "analysis/coverage_evidence.h"
-#include "analysis/coverage_report.h"
+#include "coverage/coverage.h"
+#include "coverage/coverage_evidence.h"
+#include "coverage/coverage_report.h"
 #include "core/errors.h"
 #include "formats/model_io.h"
 #include "onnx_test_util.h"

@@ -32,8 +32,8 @@ struct PngSpec {
   int color_type = PNG_COLOR_TYPE_RGB;
   int bit_depth = 8;
   std::vector<uint8_t> rows;                  // packed rows as stored (big-endian 16-bit samples)
-  std::vector<png_color> palette;
-  std::vector<uint8_t> trns;                  // palette alpha
+  std::vector<png_color> palette = {};
+  std::vector<uint8_t> trns = {};             // palette alpha
   bool interlaced = false;
 };
 

@@ -8,7 +8,7 @@
 
 #include "core/errors.h"
 #include "runtime/kernel.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 using namespace transfix;
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "analysis/tensor_match.h"
+#include "localize/tensor_match.h"
 
 using namespace transfix;
 

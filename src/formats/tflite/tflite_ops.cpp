@@ -1047,25 +1047,6 @@ bool needs_integer_kernels(const L& op) {
   return false;
 }
 
-// Stand-in kernel for canonical ops in kTfliteQuantizedDomain that have no integer kernel yet
-// (the integer kernels, src/runtime/kernels/quantized_*.cpp, register theirs).
-void quantized_not_implemented(KernelContext& ctx) {
-  throw UnsupportedError("no integer kernel for quantized " + ctx.node.prov.op_type + " yet (operator " +
-                         std::to_string(ctx.node.prov.index) + ")", ctx.node.prov.op_type);
-}
-
-[[maybe_unused]] const bool kQuantizedStubsRegistered = [] {
-  const std::set<std::string> without_kernel{
-      "ConvTranspose", "Reshape", "Relu", "Clip", "Tanh", "Sub", "Div", "Max", "Min", "Pow", "PRelu", "LogSoftmax",
-      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "Sigmoid",
-      "HardSwish", "LeakyRelu", "Elu", "Exp", "Log", "Sqrt", "Reciprocal", "Abs", "Neg", "MatMul", "ArgMax",
-      "ArgMin", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Where", "Floor", "Ceil", "Round",
-      "Sin", "Cos", "Unsqueeze"};
-  for (const auto& op : without_kernel)
-    if (!find_kernel(op, kTfliteQuantizedDomain))
-      register_kernel(op, KernelInfo{quantized_not_implemented, true}, kTfliteQuantizedDomain);
-  return true;
-}();
 
 }  // namespace
 

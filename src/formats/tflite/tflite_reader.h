@@ -25,12 +25,6 @@ Model read_tflite(const std::string& path);
 // Reads a .tflite image held in `file` (e.g. a test's buffer); `label` names it in errors.
 Model read_tflite_storage(std::shared_ptr<Storage> file, const std::string& label);
 
-// Canonical-IR domain of TFLite operators on quantized integer tensors: the canonical op_type with
-// TFLite's integer semantics (src/runtime/kernels/quantized_*.cpp; scales and zero points from the
-// tensors' quantization). A fused activation is the attribute fused_activation = "RELU" | "RELU6" |
-// "RELU_N1_TO_1" on the node itself (it clamps in the quantized domain), SOFTMAX's beta an attribute.
-inline constexpr const char* kTfliteQuantizedDomain = "tflite.quantized";
-
 namespace tflite_lowering {
 
 // One TFLite operator being lowered: its inputs/outputs as IR value names, constant inputs, and

@@ -5,7 +5,7 @@
 
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/copy_util.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

@@ -19,7 +19,7 @@
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/window.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

@@ -14,7 +14,7 @@
 #include "runtime/kernel.h"
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/window.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

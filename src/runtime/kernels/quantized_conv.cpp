@@ -14,10 +14,9 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 #include "runtime/kernels/window.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

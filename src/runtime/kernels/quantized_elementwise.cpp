@@ -18,7 +18,6 @@
 #include <functional>
 #include <optional>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/fixed_point.h"
 

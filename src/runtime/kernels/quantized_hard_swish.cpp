@@ -14,7 +14,6 @@
 //   y = clamp(RoundingDivideByPOT(SDHM(r, o), -output exponent) + zp_y)
 // SDHM is the doubling high multiply without rounding (truncating), which TFLite uses here to
 // cancel the bias of the rounding ones.
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

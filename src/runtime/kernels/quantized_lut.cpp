@@ -34,7 +34,6 @@
 #include <cstdlib>
 #include <utility>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

@@ -8,7 +8,6 @@
 //    mode rescales them, so a converter that gives int16 inputs other scales shows up there.
 #include <cmath>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

@@ -5,10 +5,9 @@
 //                half away from zero in integers: (sum +- count / 2) / count, truncating.
 #include <algorithm>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 #include "runtime/kernels/window.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix {
 namespace {

@@ -17,7 +17,6 @@
 #include <functional>
 #include <limits>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernel_util.h"
 #include "runtime/kernels/fixed_point.h"
 

@@ -13,7 +13,6 @@
 // (its qs8/qu8 vlrelu kernels: a Q8 multiplier, rounding half up), on tensors of up to 6 dims.
 #include <cmath>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

@@ -14,7 +14,6 @@
 // formula above is off by one step on 2 to 81 of 256 inputs).
 #include <cmath>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

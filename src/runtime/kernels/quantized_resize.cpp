@@ -16,7 +16,6 @@
 //      top = (x00 << 11) + (x01 - x00) w_x, bottom likewise, y = ((top << 11) + (bottom - top) w_y + 2^21) >> 22
 #include <cmath>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {

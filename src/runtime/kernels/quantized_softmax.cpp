@@ -20,7 +20,6 @@
 #include <cmath>
 #include <vector>
 
-#include "formats/tflite/tflite_reader.h"
 #include "runtime/kernels/fixed_point.h"
 
 namespace transfix {
