@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
       const bool top1 = detected && fault_mentions(source, target, faults[0], mu.node);
       bool top3 = false;
       for (size_t i = 0; i < faults.size() && i < 3; ++i) top3 |= fault_mentions(source, target, faults[i], mu.node);
-      const bool category = detected && faults[0].category == mu.category;
+      const bool category = detected && to_string(faults[0].category) == mu.category;
       // Repair, verified on both probe samples.
       t0 = std::chrono::steady_clock::now();
       bool repaired = false;
@@ -329,11 +329,11 @@ int main(int argc, char** argv) {
       }
       std::printf("%-20s %-22s %-8s top1 %d top3 %d cat %d (%s) repaired %d independent %s  %.1f + %.1f s  %s%s\n", name.c_str(),
                   kind.name.c_str(), detected ? "found" : "MISSED", top1, top3, category,
-                  detected ? faults[0].category.c_str() : "-", repaired, independent.empty() ? "-" : independent.c_str(), loc_s, rep_s, after.c_str(),
+                  detected ? to_string(faults[0].category).c_str() : "-", repaired, independent.empty() ? "-" : independent.c_str(), loc_s, rep_s, after.c_str(),
                   error.empty() ? "" : ("  error: " + error).c_str());
       std::fflush(stdout);
       rows << "| " << name << " | " << kind.name << " | " << (detected ? "yes" : "no") << " | " << (top1 ? "yes" : "no") << " | "
-           << (category ? "yes" : "no") << " (" << (detected ? faults[0].category : "-") << ") | " << (repaired ? "yes" : "no")
+           << (category ? "yes" : "no") << " (" << (detected ? to_string(faults[0].category) : "-") << ") | " << (repaired ? "yes" : "no")
            << " | " << (independent.empty() ? "-" : independent) << " | " << static_cast<int>(loc_s * 10) / 10.0 << " | " << static_cast<int>(rep_s * 10) / 10.0 << " |\n";
     }
   }

@@ -62,7 +62,7 @@ int localize(const LocalizeArgs& a) {
 
 // What one fault is: where (target and source ops), how large, what diagnosis, what repair.
 void print_fault_details(const Fault& f) {
-  if (f.category != "crash") {
+  if (f.category != FaultCategory::kCrash) {
     std::cout << "   target: '" << f.segment.target << "'";
     if (!f.target_ops.empty()) {
       std::cout << " from ";
@@ -78,7 +78,7 @@ void print_fault_details(const Fault& f) {
     std::cout << "\n   error introduced here: " << g(f.segment.error) << " (" << g(f.segment.relative())
               << " of the tensor's scale, " << g(f.segment.noise_units()) << " x noise floor)\n";
   }
-  for (const auto& x : f.findings) std::cout << "   [" << x.stage << "] " << x.kind << ": " << x.detail << "\n";
+  for (const auto& x : f.findings) std::cout << "   [" << to_string(x.stage) << "] " << x.kind << ": " << x.detail << "\n";
   if (!f.repair.text.empty()) std::cout << "   repair: " << f.repair.text << "\n";
 }
 

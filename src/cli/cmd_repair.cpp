@@ -111,7 +111,7 @@ int repair(const RepairArgs& a) {
   // error at most, as a quantized softmax shows).
   const bool quantized = has_quantized_ops(r.repaired);
   bool only_numeric = true;
-  for (const auto& f : r.last.diagnosis.faults) only_numeric &= f.category == "numeric";
+  for (const auto& f : r.last.diagnosis.faults) only_numeric &= f.category == FaultCategory::kNumeric;
   const bool intended_only = quantized && c.verdict == Verdict::kDegraded && only_numeric;
   log["intended_quantization_only"] = intended_only;
   if (intended_only)

@@ -14,6 +14,38 @@
 
 namespace transfix {
 
+std::string to_string(Stage stage) {
+  switch (stage) {
+    case Stage::kTool: return "tool";
+    case Stage::kParameters: return "parameters";
+    case Stage::kHyperparameters: return "hyperparameters";
+    case Stage::kGraph: return "graph";
+  }
+  return "?";
+}
+
+std::string to_string(FaultCategory category) {
+  switch (category) {
+    case FaultCategory::kInput: return "input";
+    case FaultCategory::kParameters: return "parameters";
+    case FaultCategory::kHyperparameters: return "hyperparameters";
+    case FaultCategory::kGraph: return "graph";
+    case FaultCategory::kNumeric: return "numeric";
+    case FaultCategory::kCrash: return "crash";
+  }
+  return "?";
+}
+
+std::string to_string(RepairAction action) {
+  switch (action) {
+    case RepairAction::kNone: return "";
+    case RepairAction::kSetAttributes: return "set-attributes";
+    case RepairAction::kRestoreWeights: return "restore-weights";
+    case RepairAction::kSpliceSource: return "splice-source";
+  }
+  return "?";
+}
+
 namespace {
 
 // ---------------------------------------------------------------- parameter stage
@@ -110,7 +142,7 @@ double storage_tolerance(const Tensor& s, const StoredWeight& storage) {
 }
 
 std::optional<Finding> compare_weights(const Tensor& s, const Tensor& t, double tol) {
-  Finding f{"parameters", "", "", 0.9};
+  Finding f{Stage::kParameters, "", "", 0.9};
   if (s.shape() != t.shape()) {
     f.kind = "weight shape differs";
     f.detail = "source " + shape_str(s.shape()) + ", target " + shape_str(t.shape());
@@ -289,15 +321,15 @@ void hyperparameter_findings(const Ctx& c, const NodePairing& np, const TensorPa
       auto it = ta.find(key);
       if (it == ta.end() || it->second == sv) continue;
       if (key == "kernel" || key == "group") {
-        if (key == "group") f.findings.push_back({"graph", "group count differs", "source " + sv + ", target " + it->second, 0.7});
+        if (key == "group") f.findings.push_back({Stage::kGraph, "group count differs", "source " + sv + ", target " + it->second, 0.7});
         continue;
       }
-      f.findings.push_back({"hyperparameters", key == "activation" ? "activation bounds" : key,
+      f.findings.push_back({Stage::kHyperparameters, key == "activation" ? "activation bounds" : key,
                             node_label(tn) + ": " + key + " " + it->second + ", source " + node_label(sn) + " has " + sv, 0.9});
       fix[key] = sv;
     }
-    if (!fix.empty() && f.repair.action.empty()) {
-      f.repair.action = "set-attributes";
+    if (!fix.empty() && f.repair.action == RepairAction::kNone) {
+      f.repair.action = RepairAction::kSetAttributes;
       f.repair.target_node = t, f.repair.source_node = s;
       f.repair.attributes = fix;
       f.target_node = t, f.source_node = s;
@@ -343,7 +375,7 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
       double bscale = 0;
       for (double v : b) bscale = std::max(bscale, std::fabs(v));
       if (!bt && bscale > 0) {
-        finding = Finding{"parameters", "bias dropped", "the source adds a bias (largest " + format_number(bscale) + "); the target has none", 0.9};
+        finding = Finding{Stage::kParameters, "bias dropped", "the source adds a bias (largest " + format_number(bscale) + "); the target has none", 0.9};
       } else if (bt && bt->numel() == static_cast<int64_t>(b.size())) {
         // (A bias stored in int32 on the input x weight scale, or in float16, is the source's rounded.)
         const auto bias_storage = stored_weight(c.target.graph, tn.inputs[2]);
@@ -351,15 +383,15 @@ void parameter_findings(const Ctx& c, const NodePairing& np, const std::vector<i
         const bool rounded = bias_storage && bias_storage->storage != WeightStorage::kFloat32 &&
                              storage_rounding_units(bs, bt->reshaped(bs.shape()), *bias_storage) <= 1;
         const double err = rel_diff(b.data(), bt->data<double>(), bt->numel(), std::max(bscale, 1e-30));
-        if (err > 2e-6 && !rounded) finding = Finding{"parameters", "bias differs", "max bias error " + format_number(err) + " of the largest bias", 0.8};
+        if (err > 2e-6 && !rounded) finding = Finding{Stage::kParameters, "bias differs", "max bias error " + format_number(err) + " of the largest bias", 0.8};
       }
     }
     if (!finding) continue;
     if (folded) finding->detail += "; compared with the source's weights after folding its BatchNormalization";
     finding->detail = node_label(tn) + ": " + finding->detail;
     f.findings.push_back(*finding);
-    if (f.repair.action.empty()) {
-      f.repair.action = "restore-weights";
+    if (f.repair.action == RepairAction::kNone) {
+      f.repair.action = RepairAction::kRestoreWeights;
       f.repair.target_node = t, f.repair.source_node = s;
       f.target_node = t, f.source_node = s;
     }
@@ -413,7 +445,7 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   for (int s : np.source_only) {
     const Node& n = c.source.graph.nodes.at(static_cast<size_t>(s));
     if (neutral(n.op_type) || folded.count(s) || computes_constant(n) || clamped_by_target_range(c, n, f.segment.target)) continue;
-    f.findings.push_back({"graph", "op missing in the target", "source " + node_label(n) + " has no counterpart in the target segment", 0.8});
+    f.findings.push_back({Stage::kGraph, "op missing in the target", "source " + node_label(n) + " has no counterpart in the target segment", 0.8});
     if (f.source_node < 0) f.source_node = s;
     // Missing right after a mapped value (an activation the converter dropped after a conv): the
     // fault belongs to the target op that made that value, not to the next op, whose output shows it.
@@ -422,7 +454,7 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
   for (int t : np.target_only) {
     const Node& n = c.target.graph.nodes.at(static_cast<size_t>(t));
     if (neutral(n.op_type) && !(at_input && (n.op_type == "Transpose" || n.op_type == "Reshape"))) continue;
-    f.findings.push_back({"graph", "extra op in the target", "target " + node_label(n) + " has no counterpart in the source segment", 0.7});
+    f.findings.push_back({Stage::kGraph, "extra op in the target", "target " + node_label(n) + " has no counterpart in the source segment", 0.7});
     if (f.target_node < 0) f.target_node = t;
   }
   // Swapped operands of non-commutative binary ops: inputs mapped to the source's in reverse order.
@@ -443,7 +475,7 @@ void graph_findings(const Ctx& c, const NodePairing& np, Fault& f) {
     };
     auto matches = [&](const std::string& sv, const std::string& tv) { return src_of(tv) == sv || same_const(sv, tv); };
     if (!matches(sn.inputs[0], tn.inputs[0]) && matches(sn.inputs[0], tn.inputs[1]) && matches(sn.inputs[1], tn.inputs[0])) {
-      f.findings.push_back({"graph", "operands swapped", node_label(tn) + " computes b " + sn.op_type + " a where the source computes a " + sn.op_type + " b", 0.9});
+      f.findings.push_back({Stage::kGraph, "operands swapped", node_label(tn) + " computes b " + sn.op_type + " a where the source computes a " + sn.op_type + " b", 0.9});
       f.target_node = t, f.source_node = s;
     }
   }
@@ -475,20 +507,20 @@ bool touches_graph_input(const Ctx& c, const TensorPair& seg, bool through_layou
 
 void decide_category(const Ctx& c, Fault& f) {
   const TensorPair& seg = f.segment;
-  auto first_of = [&](const std::string& stage) -> const Finding* {
+  auto first_of = [&](Stage stage) -> const Finding* {
     for (const auto& x : f.findings)
       if (x.stage == stage) return &x;
     return nullptr;
   };
-  const Finding* hp = first_of("hyperparameters");
-  const Finding* pr = first_of("parameters");
-  const Finding* gr = first_of("graph");
+  const Finding* hp = first_of(Stage::kHyperparameters);
+  const Finding* pr = first_of(Stage::kParameters);
+  const Finding* gr = first_of(Stage::kGraph);
   const bool at_input = touches_graph_input(c, seg, false);
   const bool only_target_ops = seg.source_nodes.empty() && !seg.target_nodes.empty();
   const bool channels_at_input = pr && pr->kind.find("input channels") != std::string::npos && touches_graph_input(c, seg, true);
   // (Weights that differ at the first op are a parameter fault, not the input contract.)
   if ((at_input && (gr || only_target_ops) && !pr) || channels_at_input) {
-    f.category = "input";
+    f.category = FaultCategory::kInput;
     const Finding* x = pr && pr->kind.find("input channels") != std::string::npos ? pr : gr;
     bool layout_ops = false, scale_ops = false;
     for (int t : seg.target_nodes) {
@@ -498,20 +530,20 @@ void decide_category(const Ctx& c, Fault& f) {
     }
     f.kind = x && x == pr ? "channel order" : scale_ops ? "input normalization" : layout_ops ? "input layout" : x ? x->kind : "input contract";
     f.confidence = x ? x->confidence : 0.7;
-    if (x && x == pr && f.repair.action.empty()) f.repair.action = "restore-weights";
+    if (x && x == pr && f.repair.action == RepairAction::kNone) f.repair.action = RepairAction::kRestoreWeights;
   } else if (hp) {
-    f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
+    f.category = FaultCategory::kHyperparameters, f.kind = hp->kind, f.confidence = hp->confidence;
   } else if (pr) {
-    f.category = "parameters", f.kind = pr->kind, f.confidence = pr->confidence;
+    f.category = FaultCategory::kParameters, f.kind = pr->kind, f.confidence = pr->confidence;
   } else if (gr) {
-    f.category = "graph", f.kind = gr->kind, f.confidence = gr->confidence;
+    f.category = FaultCategory::kGraph, f.kind = gr->kind, f.confidence = gr->confidence;
   } else {
-    f.category = "numeric";
+    f.category = FaultCategory::kNumeric;
     f.kind = "unexplained numeric error";
     f.confidence = 0.3;
   }
-  if (f.repair.action.empty() || (f.category == "graph" || f.category == "input" || f.category == "numeric")) {
-    if (f.repair.action != "restore-weights" || f.category != "input") f.repair.action = "splice-source";
+  if (f.repair.action == RepairAction::kNone || (f.category == FaultCategory::kGraph || f.category == FaultCategory::kInput || f.category == FaultCategory::kNumeric)) {
+    if (f.repair.action != RepairAction::kRestoreWeights || f.category != FaultCategory::kInput) f.repair.action = RepairAction::kSpliceSource;
   }
   if (f.target_node < 0 && !seg.target_nodes.empty()) f.target_node = seg.target_nodes.back();
   if (f.source_node < 0 && !seg.source_nodes.empty()) f.source_node = seg.source_nodes.back();
@@ -520,13 +552,13 @@ void decide_category(const Ctx& c, Fault& f) {
 std::string repair_text(const Ctx& c, const Fault& f) {
   const RepairPlan& r = f.repair;
   const bool pinned = r.target_node >= 0 && r.source_node >= 0;
-  if (r.action == "set-attributes" && r.target_node >= 0) {
+  if (r.action == RepairAction::kSetAttributes && r.target_node >= 0) {
     std::string s = "set ";
     bool first = true;
     for (const auto& [k, v] : r.attributes) s += (first ? "" : ", ") + k + " = " + v, first = false;
     return s + " on " + node_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node)));
   }
-  if (r.action == "restore-weights" && pinned)
+  if (r.action == RepairAction::kRestoreWeights && pinned)
     return "rebuild the weights of " + node_label(c.target.graph.nodes.at(static_cast<size_t>(r.target_node))) + " from " +
            node_label(c.source.graph.nodes.at(static_cast<size_t>(r.source_node))) + " (layout, folding and precision of the target kept)";
   return "replace the target segment (" + std::to_string(f.segment.target_nodes.size()) + " ops) with the source's " +
@@ -550,7 +582,7 @@ void record_pinned_attributes(const Ctx& c, Fault& f) {
 // family that reads the same (mapped) inputs: its attributes usually say why (a concat axis, a perm).
 Fault diagnose_crash(const Ctx& c, const Alignment& al) {
   Fault f;
-  f.category = "crash";
+  f.category = FaultCategory::kCrash;
   f.kind = "the target fails even when fed the source's values";
   f.summary = "crash at node '" + al.crash_node + "': " + al.crash;
   f.confidence = 0.6;
@@ -581,9 +613,9 @@ Fault diagnose_crash(const Ctx& c, const Alignment& al) {
     f.source_ops.push_back(node_label(sn));
     f.source_node = static_cast<int>(s);
     hyperparameter_findings(c, np, f.segment, f);
-    if (const Finding* hp = f.findings.empty() ? nullptr : &f.findings.front(); hp && hp->stage == "hyperparameters") {
-      f.category = "hyperparameters", f.kind = hp->kind, f.confidence = hp->confidence;
-      f.summary = f.category + ": " + f.kind + " at " + node_label(tn) + " (the target crashes there: " + al.crash + ")";
+    if (const Finding* hp = f.findings.empty() ? nullptr : &f.findings.front(); hp && hp->stage == Stage::kHyperparameters) {
+      f.category = FaultCategory::kHyperparameters, f.kind = hp->kind, f.confidence = hp->confidence;
+      f.summary = to_string(f.category) + ": " + f.kind + " at " + node_label(tn) + " (the target crashes there: " + al.crash + ")";
       f.repair.text = repair_text(c, f);
     }
     break;
@@ -617,7 +649,7 @@ std::vector<int64_t> perm_between(const std::vector<int64_t>& a, const std::vect
 
 void set_perm_repair(const Ctx& c, const TensorPair& seg, int transpose, const std::vector<int64_t>& q, Fault& f) {
   f.repair = {};
-  f.repair.action = "set-attributes";
+  f.repair.action = RepairAction::kSetAttributes;
   f.repair.target_node = transpose, f.repair.source_node = seg.source_nodes.empty() ? -1 : seg.source_nodes.back();
   f.repair.attributes = {{"perm", format_ints(q)}};
   f.target_node = transpose;
@@ -651,7 +683,7 @@ void transposed_value_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
   for (size_t i = 0; i < rank; ++i) re[i] = rr[static_cast<size_t>(e[i])];
   const std::vector<int64_t> q = perm_between(a, re);
   if (q == tp.attr_ints("perm")) return;
-  f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
+  f.findings.insert(f.findings.begin(), {Stage::kHyperparameters, "perm",
                     node_label(tp) + ": perm " + format_ints(tp.attr_ints("perm")) + " gives '" + seg.target +
                         "' the source's values in another layout; perm " + format_ints(q) + " gives them as the source has them",
                     0.9});
@@ -686,7 +718,7 @@ void layout_mismatch_findings(const Ctx& c, const TensorPair& seg, Fault& f) {
       if (a.size() != rank || e.size() != rank) continue;
       const std::vector<int64_t> q = perm_between(a, e);  // permute(permute(S, a), q) = permute(S, e)
       if (q == tp.attr_ints("perm")) continue;
-      f.findings.insert(f.findings.begin(), {"hyperparameters", "perm",
+      f.findings.insert(f.findings.begin(), {Stage::kHyperparameters, "perm",
                         node_label(tp) + ": perm " + format_ints(tp.attr_ints("perm")) + " puts its output in another layout (" +
                             in[odd]->transform.describe() + ") than the other inputs of " + node_label(n) + " (" +
                             other->transform.describe() + "); perm " + format_ints(q) + " would match",
@@ -729,9 +761,9 @@ std::vector<RootCause> group_root_causes(const std::vector<Fault>& faults) {
     // Crashes and unexplained errors say nothing about a shared cause.
     // Weights and biases that differ from the source's at many ops (other weights, a retrained or
     // re-exported model) are one cause whatever each op's difference looks like.
-    const bool groupable = f.category != "crash" && f.category != "numeric";
+    const bool groupable = f.category != FaultCategory::kCrash && f.category != FaultCategory::kNumeric;
     auto it = std::find_if(causes.begin(), causes.end(), [&](const RootCause& c) {
-      return groupable && c.category == f.category && (c.kind == f.kind || f.category == "parameters");
+      return groupable && c.category == f.category && (c.kind == f.kind || f.category == FaultCategory::kParameters);
     });
     if (it == causes.end()) it = causes.insert(causes.end(), RootCause{f.category, f.kind, f.summary, {}});
     it->faults.push_back(i);
@@ -746,7 +778,7 @@ std::vector<RootCause> group_root_causes(const std::vector<Fault>& faults) {
       what = "";
       for (const auto& [k, n] : kinds) what += (what.empty() ? "" : ", ") + k + " (" + std::to_string(n) + ")";
     }
-    c.summary = c.category + ": " + what + " at " + std::to_string(c.faults.size()) + " ops (first " + fault_place(faults[c.faults[0]]) + ")";
+    c.summary = to_string(c.category) + ": " + what + " at " + std::to_string(c.faults.size()) + " ops (first " + fault_place(faults[c.faults[0]]) + ")";
   }
   return causes;
 }
@@ -773,7 +805,7 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
     for (auto& k : known_fault_findings(source, target, f)) f.findings.insert(f.findings.begin(), k);
     f.repair.text = repair_text(c, f);
     const std::string where = f.target_node >= 0 ? node_label(target.graph.nodes.at(static_cast<size_t>(f.target_node))) : "'" + seg.target + "'";
-    f.summary = f.category + ": " + f.kind + " at " + where;
+    f.summary = to_string(f.category) + ": " + f.kind + " at " + where;
     record_pinned_attributes(c, f);
     d.faults.push_back(std::move(f));
   }
@@ -795,11 +827,11 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
 nlohmann::json fault_json(const Fault& f) {
   nlohmann::json findings = nlohmann::json::array();
   for (const auto& x : f.findings)
-    findings.push_back({{"stage", x.stage}, {"kind", x.kind}, {"detail", x.detail}, {"confidence", x.confidence}});
+    findings.push_back({{"stage", to_string(x.stage)}, {"kind", x.kind}, {"detail", x.detail}, {"confidence", x.confidence}});
   auto num = [](double v) -> nlohmann::json { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v > 0 ? "inf" : "-inf"); };
   nlohmann::json attrs = nlohmann::json::object();
   for (const auto& [k, v] : f.repair.attributes) attrs[k] = v;
-  return {{"category", f.category},
+  return {{"category", to_string(f.category)},
           {"kind", f.kind},
           {"summary", f.summary},
           {"confidence", f.confidence},
@@ -818,7 +850,7 @@ nlohmann::json fault_json(const Fault& f) {
             {"mapping", f.segment.how},
             {"transform", f.segment.transform.describe()}}},
           {"findings", findings},
-          {"repair", {{"action", f.repair.action}, {"text", f.repair.text}, {"attributes", attrs}}}};
+          {"repair", {{"action", to_string(f.repair.action)}, {"text", f.repair.text}, {"attributes", attrs}}}};
 }
 
 }  // namespace transfix

@@ -21,8 +21,19 @@
 
 namespace transfix {
 
+// The four stages of diagnosis, in the order they are tried.
+enum class Stage { kTool, kParameters, kHyperparameters, kGraph };
+// What a fault is: a stage's finding, a changed input contract, error no stage explains, or a crash.
+enum class FaultCategory { kInput, kParameters, kHyperparameters, kGraph, kNumeric, kCrash };
+// What repair does about a fault.
+enum class RepairAction { kNone, kSetAttributes, kRestoreWeights, kSpliceSource };
+// The names reports use ("hyperparameters", "set-attributes", ...): part of the JSON schema.
+std::string to_string(Stage stage);
+std::string to_string(FaultCategory category);
+std::string to_string(RepairAction action);
+
 struct Finding {
-  std::string stage;     // "tool", "parameters", "hyperparameters", "graph"
+  Stage stage = Stage::kGraph;
   std::string kind;      // e.g. "resize coordinate mode", "weights rounded to float16"
   std::string detail;    // evidence, with numbers
   double confidence = 0.5;
@@ -30,7 +41,7 @@ struct Finding {
 
 // What repair should do about a fault.
 struct RepairPlan {
-  std::string action;  // "set-attributes", "restore-weights", "splice-source", "" (none)
+  RepairAction action = RepairAction::kNone;
   int target_node = -1, source_node = -1;
   std::map<std::string, std::string> attributes;  // canonical name -> source value (set-attributes)
   std::string text;    // for people
@@ -38,7 +49,7 @@ struct RepairPlan {
 
 struct Fault {
   TensorPair segment;
-  std::string category;  // "input", "parameters", "hyperparameters", "graph", "numeric", "crash"
+  FaultCategory category = FaultCategory::kNumeric;
   std::string kind;
   std::string summary;   // one line
   std::vector<Finding> findings;
@@ -55,7 +66,8 @@ struct Fault {
 // Faults that share one cause: the same diagnosis (category and kind) at several ops, as when a
 // converter folds every BatchNorm the same wrong way. Reported once, with every place it shows.
 struct RootCause {
-  std::string category, kind;
+  FaultCategory category = FaultCategory::kNumeric;
+  std::string kind;
   std::string summary;       // one line: the first fault's, with the count of places
   std::vector<size_t> faults;  // indexes into Diagnosis::faults, most severe first
 };

@@ -75,7 +75,7 @@ std::vector<Finding> known_fault_findings(const Model& source, const Model& targ
   std::vector<Finding> out;
   auto add = [&](const std::string& id, const std::string& evidence) {
     for (const auto& k : known_faults())
-      if (k.id == id) out.push_back({"tool", k.id, k.title + ". Evidence: " + evidence + ". See " + k.reference, 0.9});
+      if (k.id == id) out.push_back({Stage::kTool, k.id, k.title + ". Evidence: " + evidence + ". See " + k.reference, 0.9});
   };
   const std::string prod = producer(target);
   for (const char* key : {"coordinate_transformation_mode", "nearest_mode"}) {

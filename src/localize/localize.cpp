@@ -146,7 +146,7 @@ nlohmann::json localize_json(const LocalizeResult& r) {
   for (const auto& f : r.diagnosis.faults) faults.push_back(fault_json(f));
   nlohmann::json causes = nlohmann::json::array();
   for (const auto& c : r.diagnosis.root_causes)
-    causes.push_back({{"category", c.category}, {"kind", c.kind}, {"summary", c.summary}, {"faults", c.faults}});
+    causes.push_back({{"category", to_string(c.category)}, {"kind", c.kind}, {"summary", c.summary}, {"faults", c.faults}});
   nlohmann::json data = nullptr;
   if (!r.data_kind.empty()) data = {{"kind", r.data_kind}, {"description", r.data_description}};
   return {{"schema", "transfix.localize/1"},

@@ -349,7 +349,7 @@ std::optional<Fault> merge_with_next(const Fault& a, const std::vector<Fault>& a
     m.segment.target_from = a.segment.target_from;
     m.segment.source_from = a.segment.source_from;
     m.summary = a.summary + " + " + b.summary;
-    m.repair.action = "splice-source";
+    m.repair.action = RepairAction::kSpliceSource;
     return m;
   }
   return std::nullopt;
@@ -478,15 +478,15 @@ Model splice_source(const Model& source, const Model& target, const Fault& f, co
 
 Model apply_fix(const Model& source, const Model& target, const Fault& f, const RepairOptions& opt) {
   // A TFLite target gets explicit pads as SAME or a Pad node: what it can be written as.
-  if (f.repair.action == "set-attributes" && target.meta.format == "tflite") {
+  if (f.repair.action == RepairAction::kSetAttributes && target.meta.format == "tflite") {
     Model m = set_attributes(source, target, f);
     remove_dead_nodes(m);
     return legalize_for_tflite(m);
   }
-  if (f.repair.action == "set-attributes") return set_attributes(source, target, f);
-  if (f.repair.action == "restore-weights") return restore_weights(source, target, f, opt);
-  if (f.repair.action == "splice-source") return splice_source(source, target, f, nullptr);
-  throw UnsupportedError("no repair for '" + f.category + "' faults", f.category);
+  if (f.repair.action == RepairAction::kSetAttributes) return set_attributes(source, target, f);
+  if (f.repair.action == RepairAction::kRestoreWeights) return restore_weights(source, target, f, opt);
+  if (f.repair.action == RepairAction::kSpliceSource) return splice_source(source, target, f, nullptr);
+  throw UnsupportedError("no repair for '" + to_string(f.category) + "' faults", to_string(f.category));
 }
 
 RepairResult repair_model(const Model& source, const Model& target, const std::vector<ProbeInputs>& samples,
@@ -520,8 +520,8 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
     for (const auto& cause : loc.diagnosis.root_causes) {
       if (cause.faults.size() < 2 || elapsed() >= opt.max_seconds) continue;
       const Fault& first = loc.diagnosis.faults[cause.faults[0]];
-      if (first.repair.action.empty() || first.repair.action == "splice-source") continue;
-      const std::string key = cause.summary + "|" + first.repair.action;
+      if (first.repair.action == RepairAction::kNone || first.repair.action == RepairAction::kSpliceSource) continue;
+      const std::string key = cause.summary + "|" + to_string(first.repair.action);
       if (tried.count(key)) continue;
       AppliedFix fix{cause.summary, first.repair.action, first.repair.text + " (and at every other op of this cause)", false, "", current, {}};
       try {
@@ -546,17 +546,17 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
     if (progress) continue;  // re-localize on the changed model
     for (const auto& f : loc.diagnosis.faults) {
       if (elapsed() >= opt.max_seconds) break;
-      const std::string key = f.summary + "|" + f.repair.action;
+      const std::string key = f.summary + "|" + to_string(f.repair.action);
       if (tried.count(key)) continue;
       AppliedFix fix{f.summary, f.repair.action, f.repair.text, false, "", current, {}};
-      std::vector<std::string> actions = {f.repair.action};
-      if (f.repair.action != "splice-source") actions.push_back("splice-source");  // fallback
-      for (const auto& action : actions) {
+      std::vector<RepairAction> actions = {f.repair.action};
+      if (f.repair.action != RepairAction::kSpliceSource) actions.push_back(RepairAction::kSpliceSource);  // fallback
+      for (const RepairAction action : actions) {
         fix.action = action;
         try {
           Fault g = f;
           g.repair.action = action;
-          Model candidate = action == "splice-source" ? splice_source(source, r.repaired, g, &loc) : apply_fix(source, r.repaired, g, opt);
+          Model candidate = action == RepairAction::kSpliceSource ? splice_source(source, r.repaired, g, &loc) : apply_fix(source, r.repaired, g, opt);
           fix.after = score(source, candidate, samples, ref);
           if (fix.after.better_than(current)) {
             fix.kept = true;
@@ -564,9 +564,9 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
             r.repaired = std::move(candidate);
             break;
           }
-          fix.why += (fix.why.empty() ? "" : "; ") + action + ": no measurable improvement (" + fix.after.describe() + ")";
+          fix.why += (fix.why.empty() ? "" : "; ") + to_string(action) + ": no measurable improvement (" + fix.after.describe() + ")";
         } catch (const std::exception& e) {
-          fix.why += (fix.why.empty() ? "" : "; ") + action + ": " + e.what();
+          fix.why += (fix.why.empty() ? "" : "; ") + to_string(action) + ": " + e.what();
         }
       }
       if (!fix.kept) {
@@ -580,7 +580,7 @@ RepairResult repair_model(const Model& source, const Model& target, const std::v
             Model candidate = splice_source(source, r.repaired, chain, &loc);
             RepairScore sc = score(source, candidate, samples, ref);
             if (sc.better_than(current)) {
-              fix.kept = true, fix.after = sc, fix.action = "splice-source", current = sc;
+              fix.kept = true, fix.after = sc, fix.action = RepairAction::kSpliceSource, current = sc;
               fix.fault = chain.summary;
               fix.text = "replaced the target segments of these faults, together, with the source's ops";
               r.repaired = std::move(candidate);
@@ -611,7 +611,7 @@ nlohmann::json repair_json(const RepairResult& r) {
     return nlohmann::json{{"flips", s.flips}, {"max_relative_error", s.max_rel}, {"crashed", s.crashed}};
   };
   for (const auto& f : r.fixes)
-    fixes.push_back({{"fault", f.fault}, {"action", f.action}, {"text", f.text}, {"kept", f.kept}, {"why", f.why},
+    fixes.push_back({{"fault", f.fault}, {"action", to_string(f.action)}, {"text", f.text}, {"kept", f.kept}, {"why", f.why},
                      {"before", sc(f.before)}, {"after", sc(f.after)}});
   return {{"schema", "transfix.repair/1"}, {"initial", sc(r.initial)}, {"final", sc(r.final_score)},
           {"fixes", fixes}, {"rounds", r.rounds}, {"seconds", r.seconds},

@@ -29,7 +29,7 @@ struct RepairScore {
 
 struct AppliedFix {
   std::string fault;    // the fault's one-line summary
-  std::string action;   // "set-attributes", "restore-weights", "splice-source"
+  RepairAction action = RepairAction::kNone;
   std::string text;
   bool kept = false;
   std::string why;      // why it was rolled back or could not be applied
