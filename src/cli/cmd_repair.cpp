@@ -3,14 +3,13 @@
 #include <filesystem>
 #include <iostream>
 
-#include "compare/compare.h"
 #include "cli/commands.h"
 #include "cli/data_args.h"
 #include "data/atomic_file.h"
 #include "formats/model_io.h"
 #include "repair/repair.h"
+#include "repair/verify.h"
 #include "report/html_report.h"
-#include "runtime/quant_simulation.h"
 #include "core/thread_pool.h"
 
 namespace fs = std::filesystem;
@@ -57,15 +56,7 @@ int repair(const RepairArgs& a) {
   opt.max_seconds = a.max_time;
   opt.float_restore = a.float_restore;
   auto data = a.data.factory()(source, &target);
-  std::vector<ProbeInputs> samples;
-  while (static_cast<int64_t>(samples.size()) < a.samples) {
-    try {
-      samples.push_back(next_probe(*data, source, target, opt.localize.source_preprocess, opt.localize.target_preprocess));
-    } catch (const InputError&) {
-      if (samples.empty()) throw;
-      break;
-    }
-  }
+  const std::vector<ProbeInputs> samples = repair_samples(*data, source, target, opt.localize, a.samples);
   RepairResult r = repair_model(source, target, samples, opt);
   std::cout << "before repair (" << samples.size() << " verification sample" << (samples.size() == 1 ? "" : "s")
             << "): " << r.initial.describe() << "\n";
@@ -100,24 +91,17 @@ int repair(const RepairArgs& a) {
   // Verify the written file as a user would: compare against the source.
   CompareOptions copt;
   copt.source_preprocess = opt.localize.source_preprocess, copt.target_preprocess = opt.localize.target_preprocess;
-  CompareResult c = compare_models(a.source, a.output, a.data.factory(), copt);
-  for (const auto& o : c.outputs)
+  const RepairVerification v = verify_repair(a.source, a.output, r, a.data.factory(), copt);
+  for (const auto& o : v.compare.outputs)
     std::cout << "verify: output '" << o.source_name << "': " << verdict_name(o.verdict) << "\n";
-  std::cout << "verdict after repair: " << verdict_name(c.verdict) << "\n";
+  std::cout << "verdict after repair: " << verdict_name(v.compare.verdict) << "\n";
   log["output"] = a.output;
-  log["verify"] = compare_report_json(c, copt);
-  // An intentionally quantized target never equals its float source: it is repaired when no labels
-  // flip beyond noise and localize attributes what remains to no fault (only unexplained numeric
-  // error at most, as a quantized softmax shows).
-  const bool quantized = has_quantized_ops(r.repaired);
-  bool only_numeric = true;
-  for (const auto& f : r.last.diagnosis.faults) only_numeric &= f.category == FaultCategory::kNumeric;
-  const bool intended_only = quantized && c.verdict == Verdict::kDegraded && only_numeric;
-  log["intended_quantization_only"] = intended_only;
-  if (intended_only)
+  log["verify"] = compare_report_json(v.compare, copt);
+  log["intended_quantization_only"] = v.intended_quantization_only;
+  if (v.intended_quantization_only)
     std::cout << "the rest is the target's intended quantization: no labels flip and localize finds no fault after repair\n";
   write_reports(a, log);
-  return intended_only ? kExitOk : c.exit_code;
+  return v.exit_code;
 }
 
 }  // namespace
