@@ -81,6 +81,13 @@ int Graph::producer_index(const std::string& value) const {
   return -1;
 }
 
+int Graph::reader_count(const std::string& value) const {
+  int readers = 0;
+  for (const auto& n : nodes)
+    for (const auto& in : n.inputs) readers += in == value;
+  return readers;
+}
+
 const Node* Graph::producer(const std::string& value) const {
   const int i = producer_index(value);
   return i < 0 ? nullptr : &nodes[static_cast<size_t>(i)];

@@ -76,6 +76,10 @@ struct Node {
   bool has_input(size_t i) const { return i < inputs.size() && !inputs[i].empty(); }
 };
 
+// Sets (or replaces) one attribute: set_attr(node, "pads", std::vector<int64_t>{1, 1, 1, 1}).
+inline void set_attr(Node& n, const std::string& key, AttrValue v) { n.attrs[key] = Attribute{std::move(v)}; }
+inline void set_attr(Node& n, const std::string& key, std::vector<int64_t> v) { n.attrs[key] = Attribute{std::move(v)}; }
+
 struct Graph {
   std::string name;
   std::vector<Node> nodes;                       // in file order (not necessarily topological)
@@ -93,6 +97,8 @@ struct Graph {
   // for occasional lookups; a pass over every value builds its own map.)
   int producer_index(const std::string& value) const;
   const Node* producer(const std::string& value) const;
+  // How many node inputs read `value` (graph outputs not counted).
+  int reader_count(const std::string& value) const;
 
   // Values known without any input data: initializers and what nodes make of them alone (an
   // importer's BatchNorm scale from its statistics, a Cast of a constant).

@@ -115,13 +115,6 @@ int64_t same_symmetric_pad(const Model& m, const Node& n) {
 
 int producer_of(const Model& m, const std::string& value) { return m.graph.producer_index(value); }
 
-int consumers_of(const Model& m, const std::string& value) {
-  int c = 0;
-  for (const auto& n : m.graph.nodes)
-    for (const auto& in : n.inputs) c += in == value;
-  return c;
-}
-
 // The NHWC conversion of explicit pads: a zero Pad of H and W by p on every side, read by this
 // convolution alone (VALID). Its node index, or -1.
 int symmetric_pad_node(const Model& m, const Node& n, int64_t p) {
@@ -130,7 +123,7 @@ int symmetric_pad_node(const Model& m, const Node& n, int64_t p) {
   if (i < 0) return -1;
   const Node& pad = m.graph.nodes[static_cast<size_t>(i)];
   if (pad.op_type != "Pad" || pad.attr_string("mode", "constant") != "constant" || pad.has_input(2)) return -1;
-  if (consumers_of(m, pad.outputs[0]) != 1) return -1;
+  if (m.graph.reader_count(pad.outputs[0]) != 1) return -1;
   const Tensor* pads = initializer(m, pad, 1);
   if (!pads || pads->numel() != 8) return -1;
   return pads->to_i64_vector() == std::vector<int64_t>{0, p, p, 0, 0, p, p, 0} ? i : -1;
@@ -215,7 +208,6 @@ bool applies(const Model& m, const Node& n, const std::string& kind) {
   return false;
 }
 
-void set_ints(Node& n, const std::string& key, std::vector<int64_t> v) { n.attrs[key] = Attribute{std::move(v)}; }
 
 // Every consumer of `from` (and graph outputs) reads `to` instead, except the node `except`.
 void rewire(Model& m, const std::string& from, const std::string& to, const Node* except) {
@@ -258,7 +250,7 @@ std::string mutate_input(Model& m, const std::string& kind, std::string& detail)
     const std::string r = m.graph.unused_name(x + "_as_nhwc"), t = m.graph.unused_name(x + "_to_nchw");
     added.push_back(new_node("Reshape", "mutate/input_reshape", {x, shape_name}, {r}));
     added.push_back(new_node("Transpose", "mutate/input_transpose", {r}, {t}));
-    set_ints(added.back(), "perm", {0, 3, 1, 2});
+    set_attr(added.back(), "perm", {0, 3, 1, 2});
     last = t;
     detail = "input reshaped to " + shape_str({s[0], s[2], s[3], s[1]}) + " and transposed back to NCHW";
   } else {
@@ -442,7 +434,7 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
   }
   if (kind == "pads") {
     const int64_t p = ints(n, "pads", 4, 0)[0];
-    set_ints(n, "pads", {0, 0, 2 * p, 2 * p});
+    set_attr(n, "pads", {0, 0, 2 * p, 2 * p});
     return "pads [p,p,p,p] -> [0,0,2p,2p], p = " + std::to_string(p);
   }
   if (kind == "same-padding") {
@@ -451,16 +443,16 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
     return "explicit pads [1,1,1,1] -> auto_pad SAME_UPPER";
   }
   if (kind == "stride") {
-    set_ints(n, "strides", {2, 2});
+    set_attr(n, "strides", {2, 2});
     return "strides [1,1] -> [2,2]";
   }
   if (kind == "dilation" && nhwc(n)) {  // SAME pads 2 x dilation: the output keeps its shape
-    set_ints(n, "dilations", {2, 2});
+    set_attr(n, "dilations", {2, 2});
     return "dilations [1,1] -> [2,2] (SAME padding)";
   }
   if (kind == "dilation") {
-    set_ints(n, "dilations", {2, 2});
-    set_ints(n, "pads", {2, 2, 2, 2});
+    set_attr(n, "dilations", {2, 2});
+    set_attr(n, "pads", {2, 2, 2, 2});
     return "dilations [1,1] -> [2,2], pads [1,1,1,1] -> [2,2,2,2]";
   }
   if (kind == "ceil-mode") {
@@ -516,7 +508,7 @@ std::string mutate_node(Model& m, Node& n, const std::string& kind, std::mt19937
     auto perm = n.attr_ints("perm");
     const std::vector<int64_t> old = perm;
     std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
-    set_ints(n, "perm", perm);
+    set_attr(n, "perm", perm);
     return "perm " + format_ints(old) + " -> " + format_ints(perm);
   }
   throw InputError("fault kind '" + kind + "' cannot be applied to node '" + n.name + "'");

@@ -37,7 +37,6 @@ using C = LayerCall;
 // ---------------------------------------------------------------------------------------------
 // Config access. Keras writes tuples as JSON lists and some options either as a number or a list.
 
-void set_attr(Node& n, const std::string& key, AttrValue v) { n.attrs[key] = Attribute{std::move(v)}; }
 
 const json* cfg_find(const C& c, const char* key) {
   auto it = c.config().find(key);

@@ -31,7 +31,6 @@ const std::vector<int64_t> kToNhwc{0, 2, 3, 1}, kToNchw{0, 3, 1, 2};
   throw UnsupportedError("ONNX -> TFLite: node '" + n.name + "' (" + n.op_type + "): " + why, n.op_type);
 }
 
-void set_attr(Node& n, const std::string& key, AttrValue v) { n.attrs[key] = Attribute{std::move(v)}; }
 
 // Every value's dtype and shape from one run on zero inputs (static input shapes by now).
 struct Run {

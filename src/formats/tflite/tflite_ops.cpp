@@ -30,7 +30,6 @@ using L = OpLowering;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-void set_attr(Node& n, const std::string& key, AttrValue v) { n.attrs[key] = Attribute{std::move(v)}; }
 
 // Options table of the operator; fails when absent (the op's meaning depends on it).
 template <typename T>
