@@ -128,7 +128,7 @@ void classify_output(OutputResult& o, const Shape& shape, const std::string& sou
 // The k best classes of one row with their scores: [[class, score], ...], best first.
 nlohmann::json ranked_json(const double* row, int64_t classes, int64_t k) {
   nlohmann::json out = nlohmann::json::array();
-  for (int64_t c : top_k(row, classes, k)) out.push_back({c, num(row[c])});
+  for (int64_t c : top_k(row, classes, k)) out.push_back({c, json_number(row[c])});
   return out;
 }
 
@@ -172,11 +172,11 @@ void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s3
     ++o.calibration_samples;
   }
   if (detail) {
-    (*detail)["max_abs"] = num(e.max_abs);
-    (*detail)["mean_abs"] = num(e.mean_abs());
-    (*detail)["cosine"] = num(e.cosine());
-    (*detail)["snr_db"] = num(e.snr_db());
-    if (s64) (*detail)["noise_max_abs"] = num(o.noise.max_abs);
+    (*detail)["max_abs"] = json_number(e.max_abs);
+    (*detail)["mean_abs"] = json_number(e.mean_abs());
+    (*detail)["cosine"] = json_number(e.cosine());
+    (*detail)["snr_db"] = json_number(e.snr_db());
+    if (s64) (*detail)["noise_max_abs"] = json_number(o.noise.max_abs);
   }
   if (o.kind == "classification") {
     const int64_t classes = s.shape().back(), rows = n / classes;
@@ -207,7 +207,7 @@ void compare_output(OutputResult& o, const CompareOptions& opt, const Tensor& s3
         (*detail)["kendall_tau"] = tau;
         if (rows == 1) {
           (*detail)["top_k"] = {{"source", ranked_json(sr, classes, opt.top_k)}, {"target", ranked_json(tr, classes, opt.top_k)}};
-          if (a_s != a_t) (*detail)["flip_margin"] = {num(sr[a_s] - sr[a_t]), num(sr[a_s])};
+          if (a_s != a_t) (*detail)["flip_margin"] = {json_number(sr[a_s] - sr[a_t]), json_number(sr[a_s])};
         }
       }
     }
@@ -281,7 +281,7 @@ void split_quantization_error(OutputResult& o, const Tensor& s32, const std::opt
     }
   }
   if (detail)
-    (*detail)["quantization_split"] = {{"quantization_max_abs", num(quant.max_abs)}, {"conversion_max_abs", num(conv.max_abs)}};
+    (*detail)["quantization_split"] = {{"quantization_max_abs", json_number(quant.max_abs)}, {"conversion_max_abs", json_number(conv.max_abs)}};
 }
 
 // The float twin's outputs; a twin that fails is dropped with a note (the split is extra information,

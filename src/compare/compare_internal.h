@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compare/compare.h"
+#include "core/format.h"
 
 namespace transfix {
 
@@ -20,8 +21,7 @@ double integer_output_step(const ValueInfo& v);
 // Sets the output's calibrated tolerance once (and judges the flips that waited for it).
 void resolve_tolerance(OutputResult& o, const CompareOptions& opt);
 
-// A number in the report: NaN is null, infinities are "inf" / "-inf"; and back.
-nlohmann::json num(double v);
+// Inverse of json_number (core/format.h): null is NaN, "inf"/"-inf" are infinities.
 double from_num(const nlohmann::json& v);
 
 }  // namespace transfix

@@ -10,13 +10,7 @@
 
 namespace transfix {
 
-nlohmann::json num(double v) {
-  if (std::isnan(v)) return nullptr;
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
-}
-
-// Inverse of num(): null is NaN, "inf"/"-inf" are infinities.
+// Inverse of json_number(): null is NaN, "inf"/"-inf" are infinities.
 double from_num(const nlohmann::json& v) {
   if (v.is_number()) return v.get<double>();
   if (v.is_string()) return v.get<std::string>() == "-inf" ? -INFINITY : INFINITY;
@@ -53,13 +47,13 @@ nlohmann::json model_json(const ModelSummary& m) {
   j["runtime"] = m.runtime;
   if (!m.runtime_version.empty()) j["runtime_version"] = m.runtime_version;
   if (!m.quant_mode.empty() && m.runtime == "transfix") j["quant_mode"] = m.quant_mode;
-  j["ms_per_run"] = m.runs ? num(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
+  j["ms_per_run"] = m.runs ? json_number(m.run_ms / static_cast<double>(m.runs)) : nlohmann::json(nullptr);
   return j;
 }
 
 nlohmann::json stats_json(const ErrorStats& s) {
-  return {{"max_abs", num(s.max_abs)},   {"mean_abs", num(s.mean_abs())}, {"max_rel", num(s.max_rel)},
-          {"cosine", num(s.cosine())},   {"snr_db", num(s.snr_db())},     {"output_scale", num(s.max_ref_abs)},
+  return {{"max_abs", json_number(s.max_abs)},   {"mean_abs", json_number(s.mean_abs())}, {"max_rel", json_number(s.max_rel)},
+          {"cosine", json_number(s.cosine())},   {"snr_db", json_number(s.snr_db())},     {"output_scale", json_number(s.max_ref_abs)},
           {"elements", s.count},
           {"nan", {{"source", s.ref_nan}, {"target", s.test_nan}}},
           {"inf", {{"source", s.ref_inf}, {"target", s.test_inf}}},
@@ -71,7 +65,7 @@ nlohmann::json stats_json(const ErrorStats& s) {
 // What `transfix merge` needs to join shards exactly: raw sums and counts, every flip's margin.
 nlohmann::json raw_json(const ErrorStats& e) {
   nlohmann::json a = nlohmann::json::array();
-  for (double v : e.raw()) a.push_back(num(v));
+  for (double v : e.raw()) a.push_back(json_number(v));
   return a;
 }
 
@@ -79,7 +73,7 @@ nlohmann::json accumulators_json(const OutputResult& o) {
   nlohmann::json pairs = nlohmann::json::array();
   for (const auto& [k, c] : o.flip_pairs) pairs.push_back({k.first, k.second, c});
   nlohmann::json margins = nlohmann::json::array();
-  for (const auto& [m, score] : o.flip_margins) margins.push_back({num(m), num(score)});
+  for (const auto& [m, score] : o.flip_margins) margins.push_back({json_number(m), json_number(score)});
   nlohmann::json a = {{"error", raw_json(o.error)},
                       {"noise", raw_json(o.noise)},
                       {"calibration_samples", o.calibration_samples},
@@ -143,14 +137,14 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                          {"adaptations", o.notes},
                          {"samples", o.samples},
                          {"error", stats_json(o.error)},
-                         {"noise_floor", {{"max_abs", num(o.noise.max_abs)}, {"mean_abs", num(o.noise.mean_abs())},
-                                          {"max_rel", num(o.noise.max_rel)}, {"samples", o.calibration_samples}}},
+                         {"noise_floor", {{"max_abs", json_number(o.noise.max_abs)}, {"mean_abs", json_number(o.noise.mean_abs())},
+                                          {"max_rel", json_number(o.noise.max_rel)}, {"samples", o.calibration_samples}}},
                          {"tolerance", o.quantization_step > 0
-                                           ? nlohmann::json{{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis},
+                                           ? nlohmann::json{{"abs", json_number(o.tolerance)}, {"basis", o.tolerance_basis},
                                                             {"quantization_step", o.quantization_step}}
-                                           : nlohmann::json{{"abs", num(o.tolerance)}, {"basis", o.tolerance_basis}}},
-                         {"error_in_noise_units", {{"max_abs", num(o.noise_units(o.error.max_abs))},
-                                                   {"mean_abs", num(o.noise.mean_abs() > 0 ? o.error.mean_abs() / o.noise.mean_abs()
+                                           : nlohmann::json{{"abs", json_number(o.tolerance)}, {"basis", o.tolerance_basis}}},
+                         {"error_in_noise_units", {{"max_abs", json_number(o.noise_units(o.error.max_abs))},
+                                                   {"mean_abs", json_number(o.noise.mean_abs() > 0 ? o.error.mean_abs() / o.noise.mean_abs()
                                                                                            : o.noise_units(o.error.mean_abs()))}}}};
     if (user_mode(opt)) oj["user_violations"] = o.user_violations;
     if (o.quantization_split) {
@@ -159,7 +153,7 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
                                   {"conversion", stats_json(o.conversion)},
                                   {"quantization_flips", o.quantization_flips},
                                   {"conversion_flips", o.conversion_flips},
-                                  {"quantization_share", num(q + c > 0 ? q / (q + c) : 0.0)}};
+                                  {"quantization_share", json_number(q + c > 0 ? q / (q + c) : 0.0)}};
     }
     if (!o.intended_precision.empty() && o.simulated) {
       oj["intended_precision"] = {{"precision", o.intended_precision},
@@ -182,18 +176,18 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
       for (const auto& [c, k] : sorted) pairs.push_back({{"source", k.first}, {"target", k.second}, {"count", c}});
       double inst = std::max<int64_t>(o.instances, 1);
       oj["top1"] = {{"instances", o.instances},
-                    {"agreement", num(1.0 - static_cast<double>(o.flips + o.near_tie_flips) / inst)},
+                    {"agreement", json_number(1.0 - static_cast<double>(o.flips + o.near_tie_flips) / inst)},
                     {"flips", o.flips + o.near_tie_flips},
                     {"flips_beyond_noise", o.flips},
                     {"flips_near_tie", o.near_tie_flips},
-                    {"flip_rate", num(o.flip_rate())},
+                    {"flip_rate", json_number(o.flip_rate())},
                     {"flipped_labels", pairs},
                     {"source_fp32_vs_fp64_flips", o.noise_flips}};
       oj["top_k"] = {{"k", opt.top_k},
-                     {"overlap_mean", num(o.top_k_overlap_sum / inst)},
-                     {"overlap_min", num(o.top_k_overlap_min)},
-                     {"kendall_tau_mean", num(o.kendall_tau_sum / inst)},
-                     {"kendall_tau_min", num(o.kendall_tau_min)}};
+                     {"overlap_mean", json_number(o.top_k_overlap_sum / inst)},
+                     {"overlap_min", json_number(o.top_k_overlap_min)},
+                     {"kendall_tau_mean", json_number(o.kendall_tau_sum / inst)},
+                     {"kendall_tau_min", json_number(o.kendall_tau_min)}};
       if (o.labeled)
         oj["accuracy"] = {{"labeled", o.labeled},
                           {"source", static_cast<double>(o.source_correct) / static_cast<double>(o.labeled)},
@@ -202,10 +196,10 @@ nlohmann::json compare_report_json(const CompareResult& r, const CompareOptions&
       double pos = std::max<int64_t>(o.positions, 1);
       oj["argmax"] = {{"channel_axis", o.channel_axis},
                       {"positions", o.positions},
-                      {"agreement", num(1.0 - static_cast<double>(o.position_flips + o.position_near_tie_flips) / pos)},
+                      {"agreement", json_number(1.0 - static_cast<double>(o.position_flips + o.position_near_tie_flips) / pos)},
                       {"flips_beyond_noise", o.position_flips},
                       {"flips_near_tie", o.position_near_tie_flips},
-                      {"flip_rate", num(o.flip_rate())}};
+                      {"flip_rate", json_number(o.flip_rate())}};
     }
     j["outputs"].push_back(oj);
   }

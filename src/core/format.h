@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace transfix {
 
 // "[1,1,0,0]": canonical attributes compare these strings, so the form must not change.
@@ -21,6 +23,13 @@ inline std::string format_number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
+}
+
+// A number in a JSON report: NaN (not measured) is null, infinities are "inf" / "-inf" (JSON has none).
+inline nlohmann::json json_number(double v) {
+  if (std::isnan(v)) return nullptr;
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
 }
 
 }  // namespace transfix

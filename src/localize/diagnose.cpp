@@ -567,33 +567,4 @@ Diagnosis diagnose(const Model& source, const Model& target, const SourceTrace& 
   return d;
 }
 
-nlohmann::json fault_json(const Fault& f) {
-  nlohmann::json findings = nlohmann::json::array();
-  for (const auto& x : f.findings)
-    findings.push_back({{"stage", to_string(x.stage)}, {"kind", x.kind}, {"detail", x.detail}, {"confidence", x.confidence}});
-  auto num = [](double v) -> nlohmann::json { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v > 0 ? "inf" : "-inf"); };
-  nlohmann::json attrs = nlohmann::json::object();
-  for (const auto& [k, v] : f.repair.attributes) attrs[k] = v;
-  return {{"category", to_string(f.category)},
-          {"kind", f.kind},
-          {"summary", f.summary},
-          {"confidence", f.confidence},
-          {"target", {{"tensor", f.segment.target}, {"ops", f.target_ops}, {"from", f.segment.target_from},
-                      {"op", f.target_node >= 0 ? nlohmann::json(f.target_op_label) : nlohmann::json(nullptr)},
-                      {"attributes", f.target_attributes}}},
-          {"source", {{"tensor", f.segment.source}, {"ops", f.source_ops}, {"from", f.segment.source_from},
-                      {"op", f.source_node >= 0 ? nlohmann::json(f.source_op_label) : nlohmann::json(nullptr)},
-                      {"attributes", f.source_attributes}}},
-          {"evidence",
-           {{"local_error", num(f.segment.error)},
-            {"relative_error", num(f.segment.relative())},
-            {"noise_floor", num(f.segment.noise)},
-            {"noise_units", num(f.segment.noise_units())},
-            {"threshold", num(f.segment.threshold)},
-            {"mapping", f.segment.how},
-            {"transform", f.segment.transform.describe()}}},
-          {"findings", findings},
-          {"repair", {{"action", to_string(f.repair.action)}, {"text", f.repair.text}, {"attributes", attrs}}}};
-}
-
 }  // namespace transfix
