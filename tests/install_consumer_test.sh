@@ -12,7 +12,8 @@ fail() { echo "FAIL $*"; exit 1; }
 
 "$CMAKE" --install "$BUILD" --prefix "$work/prefix" >/dev/null || fail "cmake --install"
 for f in lib/libtransfix.so lib/cmake/transfix/transfixConfig.cmake include/transfix/core/graph.h \
-         include/transfix/localize/localize.h bin/transfix; do
+         include/transfix/localize/localize.h bin/transfix bin/torch_run lib/libtransfix_torchscript.so \
+         share/transfix/python/ort_run.py share/transfix/python/litert_run.py; do
   [[ -e $work/prefix/$f ]] || fail "not installed: $f"
 done
 [[ ! -e $work/prefix/include/transfix/cli ]] || fail "the CLI's headers are installed"

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/install_paths.h"
 #include "data/npy.h"
 #include "formats/model_io.h"
 
@@ -46,10 +47,13 @@ const RuntimeSpec* find_spec(const std::string& kind) {
   return nullptr;
 }
 
-// The Python runners: $TRANSFIX_PYTHON_TOOLS, else tools/python of the source tree.
+// The Python runners: $TRANSFIX_PYTHON_TOOLS, else share/transfix/python of an installed prefix, else
+// tools/python of the source tree this build came from.
 std::string python_script(const std::string& name) {
   const char* dir = std::getenv("TRANSFIX_PYTHON_TOOLS");
-  return (dir && *dir ? std::string(dir) : std::string(TRANSFIX_SOURCE_DIR) + "/tools/python") + "/" + name;
+  if (dir && *dir) return std::string(dir) + "/" + name;
+  if (std::string installed = installed_file("share/transfix/python/" + name); !installed.empty()) return installed;
+  return std::string(TRANSFIX_SOURCE_DIR) + "/tools/python/" + name;
 }
 
 // The interpreter that has the runtimes: $TRANSFIX_PYTHON, else the project's venv (scripts/deps.sh

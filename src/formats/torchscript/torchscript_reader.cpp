@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/errors.h"
+#include "core/install_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -20,13 +21,16 @@ constexpr const char* kPluginName = "libtransfix_torchscript.so";
 using AbiFn = int (*)();
 using ReadFn = int (*)(const char*, ts::Graph*, std::string*);
 
-// Where the plugin may be: $TRANSFIX_TORCHSCRIPT_PLUGIN, next to the running executable, the build tree.
+// Where the plugin may be: $TRANSFIX_TORCHSCRIPT_PLUGIN, next to the running executable or the library,
+// in the lib/ of an installed prefix, the build tree.
 std::vector<std::string> plugin_candidates() {
   std::vector<std::string> paths;
   if (const char* env = std::getenv("TRANSFIX_TORCHSCRIPT_PLUGIN"); env && *env) paths.emplace_back(env);
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) paths.push_back((fs::path(std::string(exe, static_cast<size_t>(n))).parent_path() / kPluginName).string());
+  if (const std::string dir = code_directory(); !dir.empty()) paths.push_back((fs::path(dir) / kPluginName).string());  // beside libtransfix.so
+  if (std::string installed = installed_file(std::string("lib/") + kPluginName); !installed.empty()) paths.push_back(installed);
 #ifdef TRANSFIX_TORCHSCRIPT_PLUGIN_PATH
   paths.emplace_back(TRANSFIX_TORCHSCRIPT_PLUGIN_PATH);
 #endif
