@@ -14,7 +14,7 @@ WERROR ?= ON
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: all deps build test test-asan demo bench bench-diagnosis bench-diagnosis-tflite fixtures zoo clean
+.PHONY: all deps build test test-asan fuzz demo bench bench-diagnosis bench-diagnosis-tflite fixtures zoo clean
 
 all: build
 
@@ -39,6 +39,12 @@ test-asan: deps
 	@# A sanitizer report exits 86, so no test that expects exit 1 or 2 can mistake it for a finding.
 	@ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:exitcode=86:print_stacktrace=1 \
 	  TRANSFIX_SKIP_SLOW=1 scripts/test.sh $(ASAN_BUILD)
+
+# libFuzzer targets of every reader (clang-14, ASan + UBSan) built in build-fuzz, each run FUZZ_SECONDS
+# one after the other; fails when one finds a crash, hang or out-of-memory (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CMAKE=$(CMAKE) JOBS=$(JOBS) tools/fuzz/run.sh $(FUZZ_SECONDS)
 
 fixtures: deps
 	@scripts/fixtures.sh

@@ -354,7 +354,7 @@ void judge_sample_flips(CompareResult& r, const CompareOptions& opt) {
     if (!sample.contains("outputs")) continue;
     for (auto& [name, o] : sample["outputs"].items()) {
       if (!o.contains("flip_margin")) continue;
-      auto out = std::find_if(r.outputs.begin(), r.outputs.end(), [&](const OutputResult& x) { return x.source_name == name; });
+      auto out = std::find_if(r.outputs.begin(), r.outputs.end(), [&, &name = name](const OutputResult& x) { return x.source_name == name; });
       if (out == r.outputs.end()) continue;
       const double margin = from_num(o["flip_margin"][0]), score = from_num(o["flip_margin"][1]);
       // As record_flip_margin: a NaN margin is not beyond the threshold.

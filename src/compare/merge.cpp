@@ -229,7 +229,7 @@ CompareResult merge_compare_reports(const std::vector<nlohmann::json>& reports, 
       if (user_mode(opt) || !sample.contains("outputs")) continue;
       for (auto& [name, od] : sample["outputs"].items()) {
         if (!od.contains("flip_margin")) continue;
-        auto out = std::find_if(r.outputs.begin(), r.outputs.end(), [&](const OutputResult& x) { return x.source_name == name; });
+        auto out = std::find_if(r.outputs.begin(), r.outputs.end(), [&, &name = name](const OutputResult& x) { return x.source_name == name; });
         if (out != r.outputs.end()) od["flip"] = from_num(od["flip_margin"]) > out->tolerance ? "beyond-noise" : "near-tie";
       }
     }

@@ -256,4 +256,13 @@ KerasH5Contents read_keras_h5(const std::string& path, int timeout_seconds) {
   return decode(read_child(path, child, fds[0], timeout_seconds), path);
 }
 
+KerasH5Contents read_keras_h5_in_process(const std::string& path) {
+  Encoder out;
+  {
+    Hdf5File h5(path);
+    collect(h5, out);
+  }
+  return decode(out.data(), path);
+}
+
 }  // namespace transfix

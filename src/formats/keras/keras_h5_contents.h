@@ -33,5 +33,8 @@ struct KerasH5Contents {
 // crashes on it, or when reading takes longer than `timeout_seconds` (0: the environment variable
 // TRANSFIX_HDF5_TIMEOUT, else 60).
 KerasH5Contents read_keras_h5(const std::string& path, int timeout_seconds = 0);
+// The same in this process (no child): for the fuzz targets (tools/fuzz), which need the HDF5 part's
+// coverage and sanitizer reports. A libhdf5 crash or hang takes the caller down.
+KerasH5Contents read_keras_h5_in_process(const std::string& path);
 
 }  // namespace transfix

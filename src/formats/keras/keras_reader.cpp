@@ -135,8 +135,8 @@ struct WeightScope {
 
 class KerasReader {
  public:
-  KerasReader(const std::string& path, const std::string& architecture_json)
-      : h5_(read_keras_h5(path)), label_(path), arch_(architecture_json) {}
+  KerasReader(const std::string& path, const std::string& architecture_json, bool in_process = false)
+      : h5_(in_process ? read_keras_h5_in_process(path) : read_keras_h5(path)), label_(path), arch_(architecture_json) {}
 
   Model read() {
     const json model = load_config();
@@ -565,6 +565,15 @@ std::vector<Value> KerasReader::lower_functional(const json& config, const std::
 Model read_keras(const std::string& path, const std::string& architecture_json) {
   try {
     KerasReader reader(path, architecture_json);
+    return reader.read();
+  } catch (const json::exception& e) {
+    throw InputError(path + ": malformed Keras config: " + e.what());
+  }
+}
+
+Model read_keras_in_process(const std::string& path, const std::string& architecture_json) {
+  try {
+    KerasReader reader(path, architecture_json, /*in_process=*/true);
     return reader.read();
   } catch (const json::exception& e) {
     throw InputError(path + ": malformed Keras config: " + e.what());

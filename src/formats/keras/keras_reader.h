@@ -20,5 +20,7 @@ namespace transfix {
 // InputError (naming the file and layer) for malformed or hostile files, UnsupportedError for
 // layers or options outside the supported set.
 Model read_keras(const std::string& path, const std::string& architecture_json = "");
+// read_keras with the HDF5 part in this process (read_keras_h5_in_process): for the fuzz targets.
+Model read_keras_in_process(const std::string& path, const std::string& architecture_json = "");
 
 }  // namespace transfix
