@@ -4,7 +4,14 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -442,13 +449,82 @@ Model convert_model(const onnx::ModelProto& proto, onnx::ModelProto* owned, cons
 namespace {
 // Adds the value types ONNX shape inference finds to `m` (never replacing what the file declares).
 // Runs only on a model that already passed validation, so ONNX's code never sees hostile structure.
-void add_inferred_value_info(onnx::ModelProto& proto, Model& m) {
-  try {
-    onnx::shape_inference::InferShapes(proto);
-  } catch (const std::exception&) {
-    return;  // shape inference is advisory: a model it cannot handle still runs
+// ONNX shape inference is library code that crashes on some malformed models (a SEGV in
+// ConvTranspose's inference on an input of too low rank, found by tools/fuzz:
+// tests/data/bad_inputs/onnx/fuzz_*). So it runs in a forked child that sends the inferred
+// value_info back through a pipe. The child's crash is an InputError naming the file (the model is
+// malformed); an exception of the inference, or no answer within kInferSeconds, leaves the shapes
+// unknown as before (they are advisory).
+constexpr int kInferSeconds = 10;
+
+bool infer_in_child(onnx::ModelProto& proto, const std::string& label, onnx::GraphProto* inferred) {
+  onnx::OpSchemaRegistry::Instance();  // built once here, not in every child
+  int fds[2];
+  if (::pipe(fds) != 0) return false;
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]), ::close(fds[1]);
+    return false;
   }
-  for (const auto& vi : proto.graph().value_info()) {
+  if (child == 0) {  // the child's copy of the proto is its own
+    ::close(fds[0]);
+    std::string out;
+    try {
+      onnx::shape_inference::InferShapes(proto);
+      onnx::GraphProto g;
+      *g.mutable_value_info() = proto.graph().value_info();
+      g.SerializeToString(&out);
+    } catch (...) {
+      ::_exit(3);  // an inference failure: no shapes
+    }
+    for (size_t done = 0; done < out.size();) {
+      const ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ::_exit(3);
+      done += static_cast<size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string buf;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kInferSeconds);
+  bool timed_out = false;
+  char chunk[1 << 16];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  if (timed_out) ::kill(child, SIGKILL);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return false;
+  if (WIFSIGNALED(status))
+    throw InputError(label + ": ONNX shape inference crashed on this model (signal " + std::to_string(WTERMSIG(status)) +
+                     "): the model is malformed");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) == 3) return false;
+  if (WEXITSTATUS(status) != 0)  // a sanitizer's report in the child (its exit code)
+    throw InputError(label + ": ONNX shape inference crashed on this model (exit status " +
+                     std::to_string(WEXITSTATUS(status)) + "): the model is malformed");
+  return inferred->ParseFromString(buf);
+}
+
+void add_inferred_value_info(onnx::ModelProto& proto, Model& m, const std::string& label) {
+  onnx::GraphProto inferred;
+  if (!infer_in_child(proto, label, &inferred)) return;  // shape inference is advisory
+  for (const auto& vi : inferred.value_info()) {
     if (m.graph.value_info.count(vi.name())) continue;
     try {
       m.graph.value_info[vi.name()] = value_info_from_onnx(vi);
@@ -473,7 +549,7 @@ Model model_from_parsed(onnx::ModelProto& proto, const std::string& dir, const s
     if (auto* u = dynamic_cast<const UnsupportedError*>(&e)) throw UnsupportedError(label + ": " + msg, u->op());
     throw InputError(label + ": " + msg);
   }
-  if (options.infer_shapes) add_inferred_value_info(proto, m);
+  if (options.infer_shapes) add_inferred_value_info(proto, m, label);
   return m;
 }
 }  // namespace
