@@ -309,6 +309,8 @@ void KerasReader::read_meta(const json& model) {
 std::vector<Value> KerasReader::lower_model(const json& model, const std::string& prefix, const WeightScope& scope,
                                             const std::vector<Value>* outer_inputs, int depth) {
   if (depth > kMaxNesting) fail("models nested more than " + std::to_string(kMaxNesting) + " deep");
+  if (!model.is_object() || !model.contains("config"))  // const operator[] on a missing key is undefined
+    fail("model '" + prefix + "' has no config");
   const std::string cls = model.value("class_name", "");
   const json& config = model["config"];
   if (cls == "Sequential") {
