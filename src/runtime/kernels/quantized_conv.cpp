@@ -40,13 +40,19 @@ struct Requantizer {
     const size_t c = static_cast<size_t>(o);
     if (wide_accumulator) {
       const int32_t scaled = multiply_by_quantized_multiplier_wide(wide, multiplier[c]);
-      return std::min(range.hi, std::max(range.lo, scaled + out_zero));
+      return clamp_to_range(scaled);
     }
     const int32_t acc = static_cast<int32_t>(wide);
     const int32_t scaled = float_scale.empty()
                                ? multiply_by_quantized_multiplier(acc, multiplier[c])
                                : saturating_int(std::nearbyint(static_cast<float>(acc) * float_scale[c]));
-    return std::min(range.hi, std::max(range.lo, scaled + out_zero));
+    return clamp_to_range(scaled);
+  }
+  // scaled + out_zero clamped to the output range, added in 64 bits: a saturated `scaled` (a hostile
+  // multiplier or scale) plus a negative zero point overflowed int32 (UB; found by tools/fuzz).
+  int32_t clamp_to_range(int32_t scaled) const {
+    const int64_t v = int64_t{scaled} + out_zero;
+    return static_cast<int32_t>(std::min<int64_t>(range.hi, std::max<int64_t>(range.lo, v)));
   }
 };
 
