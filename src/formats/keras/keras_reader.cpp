@@ -156,7 +156,9 @@ class KerasReader {
     return std::move(out_);
   }
 
-  [[noreturn]] void fail(const std::string& message) const { throw InputError(label_ + ": " + message); }
+  [[noreturn]] void fail(const std::string& message) const { throw InputError(error_label() + ": " + message); }
+  // With an architecture JSON given beside the weights (ARCH.json+WEIGHTS.h5), errors name both files.
+  std::string error_label() const { return label_ + (arch_.empty() ? "" : " (architecture " + arch_ + ")"); }
 
   // Used by Call.
   Model out_;
@@ -249,9 +251,9 @@ void Call::describe_input(const std::string& key, const std::string& value) {
 
 const std::string& Call::keras_version() const { return r_.keras_version_; }
 
-void Call::fail(const std::string& message) const { throw InputError(r_.label() + ": " + where() + ": " + message); }
+void Call::fail(const std::string& message) const { throw InputError(r_.error_label() + ": " + where() + ": " + message); }
 void Call::unsupported(const std::string& message) const {
-  throw UnsupportedError(r_.label() + ": " + where() + ": " + message, class_);
+  throw UnsupportedError(r_.error_label() + ": " + where() + ": " + message, class_);
 }
 
 // ---------------------------------------------------------------------------------------------
