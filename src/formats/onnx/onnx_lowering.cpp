@@ -122,6 +122,10 @@ bool is_lowered_op(const Node& n) {
 }
 
 std::vector<Node> lower_op(const Node& n, Graph& graph, int64_t opset) {
+  // Both lowerings read an output and inputs 0 and 1 (a node without them threw std::out_of_range,
+  // which is not an input error; found by tools/fuzz).
+  if (n.outputs.empty() || n.outputs[0].empty() || n.inputs.size() < 2 || n.inputs[0].empty() || n.inputs[1].empty())
+    throw InputError("node '" + n.name + "' (" + n.op_type + ") needs two inputs and an output");
   if (n.op_type == "FusedConv") return lower_fused_conv(n, graph, opset);
   return lower_integer_op(n, graph);
 }
