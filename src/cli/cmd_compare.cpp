@@ -248,7 +248,14 @@ int merge(const MergeArgs& a) {
     }
   }
   CompareOptions opt;
-  CompareResult r = merge_compare_reports(reports, &opt);
+  CompareResult r;
+  try {
+    r = merge_compare_reports(reports, &opt);
+  } catch (const InputError& e) {  // name the files: the error says what is wrong, not where
+    std::string files;
+    for (const auto& path : a.reports) files += (files.empty() ? "" : ", ") + path;
+    throw InputError(std::string(e.what()) + " (" + files + ")");
+  }
   print_summary(r, opt);
   write_reports(compare_report_json(r, opt), a.report, a.html, opt.per_sample);
   return r.exit_code;
