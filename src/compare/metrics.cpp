@@ -49,7 +49,13 @@ std::vector<double> ErrorStats::raw() const {
 
 ErrorStats ErrorStats::from_raw(const std::vector<double>& v) {
   if (v.size() != 14) throw std::invalid_argument("error statistics need 14 accumulators");
-  auto i = [](double x) { return static_cast<int64_t>(x); };
+  // Counts come from reports (transfix merge): a NaN, infinite, negative or fractional one is
+  // malformed (casting inf to int64 is undefined; found by tools/fuzz).
+  auto i = [](double x) {
+    if (!(x >= 0 && x <= 9.0e18) || x != std::floor(x))
+      throw std::invalid_argument("a count accumulator is not a non-negative integer");
+    return static_cast<int64_t>(x);
+  };
   ErrorStats e;
   e.count = i(v[0]), e.max_abs = v[1], e.sum_abs = v[2], e.max_rel = v[3], e.sum_ref2 = v[4], e.sum_test2 = v[5];
   e.sum_dot = v[6], e.sum_err2 = v[7], e.max_ref_abs = v[8], e.ref_nan = i(v[9]), e.ref_inf = i(v[10]);
