@@ -24,19 +24,35 @@ B=${FUZZ_BUILD:-$ROOT/build-fuzz}
   -DTRANSFIX_FUZZ=ON >/dev/null || { echo "fuzz: cmake failed"; exit 1; }
 ninja -C "$B" -j "$JOBS" $(printf '%s_fuzz ' "${TARGETS[@]}") | grep -v '^\[' || true
 for t in "${TARGETS[@]}"; do [[ -x $B/${t}_fuzz ]] || { echo "build of ${t}_fuzz failed"; exit 1; }; done
+# Real reports for json_report's seeds, when a normal build exists (make build): two shards of a
+# compare run (merge), a localize report and a compare report (coverage --against).
+TF=${TRANSFIX:-$ROOT/build/transfix}
+if [[ -x $TF && ! -d $B/report_seeds ]]; then
+  mkdir -p "$B/report_seeds"
+  M=$ROOT/examples/tiny_cnn.onnx
+  for i in 1 2; do
+    "$TF" compare "$M" "$M" --random 4 --shard "$i/2" --calibration-samples 1 --report "$B/report_seeds/shard$i.json" >/dev/null 2>&1
+  done
+  "$TF" compare "$M" "$M" --random 2 --calibration-samples 1 --per-sample --report "$B/report_seeds/compare.json" >/dev/null 2>&1
+  "$TF" localize "$ROOT/examples/upsample_opset9.onnx" "$ROOT/examples/upsample_opset11.onnx" \
+    --random 1 --report "$B/report_seeds/localize.json" >/dev/null 2>&1
+  # The reports name models by path: the fuzz target's folder has a.onnx and b.onnx.
+  sed -i -E 's#"([^"]*/)?examples/[a-z0-9_]+\.onnx"#"a.onnx"#' "$B"/report_seeds/*.json
+fi
 /usr/bin/python3 "$ROOT/tools/fuzz/make_seeds.py" "$B" >/dev/null
 mkdir -p "$B/logs"
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TRANSFIX_FUZZ_KERAS_CASES=$B/keras_cases
-# A finding whose innermost frame outside the sanitizer and libFuzzer runtimes is in libhdf5 is the
+# A finding whose innermost frame outside the sanitizer and libFuzzer runtimes (frames of the fuzz
+# binary without a source file) and libc / libstdc++ is in libhdf5 is the
 # library's own: the CLI reads HDF5 files in a child process, where a crash or hang of libhdf5 becomes
 # an InputError (src/formats/keras/keras_h5_contents.h; tests/keras_test.sh). keras_h5 runs in
 # libFuzzer's fork mode so that such findings do not stop it; they are moved to crashes/<t>/libhdf5/.
 library_finding() {  # TARGET FILE
   local frame
   frame=$(timeout 60 "$B/${1}_fuzz" -timeout=5 -rss_limit_mb=2048 -malloc_limit_mb=1024 "$2" 2>&1 |
-    grep -E '^ +#[0-9]+ ' | grep -vE 'interceptor|__asan|__sanitizer|__ubsan|libclang_rt|libc\.so|fuzzer::|_start' | head -1)
+    grep -E '^ +#[0-9]+ ' | grep -vE '_fuzz\+0x|libc\.so|libstdc\+\+|libgcc' | head -1)
   [[ $frame == *libhdf5* ]]
 }
 failed=()
@@ -50,14 +66,21 @@ for t in "${TARGETS[@]}"; do
   [[ $t == keras_h5 ]] && opts+=(-max_len=120000)
   [[ $t == keras_h5 ]] && opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   echo "== $t: ${SECONDS_TO_RUN} s"
-  "$B/${t}_fuzz" "${opts[@]}" "$B/corpus/$t" "$B/seeds/$t" >"$B/logs/$t.log" 2>&1
+  # keras_h5: no leak detection (libhdf5 leaks on its error paths; the CLI runs it in a short-lived child).
+  leaks=1
+  [[ $t == keras_h5 ]] && leaks=0
+  ASAN_OPTIONS=detect_leaks=$leaks:allocator_may_return_null=1 "$B/${t}_fuzz" "${opts[@]}" "$B/corpus/$t" "$B/seeds/$t" >"$B/logs/$t.log" 2>&1
   rc=$?
   if [[ $t == keras_h5 ]]; then
     rc=0
     mkdir -p "$B/crashes/$t/libhdf5"
+    mkdir -p "$B/crashes/$t/unreproducible"
     for f in "$B/crashes/$t"/*; do
       [[ -f $f ]] || continue
-      if library_finding "$t" "$f"; then mv "$f" "$B/crashes/$t/libhdf5/"; else rc=1; echo "finding in transfix: $f"; fi
+      if ASAN_OPTIONS=detect_leaks=0 library_finding "$t" "$f"; then mv "$f" "$B/crashes/$t/libhdf5/"
+      elif ASAN_OPTIONS=detect_leaks=0 timeout 60 "$B/${t}_fuzz" -timeout=5 -rss_limit_mb=2048 -malloc_limit_mb=1024 "$f" >/dev/null 2>&1; then
+        mv "$f" "$B/crashes/$t/unreproducible/"  # fork mode sometimes writes an empty or unrelated unit
+      else rc=1; echo "finding in transfix: $f"; fi
     done
     echo "libhdf5's own findings (contained by the CLI's child process): $(ls "$B/crashes/$t/libhdf5" | wc -l)"
   fi
