@@ -19,7 +19,7 @@
 #include "core/graph.h"
 #include "core/tensor.h"
 #include "runtime/interpreter.h"
-#include "runtime/thread_pool.h"
+#include "core/thread_pool.h"
 
 namespace transfix_fuzz {
 

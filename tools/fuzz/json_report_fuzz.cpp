@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analysis/compare.h"
-#include "analysis/coverage_evidence.h"
-#include "analysis/coverage_report.h"
+#include "compare/compare.h"
+#include "coverage/coverage_evidence.h"
+#include "coverage/coverage_report.h"
 #include "core/errors.h"
 #include "formats/model_io.h"
 #include "formats/onnx/onnx_writer.h"
