@@ -202,12 +202,8 @@ TEST(DiagnoseUnit, WeightsRescaledPerOutputChannel) {
 
 TEST(DiagnoseUnit, DroppedActivationIsPinnedToTheOpBeforeIt) {
   Model s = small_cnn();
-  Model t = s;
-  auto& nodes = t.graph.nodes;
   // (relu2, not relu1: a ReLU before a max pooling changes nothing where no window is all negative.)
-  nodes.erase(std::find_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.name == "relu2"; }));
-  node_named(t, "gap").inputs[0] = "conv2_out";
-  GraphBuilder::fill_shapes(t);
+  Model t = without_relu2(s);
   LocalizeResult r = localize_pair(s, t);
   ASSERT_NO_FATAL_FAILURE(expect_top(r, t, FaultCategory::kGraph, "op missing in the target", "conv2", Stage::kGraph));
   const Fault& f = r.diagnosis.faults[0];

@@ -195,6 +195,16 @@ inline Node& node_named(Model& m, const std::string& name) {
   return const_cast<Node&>(node_named(static_cast<const Model&>(m), name));
 }
 
+// small_cnn with relu2 removed, as a converter that drops an activation writes it (conv2 feeds the
+// pooling directly).
+inline Model without_relu2(Model m) {
+  auto& nodes = m.graph.nodes;
+  nodes.erase(std::find_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.name == "relu2"; }));
+  node_named(m, "gap").inputs[0] = "conv2_out";
+  GraphBuilder::fill_shapes(m);
+  return m;
+}
+
 inline std::string node_name_at(const Model& m, int index) {
   return index >= 0 && index < static_cast<int>(m.graph.nodes.size()) ? m.graph.nodes[static_cast<size_t>(index)].name
                                                                         : std::string("<none>");

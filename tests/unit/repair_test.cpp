@@ -101,11 +101,7 @@ TEST(RepairUnit, RestoreWeightsBringsBackADroppedBias) {
 
 TEST(RepairUnit, SpliceSourceRestoresADroppedActivation) {
   Model s = small_cnn();
-  Model t = s;
-  auto& nodes = t.graph.nodes;
-  nodes.erase(std::find_if(nodes.begin(), nodes.end(), [](const Node& n) { return n.name == "relu2"; }));
-  node_named(t, "gap").inputs[0] = "conv2_out";
-  GraphBuilder::fill_shapes(t);
+  Model t = without_relu2(s);
   ProbeInputs p = probe_for(s, t);
   ASSERT_GT(output_error(s, t, p), 1e-2);
   RepairResult r = repair_pair(s, t, p);

@@ -1,15 +1,9 @@
 #include "formats/keras/keras_h5_contents.h"
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/child_process.h"
 #include "core/errors.h"
 #include "formats/keras/hdf5_file.h"
 
@@ -118,17 +112,8 @@ void collect(const Hdf5File& h5, Encoder& out) {
   }
 }
 
-void write_all(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
-[[noreturn]] void run_child(const std::string& path, int fd) {
+// What the child sends: the file's contents, or its InputError as a kFatal record.
+std::string extract(const std::string& path) {
   Encoder out;
   try {
     Hdf5File h5(path);
@@ -140,53 +125,7 @@ void write_all(int fd, const std::string& data) {
     out = Encoder();
     out.record(kFatal, path + ": cannot read HDF5 file: " + e.what());
   }
-  write_all(fd, out.data());
-  ::close(fd);
-  ::_exit(0);
-}
-
-// Parent side: drains the pipe until EOF, the deadline, or more data than the child may send.
-std::string read_child(const std::string& path, pid_t child, int fd, int timeout_seconds) {
-  std::string buf;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  const uint64_t cap = static_cast<uint64_t>(max_tensor_bytes()) + (uint64_t{64} << 20);
-  char chunk[1 << 16];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    pollfd p{fd, POLLIN, 0};
-    const int ready = left > 0 ? ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000))) : 0;
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0 && left <= 0) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      ::close(fd);
-      throw InputError(path + ": reading the HDF5 file did not finish within " + std::to_string(timeout_seconds) +
-                       " s (the HDF5 library loops on it: malformed file)");
-    }
-    if (ready == 0) continue;
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-    if (buf.size() > cap) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      ::close(fd);
-      throw InputError(path + ": the weights add up to more than the allocation limit");
-    }
-  }
-  ::close(fd);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  // The child always exits 0 itself: a signal (or a sanitizer's exit code) means libhdf5 crashed.
-  if (WIFSIGNALED(status))
-    throw InputError(path + ": the HDF5 library crashed reading this file (signal " + std::to_string(WTERMSIG(status)) +
-                     "): the file is malformed");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw InputError(path + ": the HDF5 library crashed reading this file (exit status " +
-                     std::to_string(WEXITSTATUS(status)) + "): the file is malformed");
-  return buf;
+  return out.data();
 }
 
 KerasH5Contents decode(const std::string& buf, const std::string& path) {
@@ -241,19 +180,25 @@ KerasH5Contents read_keras_h5(const std::string& path, int timeout_seconds) {
     const char* env = std::getenv("TRANSFIX_HDF5_TIMEOUT");
     timeout_seconds = env && std::atoi(env) > 0 ? std::atoi(env) : 60;
   }
-  int fds[2];
-  if (::pipe(fds) != 0) throw InputError(path + ": cannot create a pipe to read the HDF5 file");
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(fds[0]), ::close(fds[1]);
-    throw InputError(path + ": cannot start the HDF5 reading process");
+  const uint64_t cap = static_cast<uint64_t>(max_tensor_bytes()) + (uint64_t{64} << 20);
+  ChildOutcome child = run_in_child([&] { return extract(path); }, timeout_seconds, cap);
+  using End = ChildOutcome::End;
+  switch (child.end) {
+    case End::kNotStarted: throw InputError(path + ": cannot start the HDF5 reading process");
+    case End::kTimedOut:
+      throw InputError(path + ": reading the HDF5 file did not finish within " + std::to_string(timeout_seconds) +
+                       " s (the HDF5 library loops on it: malformed file)");
+    case End::kTooMuchOutput: throw InputError(path + ": the weights add up to more than the allocation limit");
+    // extract() catches what it throws and exits 0: a signal or another status means libhdf5 crashed.
+    case End::kSignaled:
+      throw InputError(path + ": the HDF5 library crashed reading this file (signal " + std::to_string(child.code) +
+                       "): the file is malformed");
+    case End::kExited:
+      if (child.code != 0)
+        throw InputError(path + ": the HDF5 library crashed reading this file (exit status " +
+                         std::to_string(child.code) + "): the file is malformed");
   }
-  if (child == 0) {
-    ::close(fds[0]);
-    run_child(path, fds[1]);
-  }
-  ::close(fds[1]);
-  return decode(read_child(path, child, fds[0], timeout_seconds), path);
+  return decode(child.output, path);
 }
 
 KerasH5Contents read_keras_h5_in_process(const std::string& path) {

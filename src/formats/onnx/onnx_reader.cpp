@@ -4,14 +4,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +13,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "core/child_process.h"
 #include "core/errors.h"
 #include "formats/onnx/onnx_lowering.h"
 
@@ -459,66 +453,25 @@ constexpr int kInferSeconds = 10;
 
 bool infer_in_child(onnx::ModelProto& proto, const std::string& label, onnx::GraphProto* inferred) {
   onnx::OpSchemaRegistry::Instance();  // built once here, not in every child
-  int fds[2];
-  if (::pipe(fds) != 0) return false;
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(fds[0]), ::close(fds[1]);
-    return false;
-  }
-  if (child == 0) {  // the child's copy of the proto is its own
-    ::close(fds[0]);
-    std::string out;
-    try {
-      onnx::shape_inference::InferShapes(proto);
-      onnx::GraphProto g;
-      *g.mutable_value_info() = proto.graph().value_info();
-      g.SerializeToString(&out);
-    } catch (...) {
-      ::_exit(3);  // an inference failure: no shapes
-    }
-    for (size_t done = 0; done < out.size();) {
-      const ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) ::_exit(3);
-      done += static_cast<size_t>(n);
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string buf;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kInferSeconds);
-  bool timed_out = false;
-  char chunk[1 << 16];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  if (timed_out) ::kill(child, SIGKILL);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) return false;
-  if (WIFSIGNALED(status))
-    throw InputError(label + ": ONNX shape inference crashed on this model (signal " + std::to_string(WTERMSIG(status)) +
+  const ChildOutcome child = run_in_child(
+      [&] {  // the child's copy of the proto is its own
+        onnx::shape_inference::InferShapes(proto);
+        onnx::GraphProto g;
+        *g.mutable_value_info() = proto.graph().value_info();
+        std::string out;
+        g.SerializeToString(&out);
+        return out;
+      },
+      kInferSeconds, static_cast<uint64_t>(max_tensor_bytes()));
+  using End = ChildOutcome::End;
+  if (child.end == End::kSignaled)
+    throw InputError(label + ": ONNX shape inference crashed on this model (signal " + std::to_string(child.code) +
                      "): the model is malformed");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) == 3) return false;
-  if (WEXITSTATUS(status) != 0)  // a sanitizer's report in the child (its exit code)
+  if (child.end != End::kExited || child.code == kChildWorkFailed) return false;  // no shapes: they are advisory
+  if (child.code != 0)  // a sanitizer's report in the child (its exit code)
     throw InputError(label + ": ONNX shape inference crashed on this model (exit status " +
-                     std::to_string(WEXITSTATUS(status)) + "): the model is malformed");
-  return inferred->ParseFromString(buf);
+                     std::to_string(child.code) + "): the model is malformed");
+  return inferred->ParseFromString(child.output);
 }
 
 void add_inferred_value_info(onnx::ModelProto& proto, Model& m, const std::string& label) {
